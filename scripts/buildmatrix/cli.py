@@ -1,0 +1,266 @@
+"""Command implementations behind tasks.py and noxfile.py (which stay thin).
+
+Each ``cmd_*`` function prints its output and returns a process exit status;
+errors this package raises on purpose become a message on stderr and status 2
+(bad input) or 1 (a check failed).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from . import model
+from .errors import BuildMatrixError, ModelError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def load(file: str | Path = model.DEFAULT_FILE, quiet: bool = False) -> model.Matrix:
+    m = model.load(file)
+    if not quiet:
+        for w in m.warnings:
+            _err(f"warning: {w}")
+    return m
+
+
+def guarded(fn):
+    """Turn this package's errors into a clear message and an exit status."""
+
+    def wrapper(*args, **kwargs) -> int:
+        try:
+            return fn(*args, **kwargs)
+        except ModelError as exc:
+            _err(str(exc))
+            return EXIT_BAD_INPUT
+        except BuildMatrixError as exc:
+            _err(f"error: {exc}")
+            return EXIT_BAD_INPUT
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+def split_names(names: str | None) -> list[str] | None:
+    """``"a,b c"`` → ``["a", "b", "c"]``; empty → None (everything)."""
+    if not names:
+        return None
+    return [n for n in names.replace(",", " ").split() if n]
+
+
+def _filtered(m: model.Matrix, names: list[str] | None, filters: dict) -> list[str] | None:
+    """Variant names chosen by names and/or field filters; None means all."""
+    if not names and not any(filters.values()):
+        return None
+    chosen = m.variants
+    if names:
+        chosen = [v for n in names for v in m.resolve(n)]
+    picked = {v.name for v in m.select(**filters)}
+    return [v.name for v in chosen if v.name in picked]
+
+
+# ----------------------------------------------------------------------- gen
+
+
+@guarded
+def cmd_gen(file: str, root: str, names: str | None, check: bool, prune: bool, filters: dict) -> int:
+    from . import gen
+
+    m = load(file)
+    chosen = _filtered(m, split_names(names), filters)
+    if chosen is not None and not chosen:
+        _err("error: the names and filters select no variant")
+        return EXIT_BAD_INPUT
+    root_path = Path(root)
+    if check:
+        drift = gen.check(m, root_path, chosen)
+        if drift.clean:
+            count = len(chosen) if chosen is not None else len(m.variants)
+            print(f"gen --check: {count} recipe(s) match variants.toml")
+            return EXIT_OK
+        for line in drift.lines():
+            print(line)
+        print(f"gen --check: {len(drift.lines())} file(s) out of date; run `invoke gen` (stale files: `invoke gen --prune`)")
+        return EXIT_FAILED
+    report = gen.generate(m, root_path, chosen, prune=prune)
+    for n in report.created:
+        print(f"created   {n}")
+    for n in report.updated:
+        print(f"updated   {n}")
+    for n in report.pruned:
+        print(f"pruned    {n}")
+    for n in report.stale:
+        print(f"stale     {n}  (no variant produces it; `invoke gen --prune` deletes it)")
+    print(
+        f"gen: {len(report.created)} created, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.pruned)} pruned, {len(report.stale)} stale"
+    )
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- list / show
+
+
+def _row(v: model.Variant) -> list[str]:
+    return [
+        v.name,
+        v.target,
+        v.cuda.version if v.cuda else "-",
+        v.gpu.name if v.gpu else "-",
+        v.isa.name if v.isa else "-",
+        v.platform,
+        v.torch_version,
+    ]
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+    lines += [fmt.format(*r).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+@guarded
+def cmd_list(file: str, filters: dict, as_json: bool) -> int:
+    m = load(file, quiet=as_json)
+    chosen = m.select(**filters)
+    if as_json:
+        print(json.dumps([v.as_dict() for v in chosen], indent=2))
+        return EXIT_OK
+    if not chosen:
+        print("no variant matches these filters")
+        return EXIT_OK
+    print(table(["NAME", "TARGET", "CUDA", "GPU", "ISA", "PLATFORM", "TORCH"], [_row(v) for v in chosen]))
+    by_pkg = Counter(v.package.name for v in chosen)
+    print(f"\n{len(chosen)} variant(s): " + ", ".join(f"{n} {c}" for n, c in sorted(by_pkg.items())))
+    return EXIT_OK
+
+
+@guarded
+def cmd_show(file: str, name: str, as_json: bool) -> int:
+    from .render import file_name, long_description, template_for
+
+    m = load(file, quiet=as_json)
+    variants = m.resolve(name)
+    if as_json:
+        print(json.dumps([v.as_dict() for v in variants], indent=2))
+        return EXIT_OK
+    for v in variants:
+        torch = m.torch_variant(v)
+        fields = [
+            ("name", v.name),
+            ("alias", f"{v.short} (defaults: Python {m.defaults.python}, CUDA {m.defaults.cuda})"),
+            ("package", f"{v.package.name} (nixpkgs attribute {v.python.attr}.{v.package.attr})"),
+            ("target", v.target),
+            ("python", v.python.version),
+        ]
+        if v.cuda:
+            fields += [
+                ("cuda", f"{v.cuda.version} ({v.pin.cuda_attr(v.cuda)}; driver >= {v.cuda.min_driver})"),
+                ("gpu", f"{v.gpu.name} = capability {v.gpu.capability} ({v.gpu.family}: {', '.join(v.gpu.gpus)})"),
+                ("cudnn", "on" if v.cudnn else "off"),
+            ]
+        if v.isa:
+            fields.append(("isa", f"{v.isa.name} [{' '.join(v.isa.flags)}] on {v.isa.platform}"))
+        fields += [
+            ("platform", v.platform),
+            ("pin", f"{v.pin.name} = {v.pin.rev}" + ("" if v.pin.sha256 else " (no sha256: unverified)")),
+            ("torch", f"{v.torch_version} " + (f"from source {v.source.name} ({v.source.rev})" if v.source else "from the pin")),
+            ("torch derivation", "this recipe" if torch is v else f"shared with {torch.name} (imported)"),
+            ("allowBroken", "yes" if v.allow_broken else "no"),
+            ("patches", ", ".join(f"{p.name} -> {p.package}" for p in v.patches) or "none"),
+            ("recipe", f".flox/pkgs/{file_name(v)} (template {template_for(v)})"),
+            ("produced by", " then ".join(v.origin)),
+            ("description", v.description),
+        ]
+        width = max(len(k) for k, _ in fields)
+        for k, val in fields:
+            print(f"{k:<{width}}  {val}")
+        print("\n" + long_description(v, m))
+        if len(variants) > 1:
+            print()
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------- schema
+
+SCHEMA_FILE = Path("docs") / "variants.schema.json"
+
+
+@guarded
+def cmd_schema(root: str, check: bool) -> int:
+    from . import gen, spec
+
+    path = Path(root) / SCHEMA_FILE
+    text = spec.json_schema()
+    current = path.read_text(encoding="utf-8") if path.exists() else None
+    if check:
+        if current == text:
+            print(f"schema --check: {SCHEMA_FILE} is up to date")
+            return EXIT_OK
+        print(f"schema --check: {SCHEMA_FILE} is out of date; run `invoke schema`")
+        return EXIT_FAILED
+    if current != text:
+        gen.write_atomic(path, text)
+        print(f"wrote {SCHEMA_FILE}")
+    else:
+        print(f"{SCHEMA_FILE} unchanged")
+    return EXIT_OK
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - start, result
+
+
+# ---------------------------------------------------------------------- edits
+
+
+def _print_edit(result) -> int:
+    for n in result.added:
+        print(f"added     {n}")
+    for n in result.removed:
+        print(f"removed   {n}")
+    if result.message:
+        print(result.message)
+    print(f"variants.toml: {len(result.added)} added, {len(result.removed)} removed; run `invoke gen` and `invoke docs`")
+    return EXIT_OK
+
+
+@guarded
+def cmd_add(file: str, alias: str, block: str, cuda: str, python: str, packages: str, pin: str, torch: str, suffix: str) -> int:
+    from . import edit
+
+    pkgs = split_names(packages)
+    return _print_edit(
+        edit.add(Path(file), alias, block=block, cuda=cuda, python=python, packages=pkgs, pin=pin, torch=torch, suffix=suffix)
+    )
+
+
+@guarded
+def cmd_remove(file: str, names: str) -> int:
+    from . import edit
+
+    chosen = split_names(names)
+    if not chosen:
+        _err("error: name the variants or aliases to remove")
+        return EXIT_BAD_INPUT
+    return _print_edit(edit.remove(Path(file), chosen))
+
+
+@guarded
+def cmd_pin(file: str, name: str, rev: str, source: bool) -> int:
+    from . import edit
+
+    result = edit.pin_source(Path(file), name, rev) if source else edit.pin(Path(file), name, rev)
+    return _print_edit(result)

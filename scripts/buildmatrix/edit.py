@@ -1,0 +1,276 @@
+"""Edit variants.toml through tomlkit (comments and order kept), validating before saving.
+
+Every edit builds the new text, loads it with the same validator `invoke gen`
+uses, and writes the file atomically only if it is valid: a rejected edit
+leaves variants.toml byte for byte as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomlkit
+from tomlkit.items import AoT, Table
+
+from . import model, spec
+from .errors import BuildMatrixError, UsageError
+from .gen import write_atomic
+
+
+@dataclass
+class EditResult:
+    added: list[str]
+    removed: list[str]
+    message: str = ""
+
+
+def _save(path: Path, doc: tomlkit.TOMLDocument, before: model.Matrix) -> EditResult:
+    text = tomlkit.dumps(doc)
+    after = model.loads(text, path)  # raises ModelError: nothing is written
+    old, new = set(before.by_name), set(after.by_name)
+    write_atomic(path, text)
+    return EditResult(sorted(new - old), sorted(old - new))
+
+
+def _parse_alias(alias: str, m: model.Matrix) -> dict:
+    """``sm89-avx512`` → gpu/isa (cuda), ``cpu-avx2`` → isa (cpu), ``darwin-mps`` → mps."""
+    if alias == "darwin-mps":
+        return {"target": "mps"}
+    head, _, isa = alias.partition("-")
+    if not isa:
+        raise UsageError(f"cannot read {alias!r}: write GPU-ISA (sm89-avx512), cpu-ISA (cpu-avx2) or darwin-mps")
+    if isa not in m.isas:
+        raise UsageError(f"unknown ISA {isa!r} in {alias!r} (known: {', '.join(m.isas)})")
+    if head == "cpu":
+        return {"target": "cpu", "isa": isa}
+    if head not in m.gpus:
+        raise UsageError(f"unknown GPU {head!r} in {alias!r} (known: {', '.join(m.gpus)})")
+    return {"target": "cuda", "gpu": head, "isa": isa}
+
+
+def _infer(m: model.Matrix, target: str, cuda: str | None, what: str) -> str | None:
+    """The pin / torch source the matrix already uses for this target and CUDA version."""
+    seen = {
+        (v.pin.name if what == "pin" else (v.source.name if v.source else None))
+        for v in m.variants
+        if v.target == target and (v.cuda.version if v.cuda else None) == cuda and not v.suffix
+    }
+    if len(seen) == 1:
+        return seen.pop()
+    if what == "pin":
+        options = ", ".join(sorted(x for x in seen if x)) or ", ".join(m.pins)
+        raise UsageError(f"cannot infer the pin for {target} {cuda or ''}: pass --pin (one of {options})")
+    return None
+
+
+def add(
+    path: Path,
+    alias: str = "",
+    *,
+    block: str = "",
+    cuda: str = "",
+    python: str = "",
+    packages: list[str] | None = None,
+    pin: str = "",
+    torch: str = "",
+    suffix: str = "",
+) -> EditResult:
+    """Add variants: a new one-combination block for ``alias``, or values appended to ``block``'s lists."""
+    m = model.load(path)
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    matrix: AoT = doc["matrix"]
+    if block:
+        target = next((b for b in matrix if b["name"] == block), None)
+        if target is None:
+            raise UsageError(f"no [[matrix]] block named {block!r} (blocks: {', '.join(b['name'] for b in matrix)})")
+        wanted = {"cuda": [cuda] if cuda else [], "python": [python] if python else [], "packages": packages or []}
+        if alias:
+            wanted.update({k: [v] for k, v in _parse_alias(alias, m).items() if k in ("gpu", "isa")})
+        if not any(wanted.values()):
+            raise UsageError("say what to add to the block: an alias (sm89-avx512) and/or --cuda/--python/--packages")
+        for key, values in wanted.items():
+            for value in values:
+                if key not in target:
+                    raise UsageError(f"block {block!r} has no `{key}` list to extend")
+                if value not in target[key]:
+                    target[key].append(value)
+        return _save(path, doc, m)
+
+    if not alias:
+        raise UsageError("name the variant to add: GPU-ISA (sm89-avx512), cpu-ISA or darwin-mps")
+    facts = _parse_alias(alias, m)
+    target = facts["target"]
+    cuda = cuda or (m.defaults.cuda if target == "cuda" else "")
+    if target != "cuda" and cuda:
+        raise UsageError(f"{alias} is a {target} variant: it takes no --cuda")
+    entry = tomlkit.table()
+    name = "added-" + alias + (f"-{cuda.replace('.', '_')}" if cuda else "") + (f"-{suffix}" if suffix else "")
+    existing = {b["name"] for b in matrix}
+    if name in existing:
+        raise UsageError(f"a block named {name!r} exists already; remove it first or extend it with --block {name}")
+    entry["name"] = name
+    entry["target"] = target
+    entry["packages"] = list(packages or m.defaults.packages)
+    entry["python"] = [python or m.defaults.python]
+    if target == "cuda":
+        entry["cuda"] = [cuda]
+        entry["gpu"] = [facts["gpu"]]
+    if target in ("cuda", "cpu"):
+        entry["isa"] = [facts["isa"]]
+    if suffix:
+        entry["suffix"] = suffix
+    entry["pin"] = pin or _infer(m, target, cuda or None, "pin")
+    source = torch or _infer(m, target, cuda or None, "torch")
+    if source:
+        entry["torch"] = source
+    matrix.append(entry)
+    return _save(path, doc, m)
+
+
+def remove(path: Path, aliases: list[str]) -> EditResult:
+    """Remove variants: drop a block they empty, else add the narrowest exclude to their block."""
+    m = model.load(path)
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    matrix: AoT = doc["matrix"]
+    doomed = {v.name: v for a in aliases for v in m.resolve(a)}
+    by_block: dict[int, list[model.Variant]] = {}
+    for v in doomed.values():
+        found = re.match(r"matrix\[(\d+)\]", v.origin[0])
+        by_block.setdefault(int(found.group(1)), []).append(v)
+    empty_blocks = []
+    for index, removed in sorted(by_block.items()):
+        block: Table = matrix[index]
+        in_block = [v for v in m.variants if v.origin[0].startswith(f"matrix[{index}]")]
+        if len(removed) == len(in_block):
+            empty_blocks.append(index)
+            continue
+        varying = [k for k in ("python", "cuda", "gpu", "isa") if len(block.get(k, [])) > 1]
+        combos: dict[tuple, set[str]] = {}
+        for v in removed:
+            key = tuple((k, v.as_dict()[k]) for k in varying)
+            combos.setdefault(key, set()).add(v.package.name)
+        if "exclude" not in block:
+            block["exclude"] = tomlkit.array()
+            block["exclude"].multiline(True)
+        for key, pkgs in sorted(combos.items()):
+            fields = list(key)
+            if set(pkgs) != set(block["packages"]):
+                fields.insert(0, ("package", sorted(pkgs)[0] if len(pkgs) == 1 else sorted(pkgs)))
+            block["exclude"].append(_inline(fields))
+    for index in sorted(empty_blocks, reverse=True):
+        del matrix[index]
+    if not len(matrix):
+        raise UsageError("that would remove every variant: the matrix cannot be empty")
+    return _save(path, doc, m)
+
+
+def _inline(fields: list[tuple[str, object]]):
+    """An inline table written the way the shipped file writes them: ``{ a = "x", b = "y" }``."""
+    body = ", ".join(f"{k} = {tomlkit.item(v).as_string()}" for k, v in fields)
+    return tomlkit.parse(f"x = {{ {body} }}")["x"]
+
+
+# ------------------------------------------------------------------------ pin
+
+NIX32_ALPHABET = "0123456789abcdfghijklmnpqrsvwxyz"
+
+
+def nix32_to_bytes(text: str) -> bytes:
+    """Decode Nix's base-32 (as printed by nix-prefetch-url) into the raw digest."""
+    size = len(text) * 5 // 8
+    out = bytearray(size)
+    for n, ch in enumerate(reversed(text)):
+        digit = NIX32_ALPHABET.find(ch)
+        if digit < 0:
+            raise BuildMatrixError(f"{text!r} is not Nix base-32")
+        b = n * 5
+        i, j = divmod(b, 8)
+        out[i] |= (digit << j) & 0xFF
+        if i < size - 1:
+            out[i + 1] |= digit >> (8 - j)
+        elif digit >> (8 - j):
+            raise BuildMatrixError(f"{text!r} is not a valid Nix base-32 digest")
+    return bytes(out)
+
+
+def bytes_to_nix32(digest: bytes) -> str:
+    length = (len(digest) * 8 - 1) // 5 + 1
+    chars = []
+    for n in range(length - 1, -1, -1):
+        b = n * 5
+        i, j = divmod(b, 8)
+        c = (digest[i] >> j) | ((digest[i + 1] << (8 - j)) if i + 1 < len(digest) else 0)
+        chars.append(NIX32_ALPHABET[c & 0x1F])
+    return "".join(chars)
+
+
+def sri_from_nix32(text: str) -> str:
+    import base64
+
+    return "sha256-" + base64.b64encode(nix32_to_bytes(text)).decode()
+
+
+def _run(argv: list[str]) -> str:
+    exe = shutil.which(argv[0])
+    if not exe:
+        raise BuildMatrixError(f"`{argv[0]}` is not installed: `invoke pin` needs Nix and network access to GitHub")
+    proc = subprocess.run([exe, *argv[1:]], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildMatrixError(f"`{' '.join(argv)}` failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+    return proc.stdout
+
+
+def pin(path: Path, name: str, rev: str = "") -> EditResult:
+    """Fill (or bump) a nixpkgs pin: its rev and the sha256 of the unpacked tarball."""
+    m = model.load(path)
+    if name not in m.pins:
+        raise UsageError(f"no pin named {name!r} (pins: {', '.join(m.pins)})")
+    rev = rev or m.pins[name].rev
+    if not re.match(spec.REV_RE, rev):
+        raise UsageError(f"--rev must be a full 40-hex nixpkgs commit, got {rev!r}")
+    url = f"https://github.com/NixOS/nixpkgs/archive/{rev}.tar.gz"
+    out = _run(["nix-prefetch-url", "--unpack", "--type", "sha256", url]).strip().splitlines()
+    sha = out[-1].strip() if out else ""
+    if not re.match(spec.NIX32_SHA256_RE, sha):
+        raise BuildMatrixError(f"nix-prefetch-url printed {sha!r}, not a sha256")
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    entry = doc["pin"][name]
+    bumped = entry["rev"] != rev
+    entry["rev"] = rev
+    entry["sha256"] = sha
+    result = _save(path, doc, m)
+    result.message = f"pin {name}: rev {rev}, sha256 {sha}"
+    if bumped:
+        result.message += "\nthe revision changed: check this pin's cuda, cuda_attrs, torch, torch_cuda13_broken and carries"
+    return result
+
+
+def pin_source(path: Path, name: str, rev: str = "") -> EditResult:
+    """Fill (or bump) a torch source's hash with nix-prefetch-git (submodules included when the source fetches them)."""
+    m = model.load(path)
+    if name not in m.sources:
+        raise UsageError(f"no torch source named {name!r} (sources: {', '.join(m.sources) or 'none'})")
+    src = m.sources[name]
+    rev = rev or src.rev
+    argv = ["nix-prefetch-git", "--quiet", "--url", f"https://github.com/{src.owner}/{src.repo}.git", "--rev", rev]
+    if src.fetch_submodules:
+        argv.append("--fetch-submodules")
+    info = json.loads(_run(argv))
+    if isinstance(info.get("hash"), str) and info["hash"].startswith("sha256-"):
+        sri = info["hash"]
+    elif isinstance(info.get("sha256"), str):
+        sri = sri_from_nix32(info["sha256"])
+    else:
+        raise BuildMatrixError("nix-prefetch-git printed no hash")
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    entry = doc["source"][name]
+    entry["rev"] = rev
+    entry["hash"] = sri
+    result = _save(path, doc, m)
+    result.message = f"source {name}: rev {rev}, hash {sri}"
+    return result

@@ -1,0 +1,131 @@
+"""Write (or check) the generated recipes in .flox/pkgs.
+
+Rules: everything is rendered in memory before the first write; each file is
+written atomically (temp file + rename) and only when its content changed;
+files without the generated marker are never touched; generated files no
+variant produces any more are reported as stale and deleted only on request.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import BuildMatrixError
+from .model import Matrix
+from .render import MARKER, PKGS_DIR, render_all
+
+
+@dataclass
+class Report:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    pruned: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.pruned)
+
+
+@dataclass
+class Drift:
+    missing: list[str] = field(default_factory=list)
+    different: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.different or self.stale)
+
+    def lines(self) -> list[str]:
+        out = [f"missing   {n}" for n in self.missing]
+        out += [f"different {n}" for n in self.different]
+        out += [f"stale     {n}" for n in self.stale]
+        return out
+
+
+def is_generated(path: Path) -> bool:
+    try:
+        with path.open("r", encoding="utf-8", errors="replace") as fh:
+            return fh.readline().startswith(MARKER)
+    except OSError:
+        return False
+
+
+def _existing(out_dir: Path) -> tuple[set[str], set[str]]:
+    """(generated, hand-written) .nix file names directly in out_dir."""
+    generated, handwritten = set(), set()
+    if out_dir.is_dir():
+        for p in out_dir.iterdir():
+            if p.suffix == ".nix" and p.is_file():
+                (generated if is_generated(p) else handwritten).add(p.name)
+    return generated, handwritten
+
+
+def _plan(matrix: Matrix, out_dir: Path, names: list[str] | None) -> dict[str, str]:
+    files = render_all(matrix, names)
+    _, handwritten = _existing(out_dir)
+    clash = sorted(set(files) & handwritten)
+    if clash:
+        raise BuildMatrixError(
+            f"{out_dir}: hand-written file(s) {', '.join(clash)} have the names of generated recipes; "
+            "they are never overwritten: rename or delete them, or rename the variants"
+        )
+    return files
+
+
+def write_atomic(path: Path, content: str) -> None:
+    """Replace ``path`` with ``content`` so a reader sees the old or the new file, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def generate(matrix: Matrix, root: Path, names: list[str] | None = None, prune: bool = False) -> Report:
+    out_dir = root / PKGS_DIR
+    files = _plan(matrix, out_dir, names)
+    report = Report()
+    for name, content in files.items():
+        path = out_dir / name
+        if path.exists():
+            if path.read_text(encoding="utf-8") == content:
+                report.unchanged.append(name)
+                continue
+            report.updated.append(name)
+        else:
+            report.created.append(name)
+        write_atomic(path, content)
+    if names is None:
+        generated, _ = _existing(out_dir)
+        report.stale = sorted(generated - set(files))
+        if prune:
+            for name in report.stale:
+                (out_dir / name).unlink()
+            report.pruned, report.stale = report.stale, []
+    return report
+
+
+def check(matrix: Matrix, root: Path, names: list[str] | None = None) -> Drift:
+    out_dir = root / PKGS_DIR
+    files = _plan(matrix, out_dir, names)
+    drift = Drift()
+    for name, content in files.items():
+        path = out_dir / name
+        if not path.exists():
+            drift.missing.append(name)
+        elif path.read_text(encoding="utf-8") != content:
+            drift.different.append(name)
+    if names is None:
+        generated, _ = _existing(out_dir)
+        drift.stale = sorted(generated - set(files))
+    return drift

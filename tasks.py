@@ -1,0 +1,99 @@
+"""Maintainer tasks (`invoke --list`). Thin wrappers: the work lives in scripts/buildmatrix."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from invoke import Exit, task
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from buildmatrix import cli  # noqa: E402
+
+FILE = str(ROOT / "variants.toml")
+FILTER_HELP = {
+    "package": "only this package (pytorch, torchvision)",
+    "python": "only this Python version (3.13)",
+    "cuda": "only this CUDA version (13.0)",
+    "gpu": "only this GPU architecture (sm120)",
+    "isa": "only this CPU ISA (avx512)",
+    "target": "only this target (cuda, cpu, mps)",
+}
+
+
+def _done(status: int) -> None:
+    if status:
+        raise Exit(code=status)
+
+
+def _filters(package, python, cuda, gpu, isa, target) -> dict:
+    return dict(package=package, python=python, cuda=cuda, gpu=gpu, isa=isa, target=target)
+
+
+@task(
+    help={
+        "names": "variant names or aliases (sm120-avx), separated by commas or spaces; default: all",
+        "check": "write nothing; exit 1 listing every missing, different or stale recipe",
+        "prune": "delete generated recipes no variant produces any more",
+        **FILTER_HELP,
+    }
+)
+def gen(c, names="", check=False, prune=False, package="", python="", cuda="", gpu="", isa="", target=""):
+    """Render .flox/pkgs/<variant>.nix for every variant in variants.toml."""
+    _done(cli.cmd_gen(FILE, str(ROOT), names, check, prune, _filters(package, python, cuda, gpu, isa, target)))
+
+
+@task(name="list", help={"json": "print JSON instead of a table", **FILTER_HELP})
+def list_(c, package="", python="", cuda="", gpu="", isa="", target="", json=False):
+    """List the variants variants.toml expands to."""
+    _done(cli.cmd_list(FILE, _filters(package, python, cuda, gpu, isa, target), json))
+
+
+@task(help={"name": "variant name or alias (sm120-avx)", "json": "print JSON"})
+def show(c, name, json=False):
+    """Show a fully resolved variant and the blocks/overrides that produced it."""
+    _done(cli.cmd_show(FILE, name, json))
+
+
+@task(help={"check": "exit 1 if docs/variants.schema.json is out of date"})
+def schema(c, check=False):
+    """Write docs/variants.schema.json (editor validation of variants.toml) from the model's spec."""
+    _done(cli.cmd_schema(str(ROOT), check))
+
+
+@task(
+    help={
+        "alias": "what to add: GPU-ISA (sm89-avx512), cpu-ISA (cpu-avx2) or darwin-mps",
+        "block": "extend this [[matrix]] block's lists instead of adding a new block",
+        "cuda": "CUDA version (default: defaults.cuda)",
+        "python": "Python version (default: defaults.python)",
+        "packages": "packages, comma-separated (default: defaults.packages)",
+        "pin": "nixpkgs pin (default: the one the matrix uses for this target and CUDA)",
+        "torch": "torch source (default: the one the matrix uses for this target and CUDA)",
+        "suffix": "name suffix (e.g. nightly)",
+    }
+)
+def add(c, alias="", block="", cuda="", python="", packages="", pin="", torch="", suffix=""):
+    """Add variants to variants.toml (validated before saving; comments kept)."""
+    _done(cli.cmd_add(FILE, alias, block, cuda, python, packages, pin, torch, suffix))
+
+
+@task(help={"names": "variant names or aliases, separated by commas or spaces"})
+def remove(c, names):
+    """Remove variants from variants.toml (drops emptied blocks, else adds excludes)."""
+    _done(cli.cmd_remove(FILE, names))
+
+
+@task(
+    name="pin",
+    help={
+        "name": "the [pin.NAME] (or, with --source, the [source.NAME]) to fill",
+        "rev": "move it to this revision first",
+        "source": "NAME is a torch source: hash it with nix-prefetch-git",
+    },
+)
+def pin_(c, name, rev="", source=False):
+    """Fill or bump a pin's sha256 (nix-prefetch-url --unpack) or a source's hash. Needs network."""
+    _done(cli.cmd_pin(FILE, name, rev, source))

@@ -1,0 +1,45 @@
+"""Shared fixtures: the repository root, a scratch copy of it, and small model files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT / "scripts") not in sys.path:
+    sys.path.insert(0, str(ROOT / "scripts"))
+
+
+@pytest.fixture
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture
+def shipped():
+    from buildmatrix import model
+
+    return model.load(ROOT / "variants.toml")
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Path:
+    """A copy of the files `invoke gen` reads, to write into freely."""
+    shutil.copy(ROOT / "variants.toml", tmp_path / "variants.toml")
+    shutil.copytree(ROOT / "patches", tmp_path / "patches")
+    (tmp_path / ".flox" / "pkgs").mkdir(parents=True)
+    return tmp_path
+
+
+def require_tool(name: str) -> str:
+    """Path of ``name``; skip the test if missing, unless BUILDMATRIX_REQUIRE_NIX=1 (CI) makes it a failure."""
+    path = shutil.which(name)
+    if path:
+        return path
+    if os.environ.get("BUILDMATRIX_REQUIRE_NIX") == "1":
+        pytest.fail(f"{name} is required (BUILDMATRIX_REQUIRE_NIX=1) but not on PATH; install nix-bin")
+    pytest.skip(f"{name} not on PATH (apt-get install nix-bin)")

@@ -1,0 +1,155 @@
+"""invoke add / remove / pin: tomlkit round-trips that keep comments and refuse invalid results."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from buildmatrix import edit, model
+from buildmatrix.errors import BuildMatrixError, ModelError, UsageError
+from conftest import require_tool
+from hypothesis import given
+from hypothesis import strategies as st
+
+
+def fake_tool(bindir: Path, name: str, stdout: str, rc: int = 0) -> None:
+    bindir.mkdir(exist_ok=True)
+    script = bindir / name
+    script.write_text(f"#!/bin/sh\necho \"$0 $*\" >> {bindir}/calls.log\ncat <<'EOF'\n{stdout}\nEOF\nexit {rc}\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+
+
+@pytest.fixture
+def toml(scratch: Path) -> Path:
+    return scratch / "variants.toml"
+
+
+def comments(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.lstrip().startswith("#")]
+
+
+def test_add_an_existing_variant_is_refused(toml):
+    before = toml.read_text()
+    with pytest.raises(ModelError, match="is produced twice"):
+        edit.add(toml, "sm89-avx512", cuda="12.9")
+    assert toml.read_text() == before
+
+
+def test_add_to_block_extends_lists(toml):
+    text = toml.read_text()
+    # take sm90 out of the CUDA 12 block, then add it back through --block
+    toml.write_text(
+        text.replace('gpu = ["sm61", "sm75", "sm80", "sm86", "sm89", "sm90", ', 'gpu = ["sm61", "sm75", "sm80", "sm86", "sm89", ')
+    )
+    assert not any(v.gpu and v.gpu.name == "sm90" and v.cuda.version == "12.8" for v in model.load(toml).variants)
+    before = toml.read_text()
+    result = edit.add(toml, "sm90-avx", block="cuda12")
+    assert len(result.added) == 2 * 2 * 7  # both packages, both CUDA versions, every ISA of the block
+    assert "pytorch-python313-cuda12_8-sm90-avx512" in result.added and not result.removed
+    after = toml.read_text()
+    assert comments(after) == comments(before)
+    assert '"sm103", "sm120", "sm90"]' in after
+
+
+def test_add_single_variant_block(toml):
+    result = edit.add(toml, "sm70-avx2", cuda="12.9", packages=["pytorch"])
+    assert result.added == ["pytorch-python313-cuda12_9-sm70-avx2"]
+    doc = toml.read_text()
+    assert 'name = "added-sm70-avx2-12_9"' in doc and 'pin = "nixpkgs-0182a36"' in doc and 'torch = "v2.10.0"' in doc
+    v = model.load(toml).variant("pytorch-python313-cuda12_9-sm70-avx2")
+    assert v.pin.name == "nixpkgs-0182a36" and v.source.name == "v2.10.0" and not v.cudnn
+
+
+def test_add_refuses_an_invalid_variant_and_writes_nothing(toml):
+    before = toml.read_text()
+    with pytest.raises(ModelError, match="CUDA 13.0 dropped sm70"):
+        edit.add(toml, "sm70-avx2")
+    with pytest.raises(ModelError, match="sm110 exists only on aarch64-linux"):
+        edit.add(toml, "sm110-avx512", cuda="13.1")
+    with pytest.raises(UsageError, match="unknown GPU"):
+        edit.add(toml, "sm99-avx2")
+    assert toml.read_text() == before
+
+
+def test_remove_whole_block_and_narrow_excludes(toml):
+    before = comments(toml.read_text())
+    result = edit.remove(toml, ["darwin-mps"])
+    assert result.removed == ["pytorch-python313-darwin-mps", "torchvision-python313-darwin-mps"]
+    assert 'name = "darwin"' not in toml.read_text()
+    result = edit.remove(toml, ["sm120-avx"])
+    assert result.removed == ["pytorch-python313-cuda13_0-sm120-avx", "torchvision-python313-cuda13_0-sm120-avx"]
+    text = toml.read_text()
+    assert '{ cuda = "13.0", gpu = "sm120", isa = "avx" }' in text
+    assert comments(text) == before
+    m = model.load(toml)
+    assert "pytorch-python313-cuda13_1-sm120-avx" in m.by_name  # 13.1 untouched
+
+
+def test_remove_only_torch_is_refused(toml):
+    before = toml.read_text()
+    with pytest.raises(ModelError, match="which the matrix does not build"):
+        edit.remove(toml, ["pytorch-python313-cpu-avx2"])
+    assert toml.read_text() == before
+
+
+def test_pin_fills_sha256_with_nix_prefetch_url(toml, tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    sha = "0" * 52
+    fake_tool(bindir, "nix-prefetch-url", f"path is '/nix/store/x'\n{sha}")
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    result = edit.pin(toml, "nixpkgs-6a030d5")
+    assert "sha256 " + sha in result.message
+    assert model.load(toml).pins["nixpkgs-6a030d5"].sha256 == sha
+    call = (bindir / "calls.log").read_text()
+    assert "--unpack" in call and "6a030d535719c5190187c4cec156f335e95e3211.tar.gz" in call
+    newrev = "a" * 40
+    result = edit.pin(toml, "nixpkgs-6a030d5", rev=newrev)
+    assert model.load(toml).pins["nixpkgs-6a030d5"].rev == newrev and "revision changed" in result.message
+
+
+def test_pin_rejects_bad_input_and_failures(toml, tmp_path, monkeypatch):
+    before = toml.read_text()
+    with pytest.raises(UsageError, match="no pin named"):
+        edit.pin(toml, "nixpkgs-nope")
+    with pytest.raises(UsageError, match="full 40-hex"):
+        edit.pin(toml, "nixpkgs-6a030d5", rev="6a030d5")
+    bindir = tmp_path / "bin"
+    fake_tool(bindir, "nix-prefetch-url", "error: unable to download", rc=1)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(BuildMatrixError, match="failed"):
+        edit.pin(toml, "nixpkgs-6a030d5")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(BuildMatrixError, match="not installed"):
+        edit.pin(toml, "nixpkgs-6a030d5")
+    assert toml.read_text() == before
+
+
+def test_pin_source_with_nix_prefetch_git(toml, tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    digest = hashlib.sha256(b"x").digest()
+    fake_tool(bindir, "nix-prefetch-git", f'{{"url": "u", "rev": "r", "sha256": "{edit.bytes_to_nix32(digest)}"}}')
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    result = edit.pin_source(toml, "nightly")
+    sri = "sha256-" + base64.b64encode(digest).decode()
+    assert model.load(toml).sources["nightly"].hash == sri and sri in result.message
+    assert "--fetch-submodules" in (bindir / "calls.log").read_text()
+
+
+@given(st.binary(min_size=32, max_size=32))
+def test_nix32_round_trip(digest):
+    assert edit.nix32_to_bytes(edit.bytes_to_nix32(digest)) == digest
+    assert len(edit.bytes_to_nix32(digest)) == 52
+
+
+def test_nix32_matches_nix_itself():
+    tool = require_tool("nix-hash")
+    hexdigest = hashlib.sha256(b"buildmatrix").hexdigest()
+    out = subprocess.run(
+        [tool, "--type", "sha256", "--to-base32", hexdigest], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert edit.bytes_to_nix32(bytes.fromhex(hexdigest)) == out

@@ -1,0 +1,210 @@
+"""invoke gen: determinism, idempotence, atomicity, no-touch, prune, check, subsets, escaping."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from buildmatrix import cli, gen, model, nix, render
+from buildmatrix.errors import BuildMatrixError
+from conftest import require_tool
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+PKGS = Path(".flox") / "pkgs"
+
+
+def test_every_recipe_starts_with_the_marker_and_is_deterministic(shipped):
+    first = render.render_all(shipped)
+    second = render.render_all(model.load(shipped.path))
+    assert first == second
+    assert len(first) == len(shipped.variants)
+    for name, text in first.items():
+        assert text.startswith(render.MARKER), name
+        assert text.endswith(")\n")
+        assert "\t" not in text and "\r" not in text
+
+
+def test_generate_is_idempotent_and_leaves_unchanged_files_alone(scratch):
+    m = model.load(scratch / "variants.toml")
+    first = gen.generate(m, scratch)
+    assert len(first.created) == len(m.variants) and not first.updated
+    stamp = {p.name: p.stat().st_mtime_ns for p in (scratch / PKGS).iterdir()}
+    second = gen.generate(m, scratch)
+    assert not second.changed and len(second.unchanged) == len(m.variants)
+    assert {p.name: p.stat().st_mtime_ns for p in (scratch / PKGS).iterdir()} == stamp
+    assert gen.check(m, scratch).clean
+
+
+def test_check_lists_missing_different_and_stale(scratch):
+    m = model.load(scratch / "variants.toml")
+    gen.generate(m, scratch)
+    out = scratch / PKGS
+    (out / "pytorch-python313-cpu-avx2.nix").unlink()
+    victim = out / "pytorch-python313-cpu-avx512.nix"
+    victim.write_text(victim.read_text() + "# hand edit\n")
+    stale = out / "pytorch-python313-cpu-gone.nix"
+    stale.write_text(render.MARKER + "\n{ }: { }\n")
+    drift = gen.check(m, scratch)
+    assert drift.missing == ["pytorch-python313-cpu-avx2.nix"]
+    assert drift.different == ["pytorch-python313-cpu-avx512.nix"]
+    assert drift.stale == ["pytorch-python313-cpu-gone.nix"]
+    assert cli.cmd_gen(str(scratch / "variants.toml"), str(scratch), None, True, False, {}) == 1
+
+
+def test_stale_files_are_removed_only_with_prune(scratch):
+    m = model.load(scratch / "variants.toml")
+    gen.generate(m, scratch)
+    stale = scratch / PKGS / "torchvision-python313-cpu-old.nix"
+    stale.write_text(render.MARKER + "\n{ }: { }\n")
+    report = gen.generate(m, scratch)
+    assert report.stale == [stale.name] and stale.exists()
+    report = gen.generate(m, scratch, prune=True)
+    assert report.pruned == [stale.name] and not stale.exists()
+
+
+def test_hand_written_files_are_never_touched(scratch):
+    m = model.load(scratch / "variants.toml")
+    mine = scratch / PKGS / "my-tool.nix"
+    mine.write_text("{ hello }: hello\n")
+    gen.generate(m, scratch, prune=True)
+    assert mine.read_text() == "{ hello }: hello\n"
+    assert gen.check(m, scratch).clean  # not stale: it is not generated
+    clash = scratch / PKGS / "pytorch-python313-cpu-avx2.nix"
+    clash.write_text("# my own recipe\n{ }: { }\n")
+    with pytest.raises(BuildMatrixError, match="hand-written file"):
+        gen.generate(m, scratch)
+    assert clash.read_text() == "# my own recipe\n{ }: { }\n"
+
+
+def test_subset_renders_the_torch_it_needs(scratch):
+    m = model.load(scratch / "variants.toml")
+    report = gen.generate(m, scratch, names=["torchvision-python313-cuda13_0-sm120-avx"])
+    assert sorted(report.created) == [
+        "pytorch-python313-cuda13_0-sm120-avx.nix",
+        "torchvision-python313-cuda13_0-sm120-avx.nix",
+    ]
+    chosen = cli._filtered(m, None, {"gpu": "sm121", "cuda": "13.1"})
+    assert chosen == [
+        "pytorch-python313-cuda13_1-sm121-armv8_2",
+        "pytorch-python313-cuda13_1-sm121-armv9",
+        "torchvision-python313-cuda13_1-sm121-armv8_2",
+        "torchvision-python313-cuda13_1-sm121-armv9",
+    ]
+
+
+def test_invalid_model_writes_nothing(scratch):
+    f = scratch / "variants.toml"
+    f.write_text(f.read_text().replace('capability = "12.0"', 'capability = "sm_120"'))
+    assert cli.cmd_gen(str(f), str(scratch), None, False, False, {}) == 2
+    assert list((scratch / PKGS).iterdir()) == []
+
+
+def test_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "a.nix"
+    target.write_text("old\n")
+
+    def boom(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gen.os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        gen.write_atomic(target, "new\n")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.nix"]  # no temp file left behind
+
+
+def test_recipe_contents_follow_the_kind(shipped):
+    files = render.render_all(shipped)
+    cu13 = files["pytorch-python313-cuda13_0-sm120-avx512.nix"]
+    assert "cudaPackages = final.cudaPackages_13;" in cu13
+    assert "magma-cuda-static = prev.magma-cuda-static.overrideAttrs" in cu13
+    assert "../../patches/cuda-13.0-clockrate-fix.patch" in cu13
+    assert "allowBroken = true;" in cu13 and "cccl-compat" in cu13 and "FindCUDAToolkit.cmake" in cu13
+    assert 'capability = "12.0";' in cu13 and "gpuTargets = [ capability ];" in cu13
+    assert "sm_120" not in cu13 and ".pytorch" not in cu13
+    cu131 = files["pytorch-python313-cuda13_1-sm120-avx512.nix"]
+    assert "magma" not in cu131.split("in\n(pkgs.")[0].replace("MAGMA", "")
+    assert "cudaPackages = final.cudaPackages_13_1;" in cu131
+    cu12 = files["pytorch-python313-cuda12_8-sm61-avx.nix"]
+    assert "cccl-compat" not in cu12 and "allowBroken" not in cu12
+    assert "export USE_CUDNN=0" in cu12 and "export USE_FBGEMM=0" in cu12 and "-DUSE_NNPACK=OFF" in cu12
+    cpu = files["pytorch-python313-cpu-avx2.nix"]
+    assert "cudaSupport = false;" in cpu and 'platforms = [ "x86_64-linux" ];' in cpu
+    assert 'platforms = [ "aarch64-darwin" ];' in files["pytorch-python313-darwin-mps.nix"]
+    tv = files["torchvision-python313-cuda13_0-sm120-avx.nix"]
+    assert "import ./pytorch-python313-cuda13_0-sm120-avx.nix" in tv and "torch.out" in tv
+    assert "fetchTarball" not in tv  # one place for the pin: the torch recipe
+    nightly = files["pytorch-python313-cuda13_0-sm121-armv9-nightly.nix"]
+    assert 'rev = "f3b72801a6bc917d98d6b392c6d223f91348989f";' in nightly and 'hash = "";' in nightly
+
+
+def test_every_recipe_parses_with_nix(scratch):
+    tool = require_tool("nix-instantiate")
+    m = model.load(scratch / "variants.toml")
+    gen.generate(m, scratch)
+    files = sorted(str(p) for p in (scratch / PKGS).glob("*.nix"))
+    assert len(files) == len(m.variants)
+    proc = subprocess.run([tool, "--parse", *files], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == len(files)
+
+
+# ------------------------------------------------------------------ escaping
+
+UNICODE_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+NASTY = st.lists(st.sampled_from(list("$'{}\\\"\n\r\t ab") + ["${", "''", "''${", "\\${", "$${"]), max_size=30).map("".join)
+
+
+def _nix_eval_strings(tool: str, literals: list[str]) -> list[str]:
+    import json
+
+    expr = "[ " + " ".join(literals) + " ]"
+    proc = subprocess.run([tool, "--eval", "--strict", "--json", "--expr", expr], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr + "\n" + expr
+    return json.loads(proc.stdout)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(UNICODE_TEXT, NASTY), min_size=1, max_size=20))
+def test_nix_string_escaping_round_trips_through_nix(texts):
+    tool = require_tool("nix-instantiate")
+    assert _nix_eval_strings(tool, [nix.string(t) for t in texts]) == texts
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(UNICODE_TEXT, NASTY), min_size=1, max_size=20))
+def test_multiline_literals_round_trip_through_nix(texts):
+    tool = require_tool("nix-instantiate")
+    literals = [nix.multiline(t, "  ") for t in texts]
+    values = _nix_eval_strings(tool, literals)
+    for text, lit, value in zip(texts, literals, values):
+        assert value == (text + "\n" if lit.startswith("''") else text)
+
+
+def test_descriptions_with_nix_syntax_reach_meta_verbatim(scratch):
+    tool = require_tool("nix-instantiate")
+    nasty = '${builtins.abort "pwned"} \'\' \\ " \n ok'
+    f = scratch / "variants.toml"
+    import tomlkit
+
+    doc = tomlkit.parse(f.read_text())
+    override = tomlkit.table()
+    override["match"] = {"name": "pytorch-python313-cpu-avx2"}
+    override["description"] = nasty
+    doc.append("override", tomlkit.aot())
+    doc["override"].append(override)
+    f.write_text(tomlkit.dumps(doc))
+    m = model.load(f)
+    text = render.render(m.variant("pytorch-python313-cpu-avx2"), m)
+    line = next(x for x in text.splitlines() if x.strip().startswith("description ="))
+    literal = line.split("=", 1)[1].strip().rstrip(";")
+    assert _nix_eval_strings(tool, [literal]) == [nasty]
+
+
+def test_shell_words_are_checked_again_at_render_time():
+    assert nix.shell_word("-march=armv8.2-a+fp16+dotprod") == "-march=armv8.2-a+fp16+dotprod"
+    for bad in ["$(id)", "a b", "`x`", "x;y", "a'b", 'a"b', "${x}"]:
+        with pytest.raises(BuildMatrixError):
+            nix.shell_word(bad)

@@ -1,0 +1,464 @@
+"""variants.toml: the shipped matrix, and one test per validation rule."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from buildmatrix import model
+from buildmatrix.errors import ModelError, UsageError
+
+MINI = """\
+schema_version = 1
+
+[defaults]
+python = "3.13"
+cuda = "13.0"
+packages = ["pytorch", "torchvision"]
+
+[package.pytorch]
+attr = "torch"
+title = "PyTorch"
+
+[package.torchvision]
+attr = "torchvision"
+title = "TorchVision"
+requires = "pytorch"
+
+[python."3.13"]
+
+[cuda."12.8"]
+min_driver = "570.26"
+
+[cuda."13.0"]
+min_driver = "580.65.06"
+
+[gpu.sm61]
+capability = "6.1"
+family = "Pascal"
+gpus = ["GTX 1080"]
+min_cuda = "8.0"
+max_cuda = "12.9"
+platforms = ["x86_64-linux"]
+isas = ["avx2"]
+cudnn = false
+min_driver = "390"
+
+[gpu.sm90]
+capability = "9.0"
+family = "Hopper"
+gpus = ["H100"]
+min_cuda = "11.8"
+platforms = ["x86_64-linux", "aarch64-linux"]
+min_driver = "525"
+
+[gpu.sm110]
+capability = "11.0"
+family = "Thor"
+gpus = ["Jetson AGX Thor"]
+min_cuda = "13.0"
+platforms = ["aarch64-linux"]
+min_driver = "580"
+
+[isa.avx2]
+title = "AVX2"
+platform = "x86_64-linux"
+flags = ["-mavx2", "-mfma", "-mf16c"]
+features = ["avx2", "fma", "f16c"]
+archspec = ["haswell"]
+hardware = "Haswell+"
+rank = 20
+
+[isa.avx512]
+title = "AVX-512"
+platform = "x86_64-linux"
+flags = ["-mavx512f"]
+features = ["avx512f"]
+archspec = ["skylake_avx512"]
+hardware = "Skylake-SP+"
+rank = 30
+
+[isa.armv9]
+title = "ARMv9"
+platform = "aarch64-linux"
+flags = ["-march=armv9-a+sve+sve2"]
+features = ["sve2"]
+archspec = ["neoverse_v2"]
+hardware = "Grace"
+rank = 20
+
+[pin.p12]
+rev = "0182a361324364ae3f436a63005877674cf45efb"
+sha256 = ""
+cuda = ["12.8"]
+torch = "2.9.1"
+torch_cuda13_broken = true
+
+[pin.p13]
+rev = "6a030d535719c5190187c4cec156f335e95e3211"
+sha256 = ""
+cuda = ["13.0"]
+torch = "2.9.1"
+torch_cuda13_broken = true
+
+[source."v2.10.0"]
+version = "2.10.0"
+owner = "pytorch"
+repo = "pytorch"
+rev = "v2.10.0"
+hash = "sha256-RKiZLHBCneMtZKRgTEuW1K7+Jpi+tx11BMXuS1jC1xQ="
+fetch_submodules = true
+
+[patch.magma]
+file = "patches/fix.patch"
+package = "magma-cuda-static"
+min_cuda = "13.0"
+upstream = "u"
+summary = "s"
+
+[[matrix]]
+name = "gpu"
+target = "cuda"
+packages = ["pytorch", "torchvision"]
+python = ["3.13"]
+cuda = ["13.0"]
+gpu = ["sm90"]
+isa = ["avx2", "avx512"]
+pin = "p13"
+torch = "v2.10.0"
+
+[[matrix]]
+name = "cpu"
+target = "cpu"
+packages = ["pytorch"]
+python = ["3.13"]
+isa = ["avx2"]
+pin = "p12"
+"""
+
+
+def load_text(tmp_path: Path, text: str) -> model.Matrix:
+    (tmp_path / "patches").mkdir(exist_ok=True)
+    (tmp_path / "patches" / "fix.patch").write_text("")
+    f = tmp_path / "variants.toml"
+    f.write_text(text)
+    return model.load(f)
+
+
+def problems(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ModelError) as info:
+        load_text(tmp_path, text)
+    return str(info.value)
+
+
+def line_of(text: str, needle: str, nth: int = 0) -> int:
+    hits = [i for i, line in enumerate(text.splitlines(), 1) if needle in line]
+    return hits[nth]
+
+
+# ------------------------------------------------------------------ shipped
+
+
+def test_shipped_matrix_expands_to_the_2_10_line(shipped):
+    assert len(shipped.variants) == 475
+    by_pkg = Counter(v.package.name for v in shipped.variants)
+    assert by_pkg == {"pytorch": 238, "torchvision": 237}
+    pt = [v for v in shipped.variants if v.package.name == "pytorch" and not v.suffix]
+    assert len(pt) == 237  # the anchor's pytorch-2.10-python313 branch
+    per_family = Counter(v.cuda.version if v.cuda else v.target for v in pt)
+    assert per_family == {"12.8": 51, "12.9": 58, "13.0": 60, "13.1": 60, "cpu": 7, "mps": 1}
+    per_sm = Counter(v.gpu.name for v in pt if v.gpu)
+    assert per_sm == {
+        "sm61": 4,
+        "sm75": 28,
+        "sm80": 28,
+        "sm86": 28,
+        "sm89": 28,
+        "sm90": 28,
+        "sm100": 28,
+        "sm103": 21,
+        "sm110": 4,
+        "sm120": 28,
+        "sm121": 4,
+    }
+    per_isa = Counter(v.isa.name for v in pt if v.isa)
+    assert per_isa == {"avx": 34, "avx2": 34, "avx512": 32, "avx512bf16": 32, "avx512vnni": 32, "armv8_2": 36, "armv9": 36}
+
+
+def test_seed_variants_exist(shipped):
+    for name in [
+        "torchvision-python313-cuda13_0-sm120-avx",
+        "pytorch-python313-cuda13_0-sm121-armv8_2",
+        "pytorch-python313-cuda13_0-sm121-armv9",
+        "pytorch-python313-cuda13_0-sm121-armv9-nightly",
+        "pytorch-python313-cpu-avx2",
+        "pytorch-python313-darwin-mps",
+        "torchvision-python313-darwin-mps",
+    ]:
+        assert shipped.variant(name).name == name
+
+
+def test_every_torchvision_shares_an_existing_pytorch(shipped):
+    for v in shipped.variants:
+        if v.package.name == "torchvision":
+            base = shipped.torch_variant(v)
+            assert base.package.name == "pytorch" and base.torch_key == v.torch_key
+
+
+def test_magma_patch_rule_and_allow_broken(shipped):
+    for v in shipped.variants:
+        wants = v.target == "cuda" and v.cuda.version == "13.0"  # 13.1's pin carries the fix
+        assert bool(v.patches) == wants, v.name
+        assert v.allow_broken == (v.target == "cuda" and v.cuda.major >= 13)
+    assert shipped.variant("pytorch-python313-cuda13_1-sm90-avx512").pin.name == "nixpkgs-2017d6d"
+
+
+def test_names_are_attribute_safe(shipped):
+    for v in shipped.variants:
+        assert re.match(r"^[a-z0-9][a-z0-9_-]*$", v.name)
+        assert "." not in v.name
+
+
+def test_aliases_resolve_through_defaults(shipped):
+    names = [v.name for v in shipped.resolve("sm120-avx")]
+    assert names == ["pytorch-python313-cuda13_0-sm120-avx", "torchvision-python313-cuda13_0-sm120-avx"]
+    assert [v.name for v in shipped.resolve("cuda12_9-sm103-avx2")][0] == "pytorch-python313-cuda12_9-sm103-avx2"
+    assert len(shipped.resolve("cpu-avx2")) == 2
+    assert len(shipped.resolve("darwin-mps")) == 2
+    with pytest.raises(UsageError, match="closest"):
+        shipped.resolve("sm120-avx3")
+
+
+def test_warnings_name_unhashed_pins_once(shipped):
+    pins = [w for w in shipped.warnings if "without sha256" in w]
+    assert len(pins) == 1 and "nixpkgs-6a030d5" in pins[0] and "invoke pin" in pins[0]
+
+
+def test_mini_model_loads(tmp_path):
+    m = load_text(tmp_path, MINI)
+    assert [v.name for v in m.variants] == [
+        "pytorch-python313-cuda13_0-sm90-avx2",
+        "pytorch-python313-cuda13_0-sm90-avx512",
+        "torchvision-python313-cuda13_0-sm90-avx2",
+        "torchvision-python313-cuda13_0-sm90-avx512",
+        "pytorch-python313-cpu-avx2",
+    ]
+
+
+# ------------------------------------------------------------ one test per rule
+
+
+def test_broken_toml_names_the_line(tmp_path):
+    text = MINI.replace('title = "AVX2"', 'title = "AVX2')
+    msg = problems(tmp_path, text)
+    assert "not valid TOML" in msg
+    n = line_of(text, 'title = "AVX2')
+    assert f"variants.toml:{n}:" in msg
+
+
+def test_unknown_key_suggests_the_right_one(tmp_path):
+    text = MINI.replace('min_driver = "525"', 'min_drivr = "525"')
+    msg = problems(tmp_path, text)
+    assert "gpu.sm90.min_drivr: unknown key" in msg and "did you mean `min_driver`" in msg
+    assert f"variants.toml:{line_of(text, 'min_drivr')}:" in msg
+
+
+def test_wrong_type_is_reported(tmp_path):
+    msg = problems(tmp_path, MINI.replace("rank = 30", 'rank = "30"'))
+    assert "isa.avx512.rank: must be an integer" in msg
+
+
+def test_arch_dropped_by_newer_cuda(tmp_path):
+    text = MINI.replace('gpu = ["sm90"]', 'gpu = ["sm90", "sm61"]').replace(
+        'isa = ["avx2", "avx512"]\npin = "p13"', 'isa = ["avx2"]\npin = "p13"'
+    )
+    msg = problems(tmp_path, text)
+    assert "CUDA 13.0 dropped sm61 (last supported: 12.9)" in msg
+    assert 'exclude { gpu = "sm61", cuda = "13.0" }' in msg
+
+
+def test_cuda_too_old_for_arch(tmp_path):
+    text = MINI.replace('cuda = ["13.0"]\ngpu = ["sm90"]', 'cuda = ["12.8"]\ngpu = ["sm110"]').replace(
+        'isa = ["avx2", "avx512"]\npin = "p13"', 'isa = ["armv9"]\npin = "p12"'
+    )
+    msg = problems(tmp_path, text)
+    assert "CUDA 12.8 is too old for sm110 (needs ≥ 13.0)" in msg
+
+
+def test_arm_only_gpu_with_x86_isa(tmp_path):
+    msg = problems(tmp_path, MINI.replace('gpu = ["sm90"]', 'gpu = ["sm90", "sm110"]'))
+    assert "sm110 × avx2: sm110 exists only on aarch64-linux but avx2 is x86_64-linux" in msg
+
+
+def test_gpu_restricted_isas(tmp_path):
+    text = MINI.replace('cuda = ["13.0"]\ngpu = ["sm90"]', 'cuda = ["12.8"]\ngpu = ["sm61"]').replace(
+        'pin = "p13"', 'pin = "p12"', 1
+    )
+    msg = problems(tmp_path, text)
+    assert "sm61 × avx512: sm61 is built only with avx2" in msg
+
+
+def test_isa_on_wrong_platform_for_cpu_targets(tmp_path):
+    text = MINI.replace('platform = "aarch64-linux"', 'platform = "aarch64-darwin"').replace(
+        'isa = ["avx2"]\npin = "p12"', 'isa = ["armv9"]\npin = "p12"'
+    )
+    msg = problems(tmp_path, text)
+    assert "armv9 is a aarch64-darwin ISA; cpu variants are Linux builds" in msg
+
+
+def test_cpu_block_cannot_name_gpus(tmp_path):
+    msg = problems(tmp_path, MINI.replace('isa = ["avx2"]\npin = "p12"', 'isa = ["avx2"]\ngpu = ["sm90"]\npin = "p12"'))
+    assert "a cpu block cannot have `gpu`" in msg
+
+
+def test_mps_block_cannot_name_isas(tmp_path):
+    text = (
+        MINI
+        + '\n[[matrix]]\nname = "mac"\ntarget = "mps"\npackages = ["pytorch"]\npython = ["3.13"]\nisa = ["avx2"]\npin = "p12"\n'
+    )
+    msg = problems(tmp_path, text)
+    assert "a mps block cannot have `isa`" in msg
+
+
+def test_duplicate_variant_names(tmp_path):
+    text = (
+        MINI
+        + '\n[[matrix]]\nname = "again"\ntarget = "cpu"\npackages = ["pytorch"]\npython = ["3.13"]\nisa = ["avx2"]\npin = "p12"\n'
+    )
+    msg = problems(tmp_path, text)
+    assert "'pytorch-python313-cpu-avx2' is produced twice (matrix[1] (cpu) and matrix[2] (again))" in msg
+
+
+def test_names_with_dots_are_rejected(tmp_path):
+    msg = problems(tmp_path, MINI.replace('name = "cpu"', 'name = "cpu"\nsuffix = "v1.2"'))
+    assert "matrix[1].suffix: 'v1.2' is malformed" in msg
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ('rev = "0182a361324364ae3f436a63005877674cf45efb"', 'rev = "0182a36"', "pin.p12.rev: '0182a36' is malformed"),
+        ('sha256 = ""\ncuda = ["12.8"]', 'sha256 = "abc"\ncuda = ["12.8"]', "pin.p12.sha256: 'abc' is not a sha256"),
+        ('hash = "sha256-RKiZLHBCneMtZKRgTEuW1K7+Jpi+tx11BMXuS1jC1xQ="', 'hash = "sha256-xyz"', "is not an SRI sha256 hash"),
+    ],
+)
+def test_malformed_revs_and_hashes(tmp_path, old, new, expected):
+    msg = problems(tmp_path, MINI.replace(old, new))
+    assert expected in msg
+
+
+def test_missing_references(tmp_path):
+    text = MINI.replace('pin = "p12"', 'pin = "p122"').replace('torch = "v2.10.0"', 'torch = "v2.10"')
+    text = text.replace(
+        "torch_cuda13_broken = true\n\n[pin.p13]", 'torch_cuda13_broken = true\ncarries = ["magmaa"]\n\n[pin.p13]'
+    )
+    msg = problems(tmp_path, text)
+    assert "unknown pin 'p122'" in msg and "did you mean `p12`" in msg
+    assert "unknown torch source 'v2.10'" in msg
+    assert "unknown patch 'magmaa'" in msg
+
+
+def test_missing_patch_file(tmp_path):
+    msg = problems(tmp_path, MINI.replace('file = "patches/fix.patch"', 'file = "patches/nope.patch"'))
+    assert "patch file patches/nope.patch does not exist" in msg
+
+
+def test_empty_matrix(tmp_path):
+    text = "matrix = []\n" + MINI[: MINI.index("[[matrix]]")]
+    msg = problems(tmp_path, text)
+    assert "the matrix is empty" in msg
+
+
+def test_stale_exclude_and_unused_override(tmp_path):
+    text = MINI.replace('torch = "v2.10.0"\n', 'torch = "v2.10.0"\nexclude = [{ isa = "armv9" }]\n', 1)
+    assert "matrix[0].exclude[0]: this exclude matches no combination" in problems(tmp_path, text)
+    text = MINI + '\n[[override]]\nmatch = { gpu = "sm110" }\ndescription = "x"\n'
+    assert "override[0]: this override matches no variant" in problems(tmp_path, text)
+
+
+def test_torchvision_needs_its_pytorch(tmp_path):
+    msg = problems(
+        tmp_path,
+        MINI.replace(
+            'packages = ["pytorch"]\npython = ["3.13"]\nisa = ["avx2"]',
+            'packages = ["torchvision"]\npython = ["3.13"]\nisa = ["avx2"]',
+        ),
+    )
+    assert "torchvision-python313-cpu-avx2 shares the torch of pytorch-python313-cpu-avx2, which the matrix does not build" in msg
+
+
+def test_torch_settings_must_agree_between_pair(tmp_path):
+    text = MINI + '\n[[override]]\nmatch = { package = "torchvision", isa = "avx2" }\nenv = { USE_NCCL = "0" }\n'
+    msg = problems(tmp_path, text)
+    assert "would need a torch different from pytorch-python313-cuda13_0-sm90-avx2" in msg
+
+
+def test_capability_must_match_name(tmp_path):
+    msg = problems(tmp_path, MINI.replace('capability = "9.0"', 'capability = "9.1"'))
+    assert "capability 9.1 does not match the name sm90" in msg
+
+
+def test_pin_without_the_cuda_set(tmp_path):
+    msg = problems(tmp_path, MINI.replace('pin = "p13"', 'pin = "p12"', 1))
+    assert "pin p12 has no CUDA 13.0 package set" in msg
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ('flags = ["-mavx512f"]', 'flags = ["-mavx512f; rm -rf /"]', "isa.avx512.flags[0]: '-mavx512f; rm -rf /' is malformed"),
+        ("rank = 30", 'rank = 30\nenv = { "use-x" = "1" }', "'use-x' is not a valid environment variable name"),
+        ("rank = 30", 'rank = 30\nenv = { USE_X = "$(reboot)" }', "isa.avx512.env.USE_X: '$(reboot)' is malformed"),
+        ("rank = 30", 'rank = 30\ncmake_flags = ["-DX=1 -DY=2"]', "isa.avx512.cmake_flags[0]: '-DX=1 -DY=2' is malformed"),
+    ],
+)
+def test_strings_reaching_a_shell_are_rejected(tmp_path, old, new, expected):
+    assert expected in problems(tmp_path, MINI.replace(old, new))
+
+
+def test_archspec_cross_check(tmp_path):
+    msg = problems(tmp_path, MINI.replace('archspec = ["neoverse_v2"]', 'archspec = ["neoverse_v1"]'))
+    assert "neoverse_v1 lacks features sve2 that armv9 requires" in msg
+    msg = problems(tmp_path, MINI.replace('archspec = ["haswell"]', 'archspec = ["haswel"]'))
+    assert "archspec knows no microarchitecture 'haswel'" in msg and "did you mean `haswell`" in msg
+
+
+def test_free_text_descriptions_are_accepted(tmp_path):
+    text = (
+        MINI
+        + '\n[[override]]\nmatch = { isa = "avx2", target = "cpu" }\ndescription = "${builtins.abort \\"x\\"} \'\'quotes\'\' \\\\ \\n"\n'
+    )
+    m = load_text(tmp_path, text)
+    assert m.variant("pytorch-python313-cpu-avx2").description.startswith("${builtins.abort")
+
+
+def test_unknown_defaults(tmp_path):
+    msg = problems(tmp_path, MINI.replace('cuda = "13.0"\npackages', 'cuda = "13.2"\npackages'))
+    assert "defaults.cuda: unknown CUDA version '13.2'" in msg
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    text = MINI.replace('min_driver = "525"', 'min_drivr = "525"').replace("rank = 30", 'rank = "x"')
+    msg = problems(tmp_path, text)
+    assert msg.splitlines()[0].endswith("3 problem(s); nothing was written")  # unknown key, missing key, type
+
+
+def test_error_lines_point_into_array_tables(tmp_path):
+    text = MINI.replace('name = "cpu"\ntarget = "cpu"', 'name = "cpu"\ntarget = "gpu"')
+    msg = problems(tmp_path, text)
+    n = line_of(text, 'target = "gpu"')
+    assert f"variants.toml:{n}: matrix[1].target: 'gpu' is not one of cuda, cpu, mps" in msg
+
+
+def test_overrides_apply_in_order_and_are_recorded(tmp_path):
+    text = MINI.replace(
+        'torch = "v2.10.0"\n', 'torch = "v2.10.0"\n\n[[matrix.override]]\nmatch = { isa = "avx512" }\ndescription = "block"\n', 1
+    )
+    text += '\n[[override]]\nmatch = { name = "pytorch-python313-cuda13_0-sm90-avx512" }\ndescription = "global"\n'
+    m = load_text(tmp_path, text)
+    v = m.variant("pytorch-python313-cuda13_0-sm90-avx512")
+    assert v.description == "global"
+    assert v.origin == ("matrix[0] (gpu)", "matrix[0].override[0]", "override[0]")
+    assert m.variant("torchvision-python313-cuda13_0-sm90-avx512").description == "block"
