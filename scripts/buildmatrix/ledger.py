@@ -1,0 +1,104 @@
+"""The build ledger: recorded evidence of what was evaluated, built and smoke-tested, where and when.
+
+One JSON object per line in ``ledger/records.jsonl`` (committed, so the docs'
+status column can cite it). Records are only ever appended; a reader takes the
+latest record per (variant, action). Nothing here decides success: callers
+record what actually happened, and an interrupted or failing run is recorded
+as such.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+LEDGER = Path("ledger") / "records.jsonl"
+ACTIONS = ("eval", "build", "smoke", "publish")
+STATUSES = ("ok", "failed", "interrupted", "skipped")
+
+
+def now() -> str:
+    """UTC timestamp, second precision, ISO 8601 (``2026-11-21T08:00:00Z``)."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def git_rev(root: Path) -> str:
+    """HEAD's commit, with ``-dirty`` when tracked files differ from it; ``unknown`` outside git."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=root, capture_output=True).returncode != 0
+        return rev + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def host_name() -> str:
+    return socket.gethostname() or platform.node() or "unknown"
+
+
+@dataclass
+class Record:
+    variant: str
+    action: str  # one of ACTIONS
+    status: str  # one of STATUSES
+    start: str
+    end: str
+    git_rev: str
+    host: str
+    hardware: str = ""  # e.g. "NVIDIA H100 80GB HBM3 (9.0), sapphirerapids"
+    result: str = ""  # result link or store path, for builds
+    log: str = ""  # log file, relative to the repository root
+    detail: str = ""  # one line: exit code, reason for a skip, failing check
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise ValueError(f"unknown ledger action {self.action!r}")
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown ledger status {self.status!r}")
+
+
+def append(root: Path, record: Record) -> Path:
+    """Append one record (one line, written with a single O_APPEND write) and return the ledger path."""
+    path = root / LEDGER
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(asdict(record), sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return path
+
+
+def read(root: Path) -> list[Record]:
+    """Every record, oldest first. Lines that are not valid records are reported, not skipped."""
+    path = root / LEDGER
+    if not path.exists():
+        return []
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            out.append(Record(**json.loads(line)))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{path}:{number}: not a ledger record ({exc})") from None
+    return out
+
+
+def latest(root: Path) -> dict[tuple[str, str], Record]:
+    """The newest record per (variant, action)."""
+    out: dict[tuple[str, str], Record] = {}
+    for r in read(root):
+        key = (r.variant, r.action)
+        if key not in out or r.end >= out[key].end:
+            out[key] = r
+    return out
