@@ -97,3 +97,24 @@ def remove(c, names):
 def pin_(c, name, rev="", source=False):
     """Fill or bump a pin's sha256 (nix-prefetch-url --unpack) or a source's hash. Needs network."""
     _done(cli.cmd_pin(FILE, name, rev, source))
+
+
+@task(
+    name="patch-magma",
+    help={
+        "source": "dry-run the patch against this MAGMA tree or tarball (applies / already applied / fails)",
+        "pin": "with --source: the pin whose MAGMA this tree is; refuse if the recipes would apply the fix twice",
+        "patch": "which [patch.NAME] (default: magma-cuda13-clockrate)",
+    },
+)
+def patch_magma(c, source="", pin="", patch="magma-cuda13-clockrate"):
+    """Report which variants get the MAGMA CUDA-13 clockRate patch and why; dry-run it against a tree."""
+    _done(cli.cmd_patch_magma(FILE, str(ROOT), source, pin, patch))
+
+
+@task
+def bench(c):
+    """Print timing figures: load, gen, gen --check and `invoke list` on the shipped matrix; gen at 1k-10k variants."""
+    from buildmatrix import bench as bench_module
+
+    _done(bench_module.main(ROOT))

@@ -264,3 +264,23 @@ def cmd_pin(file: str, name: str, rev: str, source: bool) -> int:
 
     result = edit.pin_source(Path(file), name, rev) if source else edit.pin(Path(file), name, rev)
     return _print_edit(result)
+
+
+# ---------------------------------------------------------------------- magma
+
+
+@guarded
+def cmd_patch_magma(file: str, root: str, source: str, pin: str, patch_name: str) -> int:
+    from . import magma
+
+    m = load(file)
+    if not source:
+        text, status = magma.report(m, Path(root))
+        print(text)
+        return status
+    if patch_name not in m.patches:
+        _err(f"error: no patch named {patch_name!r} (patches: {', '.join(m.patches)})")
+        return EXIT_BAD_INPUT
+    text, status = magma.check_against_source(m, m.patches[patch_name], Path(source), pin or None)
+    print(text)
+    return status

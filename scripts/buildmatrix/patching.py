@@ -11,12 +11,13 @@ Standard library only.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import posixpath
 import re
 import tarfile
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -477,16 +478,19 @@ def _source_root(extracted: Path, patch: Patch, strip: int) -> Path:
     return inner
 
 
-def check_source(patch: Patch, source: Path, strip: int = 1) -> Result:
-    """Like :func:`check_tree`, for a directory or a release tarball (.tar, .tar.gz/.tgz, .tar.xz, .tar.bz2).
+@contextlib.contextmanager
+def source_tree(patch: Patch, source: Path, strip: int = 1) -> Iterator[tuple[Path, str]]:
+    """The source root of a directory or a release tarball (.tar, .tar.gz/.tgz, .tar.xz, .tar.bz2).
 
-    A tarball is extracted into a temporary directory after every member has been checked
-    (no absolute paths, no ``..``, no links out, no devices); the result's ``root`` names the
-    top-level directory inside it.
+    A tarball is extracted into a temporary directory (removed on exit) after every member
+    has been checked (no absolute paths, no ``..``, no links out, no devices); the root is
+    its single top-level directory, or the extraction directory itself. Yields
+    ``(root, shown)``: the directory, and how a report names it.
     """
     source = Path(source)
     if source.is_dir():
-        return check_tree(patch, source, strip)
+        yield source, str(source)
+        return
     if not source.is_file():
         raise PatchError(f"{source}: no such file or directory")
     if not (is_tarball(source) or tarfile.is_tarfile(source)):
@@ -503,6 +507,11 @@ def check_source(patch: Patch, source: Path, strip: int = 1) -> Result:
         except (tarfile.TarError, OSError) as err:
             raise PatchError(f"{source}: cannot extract: {err}") from err
         root = _source_root(dest, patch, strip)
+        yield root, (root.name if root != dest else ".")
+
+
+def check_source(patch: Patch, source: Path, strip: int = 1) -> Result:
+    """Like :func:`check_tree`, for a directory or a release tarball; ``root`` names the top-level directory."""
+    with source_tree(patch, source, strip) as (root, shown):
         result = check_tree(patch, root, strip)
-        shown = root.name if root != dest else "."
         return Result(result.status, result.file, result.hunk, result.reason, shown, result.placements)

@@ -1,0 +1,55 @@
+"""The repository itself: generated files current, schema current, lint clean, CLI exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from buildmatrix import cli, spec
+
+
+def test_committed_recipes_match_variants_toml(root):
+    assert cli.cmd_gen(str(root / "variants.toml"), str(root), None, True, False, {}) == 0
+
+
+def test_json_schema_is_current_and_valid_json(root):
+    assert cli.cmd_schema(str(root), check=True) == 0
+    schema = json.loads((root / cli.SCHEMA_FILE).read_text())
+    assert schema["$defs"]["gpu"]["properties"]["capability"]["pattern"] == spec.CAPABILITY_RE
+    assert set(schema["required"]) >= {"schema_version", "matrix", "gpu", "isa", "pin"}
+    assert (root / "variants.toml").read_text().startswith("#:schema ./docs/variants.schema.json")
+
+
+def test_ruff_is_clean(root):
+    ruff = shutil.which("ruff")
+    if not ruff:
+        pytest.skip("ruff not installed (pip install -e '.[test]')")
+    proc = subprocess.run([ruff, "check", "."], cwd=root, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_invoke_list_and_show_run_from_the_command_line(root):
+    invoke = shutil.which("invoke") or str(__import__("pathlib").Path(sys.executable).parent / "invoke")
+    out = subprocess.run(
+        [invoke, "list", "--gpu", "sm121", "--cuda", "13.0"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+    assert "pytorch-python313-cuda13_0-sm121-armv9-nightly" in out and "5 variant(s): pytorch 3, torchvision 2" in out
+    data = json.loads(
+        subprocess.run(
+            [invoke, "list", "--json", "--isa", "avx", "--target", "cpu"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout
+    )
+    assert [d["name"] for d in data] == ["pytorch-python313-cpu-avx", "torchvision-python313-cpu-avx"]
+    bad = subprocess.run([invoke, "show", "sm120-avx3"], cwd=root, capture_output=True, text=True)
+    assert bad.returncode == 2 and "no variant named 'sm120-avx3'" in bad.stderr and "sm120-avx" in bad.stderr
+
+
+def test_bad_model_exits_2_with_file_key_and_fix(tmp_path, capsys):
+    f = tmp_path / "variants.toml"
+    f.write_text("schema_version = 1\n[defaults]\npython = 3\n")
+    assert cli.cmd_list(str(f), {}, False) == 2
+    err = capsys.readouterr().err
+    assert f"{f}:3: defaults.python: must be a string" in err and "nothing was written" in err
