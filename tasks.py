@@ -118,3 +118,19 @@ def bench(c):
     from buildmatrix import bench as bench_module
 
     _done(bench_module.main(ROOT))
+
+
+@task(
+    help={
+        "name": "variant name or alias (sm120-avx publishes pytorch and torchvision)",
+        "org": "Flox organisation or user to publish to",
+        "stability": "flox --stability (the nixpkgs catalog revision)",
+        "no_smoke_required": "publish without an ok smoke record from matching hardware",
+        "check": "only check the guards; publish nothing",
+    }
+)
+def publish(c, name, org="", stability="", no_smoke_required=False, check=False):
+    """Publish variants with `flox publish`, behind guards (clean tree, pushed HEAD, ledger shows built + smoke-tested)."""
+    from buildmatrix import publish as publish_module
+
+    _done(publish_module.cmd_publish(str(ROOT), FILE, name, org, stability, no_smoke_required, check))

@@ -229,6 +229,8 @@ def test_aliases_resolve_through_defaults(shipped):
     assert len(shipped.resolve("darwin-mps")) == 2
     with pytest.raises(UsageError, match="closest"):
         shipped.resolve("sm120-avx3")
+    with pytest.raises(UsageError, match="it does as: cuda12_8-sm61-avx, cuda12_9-sm61-avx"):
+        shipped.resolve("sm61-avx")
 
 
 def test_warnings_name_unhashed_pins_once(shipped):

@@ -360,6 +360,13 @@ class Matrix:
             )
         ]
         if not found:
+            elsewhere = sorted({f"{v.cuda.token}-{v.short}" for v in self.variants if v.short == alias and v.cuda})
+            elsewhere += sorted({v.name for v in self.variants if v.short == alias and not v.cuda})
+            if elsewhere:
+                raise UsageError(
+                    f"{alias!r} does not exist at the defaults (Python {self.defaults.python}, CUDA {self.defaults.cuda}); "
+                    f"it does as: {', '.join(elsewhere)}"
+                )
             known = {v.short for v in self.variants} | set(self.by_name)
             raise UsageError(_unknown_name_message(alias, known))
         return found
