@@ -425,16 +425,16 @@ def test_dry_run_prints_and_builds_nothing(host_repo, m, tmp_path):
 
 def test_source_rev_ignores_the_ledger_and_markdown(host_repo):
     head = git(host_repo, "rev-parse", "HEAD")
-    assert builds.source_rev(host_repo) == head
+    assert ledger.git_rev(host_repo) == head
     ledger.append(host_repo, ledger.Record("x", "build", "ok", "a", "b", head, "h"))
     git(host_repo, "add", "ledger")
     git(host_repo, "commit", "-qm", "ledger")
     head = git(host_repo, "rev-parse", "HEAD")
     ledger.append(host_repo, ledger.Record("x", "build", "ok", "a", "b", head, "h"))  # uncommitted ledger change
     (host_repo / "README.md").write_text("# changed\n")
-    assert builds.source_rev(host_repo) == head
+    assert ledger.git_rev(host_repo) == head
     (host_repo / "variants.toml").write_text((host_repo / "variants.toml").read_text() + "\n# edit\n")
-    assert builds.source_rev(host_repo) == head + "-dirty"
+    assert ledger.git_rev(host_repo) == head + "-dirty"
 
 
 # ----------------------------------------------------------------------------- publish

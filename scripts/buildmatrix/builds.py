@@ -73,11 +73,6 @@ CUDA_GIB_PER_JOB = 8
 CPU_GIB_PER_JOB = 4
 RESERVED_GIB = 4
 
-# Paths whose changes cannot change what `flox build` produces: the ledger itself (every
-# build appends to it) and Markdown (docs regenerated from the ledger). A build record
-# made at rev R still describes HEAD when R..HEAD and the work tree only differ there.
-NON_BUILD_PATHSPECS = (":(exclude)ledger", ":(exclude,glob)**/*.md")
-
 # flox's general options go before the subcommand (`flox -v build …`).
 FLOX_GENERAL_FLAGS = frozenset({"-v", "-vv", "-vvv", "--verbose", "-q", "--quiet"})
 
@@ -432,23 +427,6 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
 
 
-def source_rev(root: Path) -> str:
-    """HEAD, plus ``-dirty`` when tracked files that can change a build differ from it.
-
-    Like :func:`ledger.git_rev`, except that changes under ``ledger/`` and to ``*.md``
-    do not count (see NON_BUILD_PATHSPECS): otherwise the ledger's own uncommitted
-    records would mark every build after the first as dirty.
-    """
-    try:
-        head = _git(root, "rev-parse", "--verify", "HEAD")
-        if head.returncode:
-            return "unknown"
-        dirty = _git(root, "diff", "--quiet", "HEAD", "--", ".", *NON_BUILD_PATHSPECS).returncode != 0
-        return head.stdout.strip() + ("-dirty" if dirty else "")
-    except OSError:
-        return "unknown"
-
-
 def _untracked(root: Path, paths: Sequence[str]) -> list[str] | None:
     """Which of ``paths`` git does not track; None when this is not a git work tree (or no git)."""
     try:
@@ -673,7 +651,7 @@ def build(
     if options.dry_run:
         return Outcome(STATUS_OK, "dry run: nothing built")
 
-    rev, host, hardware = source_rev(root), ledger.host_name(), hardware_summary()
+    rev, host, hardware = ledger.git_rev(root), ledger.host_name(), hardware_summary()
     start, t0 = ledger.now(), time.time()
     before = {v.name: _link_state(root, v.name) for v in variants}
     header = (

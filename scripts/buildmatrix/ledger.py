@@ -28,13 +28,26 @@ def now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+# Paths whose changes cannot change a build: the ledger itself (every build appends to
+# it) and Markdown (docs regenerated from the ledger). A record made at rev R still
+# describes HEAD when R..HEAD and the work tree differ only there.
+NON_SOURCE_PATHSPECS = (":(exclude)ledger", ":(exclude,glob)**/*.md")
+
+
 def git_rev(root: Path) -> str:
-    """HEAD's commit, with ``-dirty`` when tracked files differ from it; ``unknown`` outside git."""
+    """HEAD's commit, with ``-dirty`` when tracked files that can change a build differ from it.
+
+    Uncommitted ledger records and docs do not count (NON_SOURCE_PATHSPECS); ``unknown``
+    outside git.
+    """
     try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=root, capture_output=True).returncode != 0
-        return rev + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
+        head = subprocess.run(["git", "rev-parse", "--verify", "HEAD"], cwd=root, capture_output=True, text=True)
+        if head.returncode:
+            return "unknown"
+        diff = ["git", "diff", "--quiet", "HEAD", "--", ".", *NON_SOURCE_PATHSPECS]
+        dirty = subprocess.run(diff, cwd=root, capture_output=True).returncode != 0
+        return head.stdout.strip() + ("-dirty" if dirty else "")
+    except OSError:
         return "unknown"
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import builds, ledger, model
-from .builds import NON_BUILD_PATHSPECS, _git
+from .builds import _git
 from .cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, guarded, load
 
 
@@ -86,7 +86,7 @@ def rev_matches(root: Path, rev: str, head: str) -> tuple[bool, str]:
         return True, "at HEAD"
     if _git(root, "merge-base", "--is-ancestor", rev, head).returncode != 0:
         return False, f"made at {rev[:12]}, which is not an ancestor of HEAD"
-    changed = _git(root, "diff", "--name-only", rev, head, "--", ".", *NON_BUILD_PATHSPECS).stdout.split()
+    changed = _git(root, "diff", "--name-only", rev, head, "--", ".", *ledger.NON_SOURCE_PATHSPECS).stdout.split()
     if changed:
         more = f" (+{len(changed) - 1} more)" if len(changed) > 1 else ""
         return False, f"made at {rev[:12]}; since then {changed[0]}{more} changed"
@@ -263,7 +263,7 @@ def cmd_publish(
         argv = publish_argv(v.name, org, stability or None)
         log = builds.LOG_DIR / f"publish-{v.name}.log"
         print(f"publish: {' '.join(argv)} (log {log})")
-        start, t0, rev = ledger.now(), time.time(), builds.source_rev(root)
+        start, t0, rev = ledger.now(), time.time(), ledger.git_rev(root)
         rc, error = None, None
         try:
             rc = builds.run_streamed(argv, cwd=root, env=os.environ, log_path=root / log, header=f"== {' '.join(argv)}\n")
