@@ -134,3 +134,24 @@ def publish(c, name, org="", stability="", no_smoke_required=False, check=False)
     from buildmatrix import publish as publish_module
 
     _done(publish_module.cmd_publish(str(ROOT), FILE, name, org, stability, no_smoke_required, check))
+
+
+@task(help={"check": "exit 1 if a generated region differs from variants.toml / the ledger"})
+def docs(c, check=False):
+    """Rewrite the generated regions of README.md and docs/*.md from variants.toml and the ledger."""
+    from buildmatrix import docs as docs_module
+
+    _done(docs_module.cmd_docs(str(ROOT), FILE, check))
+
+
+@task(
+    help={
+        "json": "print JSON",
+        "cpu": "pretend the CPU is this archspec microarchitecture (e.g. zen4); GPUs are still probed",
+    }
+)
+def detect(c, json=False, cpu=""):
+    """Name the variant(s) for this host: CPU via archspec, GPU via NVML / nvidia-smi, driver -> newest CUDA."""
+    from buildmatrix import detect as detect_module
+
+    _done(detect_module.cmd_detect(FILE, json, cpu or None))

@@ -1,0 +1,745 @@
+"""Smoke tests of built variants on matching hardware.
+
+``python -m buildmatrix.smoke [--variant NAME|ALIAS] [--python PATH] [--result PATH]
+[--json FILE|-] [--expect-python V] [--expect-torch V] [--expect-torchvision V]
+[--expect-cuda V] [--expect-cudnn on|off|any] [--expect-magma on|off|any]
+[--record] [--timeout S] [--force] [--print-expectations] [--file variants.toml] [--root DIR]``
+
+What happens for one variant:
+
+1. ``expectations(m, v)`` turns the model into the JSON the checker reads (Python,
+   torch version, CUDA, SM, ISA features, cuDNN, MAGMA…). ``--expect-*`` flags
+   replace single values; the report lists every replaced value under
+   ``overridden`` (model value and the value used), the summary says so, and a
+   ledger record of such a run says it too (``detail`` starts with
+   "expectations overridden", ``extra.overridden``).
+2. The host is probed (:mod:`buildmatrix.detect`); a variant whose platform, ISA,
+   GPU architecture or driver does not fit is skipped (exit 77) without starting
+   anything, unless ``--force``.
+3. An interpreter is found (below) and ``scripts/smoke_check.py`` runs in it as a
+   child process (own session, time limit ``--timeout``, ``PYTHONFAULTHANDLER=1``).
+   The checker streams progress events, so a child killed by a signal is reported
+   as a failure of the step it was in: SIGILL names the ISA and the CPU features
+   the host lacks, SIGSEGV/SIGBUS/SIGABRT/SIGKILL and timeouts get their likely cause.
+
+Finding the interpreter for a flox/nix result (a result has no ``bin/python``):
+
+* The result is ``--result PATH`` or the ``result-<variant>`` link that ``flox build``
+  leaves next to ``.flox`` (in ``--root``). Its store path is a buildPythonPackage
+  output: ``<out>/lib/python3.X/site-packages`` (3.X names the interpreter it was
+  built for) and ``<out>/nix-support/propagated-build-inputs`` (store paths, e.g.
+  torchvision → torch's ``out``, torch → numpy, sympy…). ``PYTHONPATH`` is the
+  site-packages of the result and of its propagated inputs, transitively, result
+  first (what nixpkgs' ``requiredPythonModules`` collects); ``PYTHONNOUSERSITE=1``
+  keeps ``~/.local`` out, and the checker fails if torch was imported from
+  anywhere else.
+* The interpreter: ``--python`` if given; else ``python3.X`` of the
+  ``python3-3.X.*`` store path in ``nix-store --query --requisites <out>`` (torch's
+  wrapped scripts put its interpreter in the closure); else ``python3.X`` on PATH,
+  with a note (a host CPython of the same minor usually loads Nix-built extensions,
+  but not when its glibc is older than the build's).
+* Limits: ``.pth`` files of those site-packages are not processed (PYTHONPATH
+  entries are not site dirs); propagated inputs that are not Python packages are
+  ignored. The alternative is an environment built by Nix,
+  ``python3.withPackages (ps: [ (import .flox/pkgs/<variant>.nix { }) ])``,
+  passed as ``--python <env>/bin/python3`` (give no ``--result``).
+* On a host that is not NixOS, Nix's torch looks for ``libcuda.so.1`` in
+  ``/run/opengl-driver/lib``. When that is missing, the driver's libraries (found
+  with ``ldconfig -p``) are symlinked into a private directory put on
+  ``LD_LIBRARY_PATH`` (only libcuda / libnvidia-*, never the host's libc).
+* ``--python PATH`` without a result runs that interpreter as it is (no PYTHONPATH
+  change): how a stand-in torch is tested, e.g. a preinstalled wheel with
+  ``--expect-torch``/``--expect-python`` overrides.
+
+With no ``--variant``, every ``result-<name>`` link in the root that names a
+variant is tested when its hardware matches this host; the rest are skipped with
+the reason (extra-output links ``-dev``/``-lib``/``-log`` are ignored).
+
+Exit status: 0 pass (every check passed; notes and skipped sub-checks allowed),
+1 a check failed (or the checker crashed / timed out), 2 bad usage (unknown
+variant, no interpreter), 77 skipped: this host's hardware does not match (also
+when there is nothing to test). Several variants: 1 if any failed, else 0 if any
+passed, else 77.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import detect, ledger
+from .errors import BuildMatrixError, UsageError
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_SKIP = 0, 1, 2, 77
+EXIT_OF_STATUS = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "skipped": EXIT_SKIP}
+LEDGER_STATUS = {"pass": "ok", "fail": "failed", "skipped": "skipped"}
+CHECKER = Path(__file__).resolve().parent.parent / "smoke_check.py"
+DEFAULT_TIMEOUT = 300
+EXTRA_OUTPUTS = ("dev", "lib", "log", "cxxdev", "dist", "doc", "man", "bin")
+SWITCHES = {"on": True, "off": False, "any": None}
+OVERRIDE_FLAGS = {
+    "python": "--expect-python",
+    "torch": "--expect-torch",
+    "torchvision": "--expect-torchvision",
+    "cuda": "--expect-cuda",
+    "cudnn": "--expect-cudnn",
+    "magma": "--expect-magma",
+}
+DRIVER_LIBS = ("libcuda.so", "libnvidia-ml.so", "libnvidia-ptxjitcompiler.so", "libnvidia-nvvm.so", "libnvidia-gpucomp.so")
+
+Runner = Callable[[Sequence[str]], str]
+
+
+# ----------------------------------------------------------------- expectations
+
+
+def expectations(m: Any, v: Any) -> dict[str, Any]:
+    """What a correct build of ``v`` looks like at run time, as the JSON smoke_check.py reads."""
+    cap = v.gpu.capability if v.gpu else None
+    return {
+        "schema": 1,
+        "variant": v.name,
+        "package": v.package.name,
+        "alias": v.short,
+        "target": v.target,
+        "platform": v.platform,
+        "python": v.python.version,
+        "torch": v.torch_version,
+        # The model does not record torchvision's version (it is the pin's nixpkgs torchvision);
+        # the checker reports it and whether it is the release paired with torch.
+        "torchvision": None,
+        "needs_torchvision": v.package.name == "torchvision",
+        "torch_variant": m.torch_variant(v).name,
+        "cuda": v.cuda.version if v.cuda else None,
+        "gpu": v.gpu.name if v.gpu else None,
+        "capability": cap,
+        "arch": f"sm_{cap.replace('.', '')}" if cap else None,
+        "isa": v.isa.name if v.isa else None,
+        "isa_title": v.isa.title if v.isa else None,
+        "isa_features": list(v.isa.features) if v.isa else [],
+        "cudnn": v.cudnn if v.target == "cuda" else None,
+        # Every CUDA torch from nixpkgs is built with MAGMA; `magma_patches` says which fixes it carries.
+        "magma": True if v.target == "cuda" else None,
+        "magma_patches": [p.name for p in v.patches],
+        "overridden": {},
+    }
+
+
+def apply_overrides(exp: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """A copy of ``exp`` with ``--expect-*`` values; each change is listed under ``overridden``."""
+    out = dict(exp, overridden=dict(exp.get("overridden") or {}))
+    for key, value in (overrides or {}).items():
+        if value is None or key not in OVERRIDE_FLAGS:
+            continue
+        if key in ("cudnn", "magma") and isinstance(value, str):
+            if value not in SWITCHES:
+                raise UsageError(f"{OVERRIDE_FLAGS[key]} takes on, off or any (got {value!r})")
+            value = SWITCHES[value]
+        if out.get(key) != value:
+            out["overridden"][key] = {"model": out.get(key), "value": value, "flag": OVERRIDE_FLAGS[key]}
+            out[key] = value
+    return out
+
+
+# ------------------------------------------------------------- interpreter
+
+
+@dataclass
+class Interpreter:
+    """How the checker is started: which python, with which PYTHONPATH, and how that was decided."""
+
+    python: str
+    pythonpath: list[str] = field(default_factory=list)
+    how: str = ""
+    result: Path | None = None
+    store_path: Path | None = None
+    python_version: str | None = None  # the 3.X the result was built for
+    env: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "python": self.python,
+            "how": self.how,
+            "result": str(self.result) if self.result else None,
+            "store_path": str(self.store_path) if self.store_path else None,
+            "python_version": self.python_version,
+            "pythonpath": list(self.pythonpath),
+            "env": dict(self.env),
+            "notes": list(self.notes),
+        }
+
+
+def site_packages(out: Path) -> list[Path]:
+    """``<out>/lib/python3.X/site-packages`` directories of one store path."""
+    return sorted(p for p in (out / "lib").glob("python3.*/site-packages") if p.is_dir())
+
+
+def propagated_closure(out: Path) -> list[Path]:
+    """``out`` and everything its ``nix-support/propagated-build-inputs`` reach, breadth first, each once."""
+    seen: list[Path] = []
+    queue = deque([out])
+    while queue:
+        p = queue.popleft()
+        if p in seen:
+            continue
+        seen.append(p)
+        f = p / "nix-support" / "propagated-build-inputs"
+        try:
+            text = f.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        queue.extend(Path(x) for x in text.split() if x)
+    return seen
+
+
+def python_in_closure(out: Path, version: str, run: Runner) -> str | None:
+    """``python3.X`` of the ``python3-3.X.*`` store path in ``nix-store --query --requisites out``."""
+    try:
+        text = run(["nix-store", "--query", "--requisites", str(out)])
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        return None
+    pattern = re.compile(r"-python3-(\d+\.\d+)(?:\.\d+)?[^/]*$")
+    for line in text.splitlines():
+        m = pattern.search(line.strip())
+        if m and m.group(1) == version:
+            exe = Path(line.strip()) / "bin" / f"python{version}"
+            if exe.exists():
+                return str(exe)
+    return None
+
+
+def discover(
+    result: Path | None = None,
+    python: str | None = None,
+    run: Runner = detect.run_command,
+    which: Callable[[str], str | None] = shutil.which,
+) -> Interpreter:
+    """The interpreter and PYTHONPATH for a result link/store path, or a plain ``--python``."""
+    if result is None:
+        if not python:
+            raise UsageError("nothing to run: give --result PATH, --python PATH, or build the variant (result-<name>)")
+        exe = which(python) or (python if Path(python).exists() else None)
+        if not exe:
+            raise UsageError(f"interpreter {python!r} not found")
+        return Interpreter(exe, how=f"--python {python} as it is (no result: PYTHONPATH unchanged)")
+    if not result.exists():
+        raise UsageError(f"result {result} does not exist (a dangling link? rebuild it)")
+    out = result.resolve()
+    sps = site_packages(out)
+    if not sps:
+        raise UsageError(f"{out} has no lib/python3.X/site-packages: not a Python package output")
+    version = sps[0].parent.name.removeprefix("python")
+    closure = propagated_closure(out)
+    path: list[str] = []
+    for p in closure:
+        path.extend(str(sp) for sp in site_packages(p) if str(sp) not in path)
+    interp = Interpreter("", path, result=result, store_path=out, python_version=version, env={"PYTHONNOUSERSITE": "1"})
+    if python:
+        exe = which(python) or (python if Path(python).exists() else None)
+        if not exe:
+            raise UsageError(f"interpreter {python!r} not found")
+        interp.python, interp.how = exe, f"--python {python}"
+    elif found := python_in_closure(out, version, run):
+        interp.python, interp.how = found, "python of the result's closure (nix-store --query --requisites)"
+    elif found := which(f"python{version}"):
+        interp.python, interp.how = found, f"python{version} from PATH"
+        interp.notes.append(
+            f"no python{version} found in the result's closure (nix-store unavailable?): using the host's {found}; "
+            "it loads Nix-built extensions only if its glibc is at least as new as the build's"
+        )
+    else:
+        raise UsageError(
+            f"no python{version} for {out}: nix-store is unavailable and python{version} is not on PATH; pass --python"
+        )
+    interp.how += f"; PYTHONPATH = site-packages of {len(path)} store path(s) (the result and its propagated inputs)"
+    return interp
+
+
+def driver_shim(dest: Path, run: Runner = detect.run_command, opengl_dir: Path = Path("/run/opengl-driver/lib")) -> str | None:
+    """On a non-NixOS host, symlink the NVIDIA driver libraries into ``dest`` for LD_LIBRARY_PATH. Returns the source dir."""
+    if opengl_dir.exists():
+        return None
+    src = None
+    arch = {"x86_64": "x86-64", "aarch64": "AArch64"}.get(detect._normalize_machine(os.uname().machine), "")
+    try:
+        candidates = []
+        for line in run(["ldconfig", "-p"]).splitlines():
+            m = re.search(r"libcuda\.so\.1 \(([^)]*)\) => (\S+)", line)
+            if m:
+                candidates.append((arch not in m.group(1), Path(m.group(2))))
+        if candidates:
+            src = min(candidates, key=lambda c: c[0])[1].resolve().parent
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        pass
+    if src is None:
+        for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib/aarch64-linux-gnu", "/usr/lib/wsl/lib", "/usr/lib"):
+            if Path(d, "libcuda.so.1").exists():
+                src = Path(d)
+                break
+    if src is None:
+        return None
+    dest.mkdir(parents=True, exist_ok=True)
+    for lib in sorted(src.iterdir()):
+        if any(lib.name.startswith(prefix) for prefix in DRIVER_LIBS):
+            link = dest / lib.name
+            if not link.exists():
+                link.symlink_to(lib)
+    return str(src)
+
+
+# ---------------------------------------------------------------- the child
+
+
+SIGNAL_CAUSES = {
+    "SIGSEGV": "segmentation fault: usually an ABI mismatch between the interpreter and the build "
+    "(Python minor version, glibc) or a crash inside a native library",
+    "SIGBUS": "bus error: a truncated or corrupt library file, or /dev/shm exhausted",
+    "SIGABRT": "aborted: a C++ exception or assertion in a native library (see the output above)",
+    "SIGKILL": "killed: out of memory (OOM killer) or killed from outside",
+    "SIGFPE": "floating-point exception in native code",
+}
+
+
+def signal_message(sig: int, step: str, exp: dict[str, Any], host: detect.Host | None) -> str:
+    """The failure text for a checker killed by ``sig`` during ``step``."""
+    try:
+        name = signal.Signals(sig).name
+    except ValueError:
+        name = f"signal {sig}"
+    if name == "SIGILL":
+        isa, feats = exp.get("isa"), exp.get("isa_features") or []
+        text = f"illegal instruction (SIGILL) during {step}: the build uses CPU instructions this host lacks"
+        if isa:
+            text += f" (ISA {isa} needs features {', '.join(feats)}"
+            if host is not None and host.features:
+                missing = [f for f in feats if f not in host.features]
+                if missing:
+                    text += f"; {host.cpu} lacks {', '.join(missing)})"
+                else:
+                    text += (
+                        f"; {host.cpu} has all of them, so the build contains instructions beyond its ISA:"
+                        " -march/-mcpu newer than declared, or an unguarded code path)"
+                    )
+            else:
+                text += ")"
+        return text
+    cause = SIGNAL_CAUSES.get(name, "killed by a signal")
+    return f"{cause} ({name}) during {step}"
+
+
+def _read_progress(path: Path) -> tuple[list[dict], str | None]:
+    """Completed checks and the step that was running when the child stopped."""
+    done: list[dict] = []
+    running = None
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return done, running
+    for line in lines:
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if ev.get("event") == "start":
+            running = ev.get("check")
+        elif ev.get("event") == "done":
+            done.append(ev["check"])
+            if ev["check"].get("name") == running:
+                running = None
+    return done, running
+
+
+def run_checker(
+    interp: Interpreter,
+    exp: dict[str, Any],
+    timeout: float = DEFAULT_TIMEOUT,
+    host: detect.Host | None = None,
+    stream: bool = True,
+    checker: Path = CHECKER,
+) -> dict[str, Any]:
+    """Run smoke_check.py in ``interp`` (own session, time limit) and return its report, or a failure report."""
+    with tempfile.TemporaryDirectory(prefix="buildmatrix-smoke-") as tmp:
+        work = Path(tmp)
+        exp_file, out_file, progress = work / "expectations.json", work / "report.json", work / "progress.jsonl"
+        exp_file.write_text(json.dumps(exp, indent=2), encoding="utf-8")
+        env = dict(os.environ)
+        env.pop("PYTHONHOME", None)
+        env["PYTHONFAULTHANDLER"] = "1"
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        if interp.pythonpath:
+            env["PYTHONPATH"] = os.pathsep.join(interp.pythonpath)
+        for key, value in interp.env.items():
+            if value:
+                env[key] = value
+            else:
+                env.pop(key, None)
+        cmd = [interp.python, str(checker), str(exp_file), "--out", str(out_file), "--progress", str(progress)]
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        tail: deque[str] = deque(maxlen=40)
+
+        def pump() -> None:
+            assert proc.stderr is not None
+            for raw in iter(proc.stderr.readline, b""):
+                line = raw.decode("utf-8", "replace")
+                tail.append(line.rstrip("\n"))
+                if stream:
+                    sys.stderr.write(line)
+                    sys.stderr.flush()
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        timed_out = False
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                proc.kill()
+            rc = proc.wait()
+        reader.join(timeout=5)
+        seconds = time.monotonic() - start
+        report = None
+        if not timed_out and rc in (EXIT_PASS, EXIT_FAIL, EXIT_SKIP) and out_file.exists():
+            try:
+                report = json.loads(out_file.read_text(encoding="utf-8"))
+            except ValueError:
+                report = None
+        if report is None:
+            done, running = _read_progress(progress)
+            step = running or (f"after {done[-1]['name']}" if done else "start-up")
+            if timed_out:
+                reason = f"timed out after {timeout:g}s during {step}"
+            elif rc < 0 or (rc > 128 and _is_signal(rc - 128)):
+                reason = signal_message(-rc if rc < 0 else rc - 128, step, exp, host)
+            else:
+                last = next((t for t in reversed(tail) if t.strip()), "")
+                reason = f"the checker exited {rc} without a report during {step}" + (f": {last.strip()}" if last else "")
+            report = {
+                "schema": 1,
+                "tool": "smoke_check",
+                "variant": exp.get("variant"),
+                "status": "fail",
+                "exit_code": EXIT_FAIL,
+                "reason": reason,
+                "overridden": exp.get("overridden") or {},
+                "expectations": exp,
+                "checks": [*done, {"name": running or "checker", "status": "fail", "detail": reason, "seconds": 0.0}],
+                "environment": {"executable": interp.python},
+                "config": {},
+                "seconds": round(seconds, 3),
+                "returncode": rc,
+            }
+            if not stream:
+                report["stderr_tail"] = list(tail)
+        return report
+
+
+def _is_signal(n: int) -> bool:
+    try:
+        signal.Signals(n)
+        return True
+    except ValueError:
+        return False
+
+
+# -------------------------------------------------------------- one variant
+
+
+def skipped_report(exp: dict[str, Any], reason: str) -> dict[str, Any]:
+    return {
+        "schema": 1,
+        "tool": "buildmatrix.smoke",
+        "variant": exp["variant"],
+        "status": "skipped",
+        "exit_code": EXIT_SKIP,
+        "reason": reason,
+        "overridden": exp.get("overridden") or {},
+        "expectations": exp,
+        "checks": [],
+        "seconds": 0.0,
+    }
+
+
+def smoke_variant(
+    m: Any,
+    v: Any,
+    host: detect.Host,
+    root: Path,
+    result: Path | None = None,
+    python: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    force: bool = False,
+    stream: bool = True,
+    run: Runner = detect.run_command,
+) -> dict[str, Any]:
+    """Smoke-test one variant and return its report (``status`` pass/fail/skipped, ``exit_code``)."""
+    exp = apply_overrides(expectations(m, v), overrides)
+    verdict = detect.assess(m, v, host)
+    if not verdict.fits and not force:
+        rep = skipped_report(exp, f"hardware does not match: {'; '.join(verdict.reasons)}")
+        rep["host"] = host.as_dict()
+        return rep
+    if result is None and not python:
+        link = root / f"result-{v.name}"
+        if link.exists() or link.is_symlink():
+            result = link
+    interp = discover(result, python, run=run)
+    if interp.pythonpath:
+        exp["torch_paths"] = list(interp.pythonpath)
+    with tempfile.TemporaryDirectory(prefix="buildmatrix-driver-") as shim_dir:
+        if interp.store_path is not None:
+            # Nix binaries find their libraries through RUNPATH; an inherited LD_LIBRARY_PATH would override it.
+            if os.environ.get("LD_LIBRARY_PATH"):
+                interp.notes.append("LD_LIBRARY_PATH of this shell dropped for the result (it would override Nix's RUNPATH)")
+            interp.env["LD_LIBRARY_PATH"] = ""
+            if v.target == "cuda":
+                try:
+                    src = driver_shim(Path(shim_dir), run=run)
+                except OSError:
+                    src = None
+                if src:
+                    interp.env["LD_LIBRARY_PATH"] = shim_dir
+                    interp.notes.append(f"not NixOS (/run/opengl-driver/lib missing): driver libraries of {src} linked in")
+        report = run_checker(interp, exp, timeout=timeout, host=host, stream=stream)
+    report["tool"] = "buildmatrix.smoke"
+    report["interpreter"] = interp.as_dict()
+    report["host"] = host.as_dict()
+    report["hardware"] = host.hardware()
+    report["fit"] = {"kind": verdict.kind, "reasons": verdict.reasons, "forced": bool(force and not verdict.fits)}
+    if interp.store_path is None and exp.get("overridden"):
+        report["stand_in"] = True
+    return report
+
+
+def record_smoke(root: Path, report: dict[str, Any], host: detect.Host, start: str) -> Path:
+    """Append the run to the ledger as a ``smoke`` record."""
+    status = LEDGER_STATUS[report["status"]]
+    checks = report.get("checks") or []
+    counts: dict[str, int] = {}
+    for c in checks:
+        counts[c["status"]] = counts.get(c["status"], 0) + 1
+    detail = report.get("reason") or f"{counts.get('pass', 0)} checks passed"
+    over = report.get("overridden") or {}
+    if over:
+        detail = "expectations overridden (" + ", ".join(f"{k}={o['value']}" for k, o in sorted(over.items())) + "): " + detail
+    interp = report.get("interpreter") or {}
+    rec = ledger.Record(
+        variant=report["variant"],
+        action="smoke",
+        status=status,
+        start=start,
+        end=ledger.now(),
+        git_rev=ledger.git_rev(root),
+        host=ledger.host_name(),
+        hardware=host.hardware(),
+        result=interp.get("store_path") or interp.get("python") or "",
+        detail=detail,
+        extra={
+            "checks": counts,
+            "overridden": over,
+            "stand_in": bool(report.get("stand_in")),
+            "interpreter": interp.get("python"),
+            "torch": (report.get("environment") or {}).get("torch"),
+            "seconds": report.get("seconds"),
+        },
+    )
+    return ledger.append(root, rec)
+
+
+# ------------------------------------------------------------------ commands
+
+
+def result_links(root: Path, m: Any) -> tuple[list[tuple[Any, Path]], list[str]]:
+    """(variant, link) for every ``result-<variant>`` in root; plus names that are no variant."""
+    found, unknown = [], []
+    for link in sorted(root.glob("result-*")):
+        name = link.name.removeprefix("result-")
+        if name in m.by_name:
+            found.append((m.by_name[name], link))
+            continue
+        base, _, out = name.rpartition("-")
+        if out in EXTRA_OUTPUTS and base in m.by_name:
+            continue
+        unknown.append(link.name)
+    return found, unknown
+
+
+def render_summary(report: dict[str, Any]) -> str:
+    status = report["status"].upper()
+    checks = report.get("checks") or []
+    n_pass = sum(1 for c in checks if c["status"] == "pass")
+    line = f"{status:<7} {report['variant']}"
+    if report["status"] == "pass":
+        line += f" ({n_pass} checks passed in {report.get('seconds', 0):.1f}s)"
+    else:
+        line += f": {report.get('reason', '')}"
+    over = report.get("overridden") or {}
+    if over:
+        line += "\n        expectations overridden: " + ", ".join(
+            f"{k} {o['model']} -> {o['value']} ({o['flag']})" for k, o in sorted(over.items())
+        )
+        if report.get("stand_in"):
+            line += "\n        stand-in interpreter: this run tests the smoke checks and this host, not the variant's own build"
+    for note in (report.get("interpreter") or {}).get("notes", []):
+        line += f"\n        note: {note}"
+    return line
+
+
+def _combine(statuses: list[str]) -> int:
+    if "fail" in statuses:
+        return EXIT_FAIL
+    if "pass" in statuses:
+        return EXIT_PASS
+    return EXIT_SKIP
+
+
+def cmd_smoke(
+    root: str | Path,
+    file: str | Path,
+    variant: str | None = None,
+    python: str | None = None,
+    result: str | Path | None = None,
+    json_out: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    record: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+    force: bool = False,
+    host: detect.Host | None = None,
+    stream: bool = True,
+) -> int:
+    """Smoke-test one variant (name or alias), or every ``result-<name>`` in ``root`` that matches this host."""
+    from . import model
+
+    root = Path(root)
+    try:
+        m = model.load(file)
+        if host is None:
+            host = detect.detect_host()
+        if variant:
+            targets = [(v, Path(result) if result else None) for v in m.resolve(variant)]
+            unknown: list[str] = []
+        else:
+            if result:
+                raise UsageError("--result needs --variant (which variant the result is)")
+            targets, unknown = result_links(root, m)
+        print(f"host: {host.hardware()} [{host.platform}; GPU info via {host.gpu_source}]", file=sys.stderr)
+        for n in unknown:
+            print(f"note: {n} names no variant of the model; ignored", file=sys.stderr)
+        if not targets:
+            print(f"nothing to test: no result-<variant> link in {root} (build one with `flox build`)", file=sys.stderr)
+            return EXIT_SKIP
+        reports: list[dict[str, Any]] = []
+        usage_errors: list[str] = []
+        for v, res in targets:
+            start = ledger.now()
+            try:
+                rep = smoke_variant(m, v, host, root, res, python, overrides, timeout, force, stream)
+            except UsageError as exc:
+                rep = dict(skipped_report(expectations(m, v), ""), status="fail", exit_code=EXIT_FAIL)
+                rep["reason"] = f"cannot run: {exc}"
+                usage_errors.append(f"{v.name}: {exc}")
+            reports.append(rep)
+            if record and not rep["reason"].startswith("cannot run: "):  # a usage problem is no evidence
+                path = record_smoke(root, rep, host, start)
+                print(f"recorded in {path}", file=sys.stderr)
+    except BuildMatrixError as exc:
+        print(str(exc) if "problem(s)" in str(exc) else f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if len(usage_errors) == len(reports):  # nothing could even start: a usage problem, not a failed check
+        for text in usage_errors:
+            print(f"error: {text}", file=sys.stderr)
+        return EXIT_USAGE
+    print("", file=sys.stderr)
+    for rep in reports:
+        print(render_summary(rep), file=sys.stderr if json_out == "-" else sys.stdout)
+    if json_out:
+        payload: Any = reports[0] if len(reports) == 1 else {"runs": reports}
+        text = json.dumps(payload, indent=2, default=str)
+        if json_out == "-":
+            print(text)
+        else:
+            Path(json_out).write_text(text + "\n", encoding="utf-8")
+    return _combine([r["status"] for r in reports])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m buildmatrix.smoke",
+        description="Smoke-test built variants on this host (exit 0 pass, 1 fail, 2 usage, 77 hardware does not match).",
+    )
+    parser.add_argument("--variant", help="variant name or alias (sm90-avx512); default: every result-<name> in --root")
+    parser.add_argument(
+        "--python",
+        help="interpreter to run the checks in; with --result it gets the result's PYTHONPATH, without one it runs as it is",
+    )
+    parser.add_argument("--result", help="result link or store path of the variant (default: ROOT/result-<name>)")
+    parser.add_argument("--json", dest="json_out", metavar="FILE", help="write the JSON report here (- for stdout)")
+    parser.add_argument("--expect-python", help="expected Python major.minor instead of the model's")
+    parser.add_argument("--expect-torch", help="expected torch version instead of the model's (local +cuXYZ ignored)")
+    parser.add_argument("--expect-torchvision", help="expected torchvision version (the model has none)")
+    parser.add_argument("--expect-cuda", help="expected torch.version.cuda major.minor instead of the model's")
+    parser.add_argument("--expect-cudnn", choices=sorted(SWITCHES), help="cuDNN on/off/any instead of the model's")
+    parser.add_argument("--expect-magma", choices=sorted(SWITCHES), help="MAGMA on/off/any instead of on")
+    parser.add_argument("--record", action="store_true", help="append a smoke record to ledger/records.jsonl")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds before the checker is killed")
+    parser.add_argument("--force", action="store_true", help="run even when detect says the hardware does not match")
+    parser.add_argument("--print-expectations", action="store_true", help="print the expectations JSON and exit")
+    parser.add_argument("--file", default="variants.toml", help="the model file")
+    parser.add_argument("--root", default=".", help="repository root (where result-* links and ledger/ are)")
+    args = parser.parse_args(argv)
+    overrides = {
+        "python": args.expect_python,
+        "torch": args.expect_torch,
+        "torchvision": args.expect_torchvision,
+        "cuda": args.expect_cuda,
+        "cudnn": args.expect_cudnn,
+        "magma": args.expect_magma,
+    }
+    if args.print_expectations:
+        from . import model
+
+        if not args.variant:
+            parser.error("--print-expectations needs --variant")
+        try:
+            m = model.load(args.file)
+            out = [apply_overrides(expectations(m, v), overrides) for v in m.resolve(args.variant)]
+        except BuildMatrixError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(json.dumps(out[0] if len(out) == 1 else out, indent=2))
+        return EXIT_PASS
+    return cmd_smoke(
+        args.root,
+        args.file,
+        args.variant,
+        args.python,
+        args.result,
+        args.json_out,
+        overrides,
+        args.record,
+        args.timeout,
+        args.force,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
