@@ -515,6 +515,16 @@ def test_status_comes_from_records_only():
     assert docs.status(recs, v) == "smoke-tested; publish interrupted"
 
 
+def test_a_stand_in_smoke_run_is_not_shown_as_smoke_tested():
+    name = "pytorch-python313-cuda13_0-sm90-avx512"
+    built = _record(name, "build", "ok", "2026-11-20T10:00:00Z")
+    stand_in = _record(name, "smoke", "ok", "2026-11-21T10:00:00Z", extra={"stand_in": True, "overridden": {"torch": "2.11.0"}})
+    records = {(name, "build"): built, (name, "smoke"): stand_in}
+    assert docs.status(records, name) == "built; smoke test with a stand-in interpreter"
+    real = _record(name, "smoke", "ok", "2026-11-21T11:00:00Z")
+    assert docs.status({(name, "build"): built, (name, "smoke"): real}, name) == "smoke-tested"
+
+
 def test_ledger_evidence_shows_up_in_the_docs(docs_root):
     f = docs_root / "variants.toml"
     m = model.load(f)

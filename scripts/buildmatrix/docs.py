@@ -296,7 +296,7 @@ def _products(g: Gpu, n: int | None = None) -> str:
 def status(records: dict[tuple[str, str], ledger.Record], name: str) -> str:
     """Short status of a variant from its records only: "not built" without one; never success without an ok record."""
     recs = {a: records[(name, a)] for a in ledger.ACTIONS if (name, a) in records}
-    ok = [a for a in ledger.ACTIONS if a in recs and recs[a].status == "ok"]
+    ok = [a for a in ledger.ACTIONS if a in recs and recs[a].proves]
     top = ok[-1] if ok else None
     parts = [ACTION_DONE[top] if top else "not built"]
     if top == "eval":
@@ -304,8 +304,8 @@ def status(records: dict[tuple[str, str], ledger.Record], name: str) -> str:
     after = ledger.ACTIONS.index(top) if top else -1
     for a in ledger.ACTIONS:
         r = recs.get(a)
-        if r is not None and r.status != "ok" and ledger.ACTIONS.index(a) > after:
-            parts.append(f"{ACTION_WORDS[a]} {r.status}")
+        if r is not None and not r.proves and ledger.ACTIONS.index(a) > after:
+            parts.append(f"{ACTION_WORDS[a]} " + ("with a stand-in interpreter" if r.stand_in and r.status == "ok" else r.status))
     return "; ".join(parts)
 
 

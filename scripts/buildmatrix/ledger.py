@@ -70,6 +70,16 @@ class Record:
     detail: str = ""  # one line: exit code, reason for a skip, failing check
     extra: dict = field(default_factory=dict)
 
+    @property
+    def stand_in(self) -> bool:
+        """A smoke run with overridden expectations or a stand-in interpreter: it tests the host, not this build."""
+        return self.action == "smoke" and bool(self.extra.get("overridden") or self.extra.get("stand_in"))
+
+    @property
+    def proves(self) -> bool:
+        """Whether the record is evidence that this variant passed this step."""
+        return self.status == "ok" and not self.stand_in
+
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
             raise ValueError(f"unknown ledger action {self.action!r}")

@@ -102,7 +102,7 @@ def _record_guard(
     reasons = []
     for r in reversed(mine):  # newest first (the file is append-only)
         ok, why = match(r.git_rev)
-        if ok and action == "smoke" and (r.extra.get("overridden") or r.extra.get("stand_in")):
+        if ok and r.stand_in:
             ok, why = False, "with overridden expectations or a stand-in interpreter (does not prove this build)"
         if ok:
             if r.status == "ok":
