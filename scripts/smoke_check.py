@@ -611,7 +611,8 @@ def cuda_checks(exp: dict, c: Checker, torch):
         if bool(want) != have:
             raise Failed("{}, but the variant declares MAGMA {}".format(text, "present" if want else "absent"))
         patches = exp.get("magma_patches") or []
-        return text + (" [patched: {}]".format(", ".join(patches)) if patches else "")
+        # The patch is a build-time fact of the recipe; at run time only MAGMA's presence can be seen.
+        return text + ("; the recipe builds MAGMA with {}".format(", ".join(patches)) if patches else "")
 
     c.run("magma", magma, needs=("cuda_available",))
     if c.status.get("device_capability") != "pass" and c.status.get("device_capability") != "note":

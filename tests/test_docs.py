@@ -188,10 +188,11 @@ def test_version_matrix_links_pins_and_says_unverified(shipped):
     assert "**unverified**" in text and all(not p.sha256 for p in shipped.pins.values())
     rows = _tables(text)[0][1:]
     assert sum(int(r[-1]) for r in rows) == len(shipped.variants)
-    by_cuda = {r[2]: r for r in rows if "source `v2.10.0`" in r[1]}
-    assert by_cuda["CUDA 13.0"][6].startswith("yes")
-    assert by_cuda["CUDA 13.1"][6].startswith("no: the pin already carries")
-    assert by_cuda["CUDA 12.9"][6] == "no (not needed)"
+    by_cuda = {r[3]: r for r in rows if "source `v2.10.0`" in r[1]}
+    assert by_cuda["CUDA 13.0"][7].startswith("yes")
+    assert by_cuda["CUDA 13.1"][7].startswith("no: the pin already carries")
+    assert by_cuda["CUDA 12.9"][7] == "no (not needed)"
+    assert by_cuda["CUDA 12.9"][2].startswith("0.25.0 (source `vision-v0.25.0`")
 
 
 def test_examples_name_only_variants_that_exist(shipped):
@@ -451,7 +452,7 @@ def test_an_added_variant_appears_in_every_table(docs_root):
     counts = after["docs/BUILD_MATRIX.md:counts"]
     assert "| sm70 (Volta) | 1 | 1 | 2 |" in counts and f"**{len(m.variants)}**" in counts
     assert "| CUDA 12.9 | 59 | 59 | 118 |" in counts
-    vm_row = next(r for r in _tables(after["docs/BUILD_MATRIX.md:version-matrix"])[0] if r[2] == "CUDA 12.9")
+    vm_row = next(r for r in _tables(after["docs/BUILD_MATRIX.md:version-matrix"])[0] if r[3] == "CUDA 12.9")
     assert vm_row[-1] == "118"
     assert f"**{len(m.variants)} variants**" in after["README.md:summary"]
     assert re.search(r"^\| V100, Titan V \| 7\.0 \| `sm70` \| 12\.9 \| avx2 \|", after["README.md:gpu-picker"], flags=re.M)

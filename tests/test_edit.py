@@ -63,6 +63,10 @@ def test_add_single_variant_block(toml):
     assert 'name = "added-sm70-avx2-12_9"' in doc and 'pin = "nixpkgs-0182a36"' in doc and 'torch = "v2.10.0"' in doc
     v = model.load(toml).variant("pytorch-python313-cuda12_9-sm70-avx2")
     assert v.pin.name == "nixpkgs-0182a36" and v.source.name == "v2.10.0" and not v.cudnn
+    assert "torchvision =" not in doc.split('name = "added-sm70-avx2-12_9"')[1]  # pytorch only: no torchvision source
+    result = edit.add(toml, "sm70-avx512", cuda="12.9")
+    tv = model.load(toml).variant("torchvision-python313-cuda12_9-sm70-avx512")
+    assert tv.vision_source.name == "vision-v0.25.0" and tv.torchvision_version == "0.25.0"
 
 
 def test_add_refuses_an_invalid_variant_and_writes_nothing(toml):

@@ -31,9 +31,11 @@ requires = "pytorch"
 
 [cuda."12.8"]
 min_driver = "570.26"
+default_capabilities = ["7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "12.0"]
 
 [cuda."13.0"]
 min_driver = "580.65.06"
+default_capabilities = ["7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "10.3", "12.0", "12.1"]
 
 [gpu.sm61]
 capability = "6.1"
@@ -395,6 +397,30 @@ def test_torch_settings_must_agree_between_pair(tmp_path):
     text = MINI + '\n[[override]]\nmatch = { package = "torchvision", isa = "avx2" }\nenv = { USE_NCCL = "0" }\n'
     msg = problems(tmp_path, text)
     assert "would need a torch different from pytorch-python313-cuda13_0-sm90-avx2" in msg
+
+
+def test_torchvision_must_pair_with_its_torch(tmp_path):
+    vision = '\n[source.tv24]\npackage = "torchvision"\nversion = "0.24.1"\nowner = "pytorch"\nrepo = "vision"\nrev = "v0.24.1"\nhash = ""\nfetch_submodules = false\n'
+    text = MINI.replace("[patch.magma]", vision + "\n[patch.magma]").replace(
+        'torch = "v2.10.0"\n', 'torch = "v2.10.0"\ntorchvision = "tv24"\n', 1
+    )
+    msg = problems(tmp_path, text)
+    assert "torchvision 0.24.1 does not pair with torch 2.10.0 (it needs 0.25.x)" in msg
+    assert model.paired_torchvision("2.10.0") == "0.25" and model.paired_torchvision("2.9.1") == "0.24"
+    text = text.replace('version = "0.24.1"', 'version = "0.25.0"')
+    assert load_text(tmp_path, text).variant("torchvision-python313-cuda13_0-sm90-avx2").torchvision_version == "0.25.0"
+    wrong = text.replace('torchvision = "tv24"', 'torchvision = "v2.10.0"')
+    assert "source 'v2.10.0' is a torch source, not a torchvision one" in problems(tmp_path, wrong)
+
+
+def test_sm61_gets_a_narrowed_package_set(tmp_path):
+    text = MINI.replace('cuda = ["13.0"]\ngpu = ["sm90"]', 'cuda = ["12.8"]\ngpu = ["sm61", "sm90"]').replace(
+        'isa = ["avx2", "avx512"]\npin = "p13"', 'isa = ["avx2"]\npin = "p12"'
+    )
+    m = load_text(tmp_path, text)
+    assert m.variant("pytorch-python313-cuda12_8-sm61-avx2").narrow_capabilities
+    assert not m.variant("pytorch-python313-cuda12_8-sm90-avx2").narrow_capabilities
+    assert not m.variant("pytorch-python313-cpu-avx2").narrow_capabilities
 
 
 def test_capability_must_match_name(tmp_path):

@@ -388,7 +388,7 @@ def test_checker_passes_on_a_matching_fake_gpu(shipped, tmp_path, env):
         "roi_align_cuda",
     ):
         assert checks[name]["status"] == "pass", (name, checks[name])
-    assert checks["torchvision_version"]["status"] == "note"  # the model has no torchvision version
+    assert checks["torchvision_version"]["status"] == "pass"  # the model expects torchvision 0.25.0
     assert "0.25" in checks["torchvision_version"]["detail"]
     assert report["config"]["nvcc_arch_flags"].endswith("code=sm_90")
     assert "result: PASS" in err
@@ -788,7 +788,7 @@ def test_main_with_a_stand_in_interpreter_and_overrides(tmp_path, env, monkeypat
     report = json.loads(report_file.read_text())
     assert report["status"] == "pass"
     assert report["overridden"]["torch"] == {"model": "2.10.0", "value": "2.11.0", "flag": "--expect-torch"}
-    assert report["overridden"]["torchvision"]["model"] is None
+    assert report["overridden"]["torchvision"]["model"] == "0.25.0"
     assert report["stand_in"] is True
     assert by_name(report)["torch_version"]["detail"].startswith("2.11.0+cu130")
     assert "expectations overridden: python" in out.out and "stand-in interpreter" in out.out

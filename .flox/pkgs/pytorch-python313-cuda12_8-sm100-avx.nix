@@ -63,6 +63,21 @@ in
       "-DCAFFE2_COMPILER_SUPPORTS_AVX512_EXTENSIONS=OFF"
       "-DUSE_NNPACK=OFF"
     ];
+    # nixpkgs deletes cmake/Modules/FindCUDAToolkit.cmake when building with CUDA and
+    # patches the build to cope (fix-cmake-cuda-toolkit.patch), but the source override
+    # drops nixpkgs' patches and PyTorch's install step copies the file. A stub that
+    # defers to CMake's own module keeps both the install and gloo's CUDA detection working.
+    postPatch = (old.postPatch or "") + ''
+      cat > cmake/Modules/FindCUDAToolkit.cmake <<'BUILDMATRIX_EOF'
+      # Written by buildmatrix: defer to CMake's FindCUDAToolkit.
+      if(NOT CUDAToolkit_FOUND)
+        set(_buildmatrix_module_path "''${CMAKE_MODULE_PATH}")
+        list(FILTER CMAKE_MODULE_PATH EXCLUDE REGEX "cmake/Modules")
+        include(FindCUDAToolkit)
+        set(CMAKE_MODULE_PATH "''${_buildmatrix_module_path}")
+      endif()
+      BUILDMATRIX_EOF
+    '';
     preConfigure = (old.preConfigure or "") + ''
       export CXXFLAGS="-mavx -mno-fma -mno-bmi -mno-bmi2 -mno-avx2 $CXXFLAGS"
       export CFLAGS="-mavx -mno-fma -mno-bmi -mno-bmi2 -mno-avx2 $CFLAGS"

@@ -55,6 +55,21 @@ in
 }).overrideAttrs
   (old: {
     pname = "pytorch-python313-cuda12_8-sm80-avx512";
+    # nixpkgs deletes cmake/Modules/FindCUDAToolkit.cmake when building with CUDA and
+    # patches the build to cope (fix-cmake-cuda-toolkit.patch), but the source override
+    # drops nixpkgs' patches and PyTorch's install step copies the file. A stub that
+    # defers to CMake's own module keeps both the install and gloo's CUDA detection working.
+    postPatch = (old.postPatch or "") + ''
+      cat > cmake/Modules/FindCUDAToolkit.cmake <<'BUILDMATRIX_EOF'
+      # Written by buildmatrix: defer to CMake's FindCUDAToolkit.
+      if(NOT CUDAToolkit_FOUND)
+        set(_buildmatrix_module_path "''${CMAKE_MODULE_PATH}")
+        list(FILTER CMAKE_MODULE_PATH EXCLUDE REGEX "cmake/Modules")
+        include(FindCUDAToolkit)
+        set(CMAKE_MODULE_PATH "''${_buildmatrix_module_path}")
+      endif()
+      BUILDMATRIX_EOF
+    '';
     preConfigure = (old.preConfigure or "") + ''
       export CXXFLAGS="-mavx512f -mavx512dq -mavx512vl -mavx512bw -mfma $CXXFLAGS"
       export CFLAGS="-mavx512f -mavx512dq -mavx512vl -mavx512bw -mfma $CFLAGS"

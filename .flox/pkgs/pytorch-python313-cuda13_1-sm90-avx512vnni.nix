@@ -57,9 +57,10 @@ in
 }).overrideAttrs
   (old: {
     pname = "pytorch-python313-cuda13_1-sm90-avx512vnni";
-    # nixpkgs deletes cmake/Modules/FindCUDAToolkit.cmake when building with CUDA,
-    # but PyTorch's install step copies it. A stub that defers to CMake's own
-    # module keeps both the install and gloo's CUDA detection working.
+    # nixpkgs deletes cmake/Modules/FindCUDAToolkit.cmake when building with CUDA and
+    # patches the build to cope (fix-cmake-cuda-toolkit.patch), but the source override
+    # drops nixpkgs' patches and PyTorch's install step copies the file. A stub that
+    # defers to CMake's own module keeps both the install and gloo's CUDA detection working.
     postPatch = (old.postPatch or "") + ''
       cat > cmake/Modules/FindCUDAToolkit.cmake <<'BUILDMATRIX_EOF'
       # Written by buildmatrix: defer to CMake's FindCUDAToolkit.

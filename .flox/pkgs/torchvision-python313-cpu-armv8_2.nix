@@ -16,6 +16,16 @@ in
 (pkgs.python313Packages.torchvision.override { inherit torch; }).overrideAttrs
   (old: {
     pname = "torchvision-python313-cpu-armv8_2";
+    # torchvision 0.25.0 from pytorch/vision@v0.25.0: the release paired with torch 2.10.0.
+    version = "0.25.0";
+    src = pkgs.fetchFromGitHub {
+      owner = "pytorch";
+      repo = "vision";
+      rev = "v0.25.0";
+      hash = "";
+    };
+    # nixpkgs' torchvision patches are written for its own torchvision.
+    patches = [ ];
     # Propagate torch's `out` output (its site-packages), not its headers.
     propagatedBuildInputs = (old.propagatedBuildInputs or [ ]) ++ [ torch.out ];
     preConfigure = (old.preConfigure or "") + ''
@@ -30,9 +40,9 @@ in
       };
     };
     meta = old.meta // {
-      description = "TorchVision (PyTorch 2.10.0) for CPU only, ARMv8.2-A, Python 3.13";
+      description = "TorchVision 0.25.0 (PyTorch 2.10.0) for CPU only, ARMv8.2-A, Python 3.13";
       longDescription = ''
-        TorchVision built against the torch of pytorch-python313-cpu-armv8_2 (the same derivation).
+        TorchVision 0.25.0 from source pytorch/vision@v0.25.0, built against the torch of pytorch-python313-cpu-armv8_2 (the same derivation).
 
         No GPU support (CPU only).
         CPU: ARMv8.2-A (-march=armv8.2-a+fp16+dotprod): Arm Neoverse N1 (AWS Graviton2, Ampere Altra), Cortex-A76+ and every later server core.

@@ -16,6 +16,16 @@ in
 (pkgs.python313Packages.torchvision.override { inherit torch; }).overrideAttrs
   (old: {
     pname = "torchvision-python313-cuda12_9-sm61-avx2";
+    # torchvision 0.25.0 from pytorch/vision@v0.25.0: the release paired with torch 2.10.0.
+    version = "0.25.0";
+    src = pkgs.fetchFromGitHub {
+      owner = "pytorch";
+      repo = "vision";
+      rev = "v0.25.0";
+      hash = "";
+    };
+    # nixpkgs' torchvision patches are written for its own torchvision.
+    patches = [ ];
     # Propagate torch's `out` output (its site-packages), not its headers.
     propagatedBuildInputs = (old.propagatedBuildInputs or [ ]) ++ [ torch.out ];
     preConfigure = (old.preConfigure or "") + ''
@@ -30,9 +40,9 @@ in
       };
     };
     meta = old.meta // {
-      description = "TorchVision (PyTorch 2.10.0) for NVIDIA sm61 (GTX 1080 Ti) with CUDA 12.9 and AVX2, Python 3.13";
+      description = "TorchVision 0.25.0 (PyTorch 2.10.0) for NVIDIA sm61 (GTX 1080 Ti) with CUDA 12.9 and AVX2, Python 3.13";
       longDescription = ''
-        TorchVision built against the torch of pytorch-python313-cuda12_9-sm61-avx2 (the same derivation).
+        TorchVision 0.25.0 from source pytorch/vision@v0.25.0, built against the torch of pytorch-python313-cuda12_9-sm61-avx2 (the same derivation).
 
         GPU: sm61, compute capability 6.1 (Pascal: GTX 1080 Ti, GTX 1080, GTX 1070, Tesla P40).
         Runs on GPUs of capability 6.x at or above 6.1; needs an NVIDIA driver >= 575.51.03 (CUDA 12.9).

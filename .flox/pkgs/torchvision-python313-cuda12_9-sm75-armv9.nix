@@ -16,6 +16,16 @@ in
 (pkgs.python313Packages.torchvision.override { inherit torch; }).overrideAttrs
   (old: {
     pname = "torchvision-python313-cuda12_9-sm75-armv9";
+    # torchvision 0.25.0 from pytorch/vision@v0.25.0: the release paired with torch 2.10.0.
+    version = "0.25.0";
+    src = pkgs.fetchFromGitHub {
+      owner = "pytorch";
+      repo = "vision";
+      rev = "v0.25.0";
+      hash = "";
+    };
+    # nixpkgs' torchvision patches are written for its own torchvision.
+    patches = [ ];
     # Propagate torch's `out` output (its site-packages), not its headers.
     propagatedBuildInputs = (old.propagatedBuildInputs or [ ]) ++ [ torch.out ];
     preConfigure = (old.preConfigure or "") + ''
@@ -30,9 +40,9 @@ in
       };
     };
     meta = old.meta // {
-      description = "TorchVision (PyTorch 2.10.0) for NVIDIA sm75 (T4) with CUDA 12.9 and ARMv9-A (SVE2), Python 3.13";
+      description = "TorchVision 0.25.0 (PyTorch 2.10.0) for NVIDIA sm75 (T4) with CUDA 12.9 and ARMv9-A (SVE2), Python 3.13";
       longDescription = ''
-        TorchVision built against the torch of pytorch-python313-cuda12_9-sm75-armv9 (the same derivation).
+        TorchVision 0.25.0 from source pytorch/vision@v0.25.0, built against the torch of pytorch-python313-cuda12_9-sm75-armv9 (the same derivation).
 
         GPU: sm75, compute capability 7.5 (Turing: T4, RTX 2080 Ti, Quadro RTX 8000).
         Runs on GPUs of capability 7.x at or above 7.5; needs an NVIDIA driver >= 575.51.03 (CUDA 12.9).

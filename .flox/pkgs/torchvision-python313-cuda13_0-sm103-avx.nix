@@ -16,6 +16,16 @@ in
 (pkgs.python313Packages.torchvision.override { inherit torch; }).overrideAttrs
   (old: {
     pname = "torchvision-python313-cuda13_0-sm103-avx";
+    # torchvision 0.25.0 from pytorch/vision@v0.25.0: the release paired with torch 2.10.0.
+    version = "0.25.0";
+    src = pkgs.fetchFromGitHub {
+      owner = "pytorch";
+      repo = "vision";
+      rev = "v0.25.0";
+      hash = "";
+    };
+    # nixpkgs' torchvision patches are written for its own torchvision.
+    patches = [ ];
     # Propagate torch's `out` output (its site-packages), not its headers.
     propagatedBuildInputs = (old.propagatedBuildInputs or [ ]) ++ [ torch.out ];
     preConfigure = (old.preConfigure or "") + ''
@@ -30,9 +40,9 @@ in
       };
     };
     meta = old.meta // {
-      description = "TorchVision (PyTorch 2.10.0) for NVIDIA sm103 (B300) with CUDA 13.0 and AVX, Python 3.13";
+      description = "TorchVision 0.25.0 (PyTorch 2.10.0) for NVIDIA sm103 (B300) with CUDA 13.0 and AVX, Python 3.13";
       longDescription = ''
-        TorchVision built against the torch of pytorch-python313-cuda13_0-sm103-avx (the same derivation).
+        TorchVision 0.25.0 from source pytorch/vision@v0.25.0, built against the torch of pytorch-python313-cuda13_0-sm103-avx (the same derivation).
 
         GPU: sm103, compute capability 10.3 (Blackwell Ultra: B300, GB300).
         Runs on GPUs of capability 10.x at or above 10.3; needs an NVIDIA driver >= 580.65.06 (CUDA 13.0).

@@ -16,6 +16,16 @@ in
 (pkgs.python313Packages.torchvision.override { inherit torch; }).overrideAttrs
   (old: {
     pname = "torchvision-python313-cuda13_0-sm89-armv9";
+    # torchvision 0.25.0 from pytorch/vision@v0.25.0: the release paired with torch 2.10.0.
+    version = "0.25.0";
+    src = pkgs.fetchFromGitHub {
+      owner = "pytorch";
+      repo = "vision";
+      rev = "v0.25.0";
+      hash = "";
+    };
+    # nixpkgs' torchvision patches are written for its own torchvision.
+    patches = [ ];
     # Propagate torch's `out` output (its site-packages), not its headers.
     propagatedBuildInputs = (old.propagatedBuildInputs or [ ]) ++ [ torch.out ];
     preConfigure = (old.preConfigure or "") + ''
@@ -30,9 +40,9 @@ in
       };
     };
     meta = old.meta // {
-      description = "TorchVision (PyTorch 2.10.0) for NVIDIA sm89 (RTX 4090) with CUDA 13.0 and ARMv9-A (SVE2), Python 3.13";
+      description = "TorchVision 0.25.0 (PyTorch 2.10.0) for NVIDIA sm89 (RTX 4090) with CUDA 13.0 and ARMv9-A (SVE2), Python 3.13";
       longDescription = ''
-        TorchVision built against the torch of pytorch-python313-cuda13_0-sm89-armv9 (the same derivation).
+        TorchVision 0.25.0 from source pytorch/vision@v0.25.0, built against the torch of pytorch-python313-cuda13_0-sm89-armv9 (the same derivation).
 
         GPU: sm89, compute capability 8.9 (Ada Lovelace: RTX 4090, L4, L40, L40S).
         Runs on GPUs of capability 8.x at or above 8.9; needs an NVIDIA driver >= 580.65.06 (CUDA 13.0).

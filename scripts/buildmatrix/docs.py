@@ -540,6 +540,18 @@ def _torch_cell(v: Variant) -> str:
     return f"{v.torch_version} (the pin's own)"
 
 
+def _vision_cell(vs: list[Variant]) -> str:
+    """torchvision of the group's torchvision variants: version and where it comes from."""
+    tvs = [v for v in vs if v.requires]
+    if not tvs:
+        return "—"
+    v = tvs[0]
+    if v.vision_source:
+        note = "" if v.vision_source.hash else "; source hash not recorded yet"
+        return f"{v.torchvision_version} (source `{v.vision_source.name}`{note})"
+    return f"{v.torchvision_version} (the pin's own)" if v.torchvision_version else "the pin's own (version not recorded)"
+
+
 def _magma_cell(m: Matrix, v: Variant) -> str:
     if v.patches:
         return "yes: " + ", ".join(code(p.name) for p in v.patches)
@@ -567,6 +579,7 @@ def gen_version_matrix(ctx: Context) -> str:
             v.pin.name,
             _ver(v.torch_version),
             v.source.name if v.source else "",
+            v.vision_source.name if v.vision_source else "",
             _ver(v.python.version),
             v.target,
         )
@@ -579,6 +592,7 @@ def gen_version_matrix(ctx: Context) -> str:
             [
                 _pin_link(v.pin),
                 _torch_cell(v),
+                _vision_cell(vs),
                 _target_label(v),
                 code(v.pin.cuda_attr(v.cuda)) if v.cuda else "—",
                 f"≥ {v.cuda.min_driver}" if v.cuda else "—",
@@ -589,7 +603,18 @@ def gen_version_matrix(ctx: Context) -> str:
             ]
         )
     main = table(
-        ["nixpkgs pin", "torch", "Target", "CUDA package set", "Driver", "Python", "MAGMA patch", "allowBroken", "Variants"],
+        [
+            "nixpkgs pin",
+            "torch",
+            "torchvision",
+            "Target",
+            "CUDA package set",
+            "Driver",
+            "Python",
+            "MAGMA patch",
+            "allowBroken",
+            "Variants",
+        ],
         rows,
     )
     pin_rows = []

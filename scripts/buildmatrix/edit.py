@@ -55,10 +55,20 @@ def _parse_alias(alias: str, m: model.Matrix) -> dict:
 
 def _infer(m: model.Matrix, target: str, cuda: str | None, what: str) -> str | None:
     """The pin / torch source the matrix already uses for this target and CUDA version."""
+
+    def value(v: model.Variant) -> str | None:
+        if what == "pin":
+            return v.pin.name
+        source = v.source if what == "torch" else v.vision_source
+        return source.name if source else None
+
     seen = {
-        (v.pin.name if what == "pin" else (v.source.name if v.source else None))
+        value(v)
         for v in m.variants
-        if v.target == target and (v.cuda.version if v.cuda else None) == cuda and not v.suffix
+        if v.target == target
+        and (v.cuda.version if v.cuda else None) == cuda
+        and not v.suffix
+        and (what != "torchvision" or v.requires)
     }
     if len(seen) == 1:
         return seen.pop()
@@ -128,6 +138,9 @@ def add(
     source = torch or _infer(m, target, cuda or None, "torch")
     if source:
         entry["torch"] = source
+    vision = _infer(m, target, cuda or None, "torchvision")
+    if vision and any(m.packages[p].requires for p in entry["packages"]):
+        entry["torchvision"] = vision
     matrix.append(entry)
     return _save(path, doc, m)
 

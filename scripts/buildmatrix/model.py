@@ -55,6 +55,7 @@ class Python:
 class Cuda:
     version: str
     min_driver: str
+    default_capabilities: tuple[str, ...] = ()
     attr_override: str | None = None
 
     @property
@@ -135,6 +136,7 @@ class Pin:
     torch_cuda13_broken: bool
     carries: tuple[str, ...]
     note: str = ""
+    torchvision: str | None = None
 
     @property
     def url(self) -> str:
@@ -151,6 +153,7 @@ class Pin:
 @dataclass(frozen=True)
 class Source:
     name: str
+    package: str  # torch | torchvision
     version: str
     owner: str
     repo: str
@@ -197,6 +200,7 @@ class Variant:
     suffix: str
     pin: Pin
     source: Source | None
+    vision_source: Source | None
     custom_description: str
     env: tuple[tuple[str, str], ...]
     cmake_flags: tuple[str, ...]
@@ -215,7 +219,8 @@ class Variant:
             return self.custom_description
         what = f"{self.package.title} {self.torch_version}"
         if self.requires:
-            what = f"{self.package.title} (PyTorch {self.torch_version})"
+            version = f" {self.torchvision_version}" if self.torchvision_version else ""
+            what = f"{self.package.title}{version} (PyTorch {self.torch_version})"
         if self.target == "cuda":
             hw = f"NVIDIA {self.gpu.name} ({self.gpu.gpus[0]}) with CUDA {self.cuda.version} and {self.isa.title}"
         elif self.target == "cpu":
@@ -228,6 +233,28 @@ class Variant:
     @property
     def torch_version(self) -> str:
         return self.source.version if self.source else self.pin.torch
+
+    @property
+    def torchvision_version(self) -> str | None:
+        """torchvision's version for torchvision variants (its source's, else the pin's if recorded)."""
+        if not self.requires:
+            return None
+        return self.vision_source.version if self.vision_source else self.pin.torchvision
+
+    @property
+    def narrow_capabilities(self) -> bool:
+        """Whether nixpkgs' CUDA libraries must be built for this GPU alone.
+
+        Without config.cudaCapabilities nixpkgs builds MAGMA, NCCL & co. for the CUDA
+        release's default capabilities (SASS plus PTX). When every default is above this
+        GPU (sm61, sm70 on CUDA 12.8+), none of that code runs on it, so the recipe narrows
+        the package set to this capability. Otherwise the defaults are kept, and with them
+        binary-cache hits for everything but torch.
+        """
+        if self.target != "cuda":
+            return False
+        cap = _cap_tuple(self.gpu.capability)
+        return all(_cap_tuple(d) > cap for d in self.cuda.default_capabilities)
 
     @property
     def allow_broken(self) -> bool:
@@ -299,6 +326,8 @@ class Variant:
             "pin": self.pin.name,
             "pin_rev": self.pin.rev,
             "source": self.source.name if self.source else None,
+            "torchvision_version": self.torchvision_version,
+            "torchvision_source": self.vision_source.name if self.vision_source and self.requires else None,
             "cudnn": self.cudnn,
             "magma_patches": [p.name for p in self.patches],
             "requires": self.requires,
@@ -458,13 +487,15 @@ class _Builder:
 
         packages = {n: Package(n, e["attr"], e["title"], e.get("requires")) for n, e in raw["package"].items()}
         pythons = {n: Python(n, e.get("attr")) for n, e in raw["python"].items()}
-        cudas = {n: Cuda(n, e["min_driver"], e.get("attr")) for n, e in raw["cuda"].items()}
+        cudas = {n: Cuda(n, e["min_driver"], tuple(e["default_capabilities"]), e.get("attr")) for n, e in raw["cuda"].items()}
         patches = {
             n: Patch(n, e["file"], e["package"], e["min_cuda"], e["upstream"], e["summary"])
             for n, e in raw.get("patch", {}).items()
         }
         sources = {
-            n: Source(n, e["version"], e["owner"], e["repo"], e["rev"], e["hash"], e["fetch_submodules"])
+            n: Source(
+                n, e.get("package", "torch"), e["version"], e["owner"], e["repo"], e["rev"], e["hash"], e["fetch_submodules"]
+            )
             for n, e in raw.get("source", {}).items()
         }
         gpus = {n: self._gpu(n, e) for n, e in raw["gpu"].items()}
@@ -515,10 +546,13 @@ class _Builder:
                 + ", ".join(unhashed)
                 + "; fill them with `invoke pin NAME` on a machine with network"
             )
-        unhashed_src = sorted({v.source.name for v in variants if v.source and not v.source.hash})
+        unhashed_src = sorted(
+            {v.source.name for v in variants if v.source and not v.source.hash}
+            | {v.vision_source.name for v in variants if v.requires and v.vision_source and not v.vision_source.hash}
+        )
         if unhashed_src:
             matrix.warnings.append(
-                "torch sources without hash (the first build stops at the fetch and prints it): "
+                "sources without hash (the first build stops at the fetch and prints it): "
                 + ", ".join(unhashed_src)
                 + "; fill them with `invoke pin --source NAME`"
             )
@@ -612,6 +646,7 @@ class _Builder:
             e["torch_cuda13_broken"],
             tuple(e.get("carries", [])),
             e.get("note", ""),
+            e.get("torchvision"),
         )
 
     # -- matrix expansion
@@ -714,8 +749,14 @@ class _Builder:
         """References in a settings table (a block, a block override, a global override)."""
         if "pin" in table:
             self.ref((*keypath, "pin"), table["pin"], pins, "pin", "pin")
-        if "torch" in table:
-            self.ref((*keypath, "torch"), table["torch"], sources, "torch source", "source")
+        for key in ("torch", "torchvision"):
+            if key in table and self.ref((*keypath, key), table[key], sources, f"{key} source", "source"):
+                if sources[table[key]].package != key:
+                    self.problem(
+                        (*keypath, key),
+                        f"source {table[key]!r} is a {sources[table[key]].package} source, not a {key} one",
+                        f'name a [source.NAME] with package = "{key}"',
+                    )
 
     def _variant(self, bpath, block, facts, settings, axes, pins, sources, patches, origin) -> Variant:
         package = axes["package"][facts["package"]]
@@ -734,6 +775,7 @@ class _Builder:
         name = f"{package.name}-{core}" + (f"-{suffix}" if suffix else "")
         pin = pins[settings["pin"]]
         source = sources[settings["torch"]] if settings.get("torch") else None
+        vision = sources[settings["torchvision"]] if settings.get("torchvision") else None
         applied = tuple(p for p in patches.values() if p.wanted_by(cuda) and p.name not in pin.carries)
         v = Variant(
             name=name,
@@ -746,6 +788,7 @@ class _Builder:
             suffix=suffix,
             pin=pin,
             source=source,
+            vision_source=vision,
             custom_description=settings.get("description", ""),
             env=tuple(sorted(settings.get("env", {}).items())),
             cmake_flags=tuple(settings.get("cmake_flags", ())),
@@ -864,6 +907,13 @@ class _Builder:
                     f"add {v.package.requires!r} to the packages of {v.origin[0]}",
                 )
                 continue
+            paired = paired_torchvision(v.torch_version)
+            if v.torchvision_version and paired and not v.torchvision_version.startswith(paired + "."):
+                self.problem(
+                    block_path,
+                    f"{v.name}: torchvision {v.torchvision_version} does not pair with torch {v.torch_version} (it needs {paired}.x)",
+                    f'set `torchvision = "<source>"` to a torchvision {paired} source for this block',
+                )
             if v.torch_key != base.torch_key:
                 self.problem(
                     block_path,
@@ -882,17 +932,30 @@ def _with_settings(v: Variant, ov: dict, pins, sources, patches, origin: str) ->
 
     pin = pins[ov["pin"]] if "pin" in ov else v.pin
     source = sources[ov["torch"]] if "torch" in ov else v.source
+    vision = sources[ov["torchvision"]] if "torchvision" in ov else v.vision_source
     applied = tuple(p for p in patches.values() if p.wanted_by(v.cuda) and p.name not in pin.carries)
     return replace(
         v,
         pin=pin,
         source=source,
+        vision_source=vision,
         patches=applied,
         custom_description=ov.get("description", v.custom_description),
         env=tuple(sorted(ov["env"].items())) if "env" in ov else v.env,
         cmake_flags=tuple(ov["cmake_flags"]) if "cmake_flags" in ov else v.cmake_flags,
         origin=(*v.origin, origin),
     )
+
+
+def paired_torchvision(torch_version: str) -> str | None:
+    """The torchvision release series PyTorch pairs with a torch 2.x release: 2.N -> 0.(N+15)."""
+    m = re.match(r"^2\.(\d+)\.", torch_version)
+    return f"0.{int(m.group(1)) + 15}" if m else None
+
+
+def _cap_tuple(capability: str) -> tuple[int, int]:
+    major, minor = capability.split(".")
+    return int(major), int(minor)
 
 
 def _match_facts(match: dict[str, set], facts: dict) -> bool:

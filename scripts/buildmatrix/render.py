@@ -53,7 +53,9 @@ def long_description(v: Variant, matrix: Matrix) -> str:
     """Facts about the variant, for meta.longDescription (and `invoke show`)."""
     lines = []
     if v.requires:
-        lines.append(f"{v.package.title} built against the torch of {v.requires} (the same derivation).")
+        version = f" {v.torchvision_version}" if v.torchvision_version else ""
+        src = f" from source {v.vision_source.owner}/{v.vision_source.repo}@{v.vision_source.rev}" if v.vision_source else ""
+        lines.append(f"{v.package.title}{version}{src}, built against the torch of {v.requires} (the same derivation).")
     else:
         src = (
             f"from source {v.source.owner}/{v.source.repo}@{v.source.rev}"

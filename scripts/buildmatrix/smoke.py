@@ -119,9 +119,9 @@ def expectations(m: Any, v: Any) -> dict[str, Any]:
         "platform": v.platform,
         "python": v.python.version,
         "torch": v.torch_version,
-        # The model does not record torchvision's version (it is the pin's nixpkgs torchvision);
-        # the checker reports it and whether it is the release paired with torch.
-        "torchvision": None,
+        # None when the model does not know it (the pin's own torchvision): the checker then
+        # reports it and whether it is the release paired with torch.
+        "torchvision": v.torchvision_version,
         "needs_torchvision": v.package.name == "torchvision",
         "torch_variant": m.torch_variant(v).name,
         "cuda": v.cuda.version if v.cuda else None,
@@ -695,7 +695,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", dest="json_out", metavar="FILE", help="write the JSON report here (- for stdout)")
     parser.add_argument("--expect-python", help="expected Python major.minor instead of the model's")
     parser.add_argument("--expect-torch", help="expected torch version instead of the model's (local +cuXYZ ignored)")
-    parser.add_argument("--expect-torchvision", help="expected torchvision version (the model has none)")
+    parser.add_argument("--expect-torchvision", help="expected torchvision version instead of the model's")
     parser.add_argument("--expect-cuda", help="expected torch.version.cuda major.minor instead of the model's")
     parser.add_argument("--expect-cudnn", choices=sorted(SWITCHES), help="cuDNN on/off/any instead of the model's")
     parser.add_argument("--expect-magma", choices=sorted(SWITCHES), help="MAGMA on/off/any instead of on")

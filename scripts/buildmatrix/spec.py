@@ -59,6 +59,11 @@ SETTINGS_KEYS: dict[str, Key] = {
         "str",
         "Name of a torch source ([source.NAME]) that replaces the pin's torch; omit to use the pin's own torch.",
     ),
+    "torchvision": Key(
+        "str",
+        'Name of a torchvision source ([source.NAME] with package = "torchvision") for the torchvision variants; '
+        "omit to use the pin's own torchvision.",
+    ),
     "description": Key("str", "One-line description (meta.description). Any text; it is escaped for Nix."),
     "env": Key(
         "strmap",
@@ -85,7 +90,7 @@ SPECS: dict[str, Table] = {
             "gpu": Key("tablemap", "NVIDIA GPU architectures, keyed by sm name (sm90).", required=True, table="gpu"),
             "isa": Key("tablemap", "CPU instruction-set levels, keyed by name (avx512).", required=True, table="isa"),
             "pin": Key("tablemap", "nixpkgs revisions recipes are built on.", required=True, table="pin"),
-            "source": Key("tablemap", "Torch sources that replace a pin's torch.", table="source"),
+            "source": Key("tablemap", "torch and torchvision sources that replace a pin's own.", table="source"),
             "patch": Key("tablemap", "Patches in patches/ applied to nixpkgs packages.", table="patch"),
             "matrix": Key("tablelist", "Blocks that expand to variants (cross products).", required=True, table="matrix"),
             "override": Key("tablelist", "Settings applied to every variant a match selects.", table="override"),
@@ -129,6 +134,12 @@ SPECS: dict[str, Table] = {
                 "Minimum Linux driver for this toolkit (NVIDIA release notes).",
                 required=True,
                 pattern=r"^[0-9]+(\.[0-9]+)*$",
+            ),
+            "default_capabilities": Key(
+                "strlist",
+                "Capabilities nixpkgs builds CUDA libraries (MAGMA, NCCL) for when config.cudaCapabilities is unset.",
+                required=True,
+                pattern=CAPABILITY_RE,
             ),
         },
         key_pattern=VERSION_RE,
@@ -188,6 +199,7 @@ SPECS: dict[str, Table] = {
             "torch": Key(
                 "str", "Version of the revision's own torch (omit if unknown: its variants must then name a torch source)."
             ),
+            "torchvision": Key("str", "Version of the revision's own torchvision, where known."),
             "torch_cuda13_broken": Key(
                 "bool", "Whether the revision's torch marks CUDA 13 broken (recipes then set allowBroken).", required=True
             ),
@@ -197,8 +209,9 @@ SPECS: dict[str, Table] = {
         key_pattern=KEY_RE,
     ),
     "source": Table(
-        "A torch source that replaces a pin's torch (a nightly is just another source).",
+        "A torch or torchvision source that replaces a pin's own (a nightly is just another source).",
         {
+            "package": Key("str", "Which package it is the source of (default torch).", enum=("torch", "torchvision")),
             "version": Key("str", "Version the build reports.", required=True, pattern=r"^[0-9][0-9A-Za-z.+-]*$"),
             "owner": Key("str", "GitHub owner.", required=True, pattern=r"^[A-Za-z0-9_.-]+$"),
             "repo": Key("str", "GitHub repository.", required=True, pattern=r"^[A-Za-z0-9_.-]+$"),
