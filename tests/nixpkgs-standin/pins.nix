@@ -1,0 +1,198 @@
+# What the stand-in knows about each pinned nixpkgs revision, keyed by the full rev.
+#
+# Sources: /work/shared/facts/nixpkgs-facts.md (N§…) and anchor-facts.md (A§…), which were
+# compiled from nixpkgs' sources and the build-pytorch / build-torchvision history.
+# These facts are written here on purpose and NOT read from variants.toml, so that a wrong
+# fact in variants.toml makes a recipe fail against the stand-in.
+#
+# `null` marks a fact nobody has settled: the stand-in throws when evaluation reaches it
+# ("fact unknown: …") instead of guessing. Settle it from the pinned tree, then record it.
+let
+  # Default capability lists of each CUDA release, non-Jetson (N§4, computed from
+  # _cuda/db/bootstrap/cuda.nix): what flags.cudaCapabilities is when config does not set it.
+  defaults = {
+    "12.6" = [
+      "7.5"
+      "8.0"
+      "8.6"
+      "8.9"
+      "9.0"
+    ];
+    "12.8" = [
+      "7.5"
+      "8.0"
+      "8.6"
+      "8.9"
+      "9.0"
+      "10.0"
+      "12.0"
+    ];
+    "12.9" = defaults13;
+    "13.0" = defaults13;
+    "13.1" = defaults13;
+  };
+  defaults13 = [
+    "7.5"
+    "8.0"
+    "8.6"
+    "8.9"
+    "9.0"
+    "10.0"
+    "10.3"
+    "12.0"
+    "12.1"
+  ];
+
+  # torch 2.9.1 (source build), as in nixpkgs from late 2025 to ~Feb 2026 (N§1).
+  torch291 = {
+    version = "2.9.1";
+    # brokenConditions "Unsupported CUDA version": cudaMajorVersion must be one of these.
+    supportedCudaMajors = [
+      "11"
+      "12"
+    ];
+    # The copy of torch's cpp_extension allowlist in nixpkgs' torch 2.9.1 expression
+    # (taken from torch 2.8.0; "10.0" is listed twice there, and so here).
+    supportedCapabilities = [
+      "3.5"
+      "3.7"
+      "5.0"
+      "5.2"
+      "5.3"
+      "6.0"
+      "6.1"
+      "6.2"
+      "7.0"
+      "7.2"
+      "7.5"
+      "8.0"
+      "8.6"
+      "8.7"
+      "8.9"
+      "9.0"
+      "9.0a"
+      "10.0"
+      "10.0"
+      "10.0a"
+      "10.1"
+      "10.1a"
+      "10.3"
+      "10.3a"
+      "12.0"
+      "12.0a"
+      "12.1"
+      "12.1a"
+    ];
+  };
+
+  # torchvision paired with torch 2.9.1 (nixpkgs' torchvision/default.nix 0.24.1, whose hash
+  # is below; a build-torchvision result on 6a030d5 is named …-0.24.1).
+  torchvision0241 = {
+    version = "0.24.1";
+    hash = "sha256-ddJWD2xjoNAuyZIaZD7ctcuSQZ9lSUGExWCq1W5prI8=";
+  };
+
+  # Python interpreters (python3 = python313 since nixos-25.05).
+  pythons = {
+    versions = [
+      "3.11"
+      "3.12"
+      "3.13"
+    ];
+    python3 = "3.13";
+  };
+in
+{
+  # build-vllm/main pin; torch 2.9.1 natively, cudaPackages_13_0 used by the 2.9-python313
+  # branch on it (A§1.4).
+  "0182a361324364ae3f436a63005877674cf45efb" = {
+    short = "0182a36";
+    python = pythons;
+    torch = torch291;
+    torchvision = torchvision0241;
+    cuda = {
+      inherit defaults;
+      # cudaPackages_<X_Y> attributes that exist at this rev (12.6/12.8: inferred, present in
+      # nixpkgs throughout 2025-2026).
+      sets = [
+        "12.6"
+        "12.8"
+        "12.9"
+        "13.0"
+      ];
+      # Aliases: attribute -> CUDA version; null = not known at this rev. The 12.9 default is
+      # inferred (6a030d5, older, already defaults to 12.9).
+      aliases = {
+        cudaPackages = "12.9";
+        cudaPackages_12 = "12.9";
+        cudaPackages_13 = null;
+      };
+    };
+    magma = {
+      version = "2.9.0";
+      # Whether magma's own patches include fix-cuda13-compat.patch (nixpkgs PR #487064,
+      # early Feb 2026): not known for this rev. Only matters with CUDA 13.
+      carriesCuda13ClockRateFix = null;
+    };
+  };
+
+  # CUDA 13.0 / CPU / darwin pin of the 2.10 line: torch 2.9.1, torchvision 0.24.x, "CUDA 12.9
+  # by default", has cudaPackages_13 (CUDA 13.0), torch with CUDA 13 is marked broken, and its
+  # magma lacks the clockRate fix, which the anchor recipes had to add (A§1.4, A§2 c).
+  "6a030d535719c5190187c4cec156f335e95e3211" = {
+    short = "6a030d5";
+    python = pythons;
+    torch = torch291;
+    torchvision = torchvision0241;
+    cuda = {
+      inherit defaults;
+      sets = [
+        "12.6"
+        "12.8"
+        "12.9"
+        "13.0"
+      ];
+      aliases = {
+        cudaPackages = "12.9";
+        cudaPackages_12 = "12.9";
+        cudaPackages_13 = "13.0";
+      };
+    };
+    magma = {
+      version = "2.9.0";
+      carriesCuda13ClockRateFix = false;
+    };
+  };
+
+  # CUDA 13.1 pin: has cudaPackages_13_1, and its magma already applies fix-cuda13-compat.patch
+  # (upstream commit 235aefb…): adding the same fix again failed with "Reversed (or previously
+  # applied) patch" (A§2 c, commits d395449 / 5eb7080). torch: the anchor recipes still needed
+  # the 2.10.0 source override and allowBroken here, i.e. torch 2.9.1 with CUDA 13 broken.
+  "2017d6d515f8a7b289fe06d3a880a7ec588c3900" = {
+    short = "2017d6d";
+    python = pythons;
+    torch = torch291;
+    torchvision = torchvision0241;
+    cuda = {
+      inherit defaults;
+      sets = [
+        "12.6"
+        "12.8"
+        "12.9"
+        "13.0"
+        "13.1"
+      ];
+      # The 12.9 default is inferred, as for 0182a36.
+      aliases = {
+        cudaPackages = "12.9";
+        cudaPackages_12 = "12.9";
+        # 13.0 or 13.1 at this rev: not known.
+        cudaPackages_13 = null;
+      };
+    };
+    magma = {
+      version = "2.9.0";
+      carriesCuda13ClockRateFix = true;
+    };
+  };
+}
