@@ -400,6 +400,16 @@ class Matrix:
             raise UsageError(_unknown_name_message(alias, known))
         return found
 
+    def with_dependencies(self, names: Iterable[str] | None) -> list[Variant]:
+        """The variants ``names`` (names or aliases) resolve to plus the torch variants they import, in file order; all when None."""
+        if names is None:
+            return list(self.variants)
+        wanted: set[str] = set()
+        for n in names:
+            for v in self.resolve(n):
+                wanted.update({v.name, self.torch_variant(v).name})
+        return [v for v in self.variants if v.name in wanted]
+
     def torch_variant(self, v: Variant) -> Variant:
         """The variant that provides ``v``'s torch (``v`` itself for pytorch)."""
         return self.by_name[v.requires] if v.requires else v

@@ -613,19 +613,6 @@ def advisories(variants: Iterable[Variant], facts: dict[str, dict], pins: dict) 
 # ---------------------------------------------------------------------- evaluate
 
 
-def _closure(matrix: Matrix, names: Iterable[str] | None) -> list[Variant]:
-    if names is None:
-        return list(matrix.variants)
-    wanted: dict[str, Variant] = {}
-    for n in names:
-        for v in matrix.resolve(n):
-            wanted[v.name] = v
-            if v.requires:
-                dep = matrix.torch_variant(v)
-                wanted[dep.name] = dep
-    return [v for v in matrix.variants if v.name in wanted]
-
-
 def evaluate(
     matrix: Matrix,
     root: Path,
@@ -643,7 +630,7 @@ def evaluate(
     start = time.monotonic()
     root = Path(root).resolve()
     standin = (standin or standin_dir(root)).resolve()
-    variants = _closure(matrix, names)
+    variants = matrix.with_dependencies(names)
     report = Report(variants=[v.name for v in variants])
     jobs = max(1, jobs or min(4, os.cpu_count() or 1))
     if instantiate is None:

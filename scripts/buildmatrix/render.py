@@ -118,15 +118,4 @@ def render(v: Variant, matrix: Matrix) -> str:
 
 def render_all(matrix: Matrix, names: list[str] | None = None) -> dict[str, str]:
     """File name → content for ``names`` (and the torch variants they need), or every variant."""
-    if names is None:
-        chosen = matrix.variants
-    else:
-        wanted: dict[str, Variant] = {}
-        for n in names:
-            for v in matrix.resolve(n):
-                wanted[v.name] = v
-                if v.requires:
-                    dep = matrix.torch_variant(v)
-                    wanted[dep.name] = dep
-        chosen = [v for v in matrix.variants if v.name in wanted]
-    return {file_name(v): render(v, matrix) for v in chosen}
+    return {file_name(v): render(v, matrix) for v in matrix.with_dependencies(names)}
