@@ -22,9 +22,11 @@ DOC_FILES = ["README.md", "docs/BUILD_MATRIX.md", "docs/QUICKSTART.md", "docs/va
 
 @pytest.fixture
 def docs_root(tmp_path: Path, root: Path) -> Path:
-    """A copy of what `invoke docs` reads and writes: variants.toml, patches/, README.md, docs/."""
+    """A copy of what `invoke docs` reads and writes: variants.toml, patches/, the ledger, README.md, docs/."""
     shutil.copy(root / "variants.toml", tmp_path / "variants.toml")
     shutil.copytree(root / "patches", tmp_path / "patches")
+    if (root / "ledger").exists():
+        shutil.copytree(root / "ledger", tmp_path / "ledger")
     shutil.copy(root / "README.md", tmp_path / "README.md")
     shutil.copytree(root / "docs", tmp_path / "docs")
     return tmp_path
@@ -529,6 +531,7 @@ def test_a_stand_in_smoke_run_is_not_shown_as_smoke_tested():
 def test_ledger_evidence_shows_up_in_the_docs(docs_root):
     f = docs_root / "variants.toml"
     m = model.load(f)
+    shutil.rmtree(docs_root / "ledger", ignore_errors=True)  # start from no evidence
     docs.sync(docs_root, m)
     built = "pytorch-python313-cuda13_0-sm90-avx512"
     flaky = "torchvision-python313-cuda13_0-sm90-avx512"
