@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from . import ledger, model
+from . import detect, ledger, model
 from .errors import BuildMatrixError, UsageError
 
 FLOX_INSTALL_URL = "https://flox.dev/docs/install-flox/"
@@ -208,9 +208,7 @@ def resolve_target(m: model.Matrix, name: str) -> list[model.Variant]:
 
 def host_platform() -> str:
     """This host as a Nix system double: ``x86_64-linux``, ``aarch64-linux``, ``aarch64-darwin``."""
-    machine = platform.machine().lower()
-    arch = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
-    return f"{arch}-{platform.system().lower()}"
+    return f"{detect.normalize_machine(platform.machine())}-{platform.system().lower()}"
 
 
 def parse_meminfo(text: str) -> dict[str, int]:

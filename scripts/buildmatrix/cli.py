@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -215,12 +214,6 @@ def cmd_schema(root: str, check: bool) -> int:
     else:
         print(f"{SCHEMA_FILE} unchanged")
     return EXIT_OK
-
-
-def timed(fn, *args, **kwargs) -> tuple[float, object]:
-    start = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return time.perf_counter() - start, result
 
 
 # ---------------------------------------------------------------------- edits

@@ -110,7 +110,8 @@ class Host:
 # ------------------------------------------------------------------ CPU probing
 
 
-def _normalize_machine(machine: str) -> str:
+def normalize_machine(machine: str) -> str:
+    """``platform.machine()`` as Nix names it: ``AMD64``/``x64`` -> ``x86_64``, ``arm64`` -> ``aarch64``."""
     m = machine.lower()
     return {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64"}.get(m, m)
 
@@ -118,7 +119,7 @@ def _normalize_machine(machine: str) -> str:
 def _family_name(uarch: Any) -> str:
     fam = getattr(uarch, "family", None)
     name = getattr(fam, "name", fam)
-    return _normalize_machine(str(name)) if name else _normalize_machine(_platform.machine())
+    return normalize_machine(str(name)) if name else normalize_machine(_platform.machine())
 
 
 def read_proc_cpuinfo(path: str | Path = "/proc/cpuinfo") -> tuple[str, frozenset[str]]:
@@ -311,7 +312,7 @@ def detect_host(
     host = Host(platform="", cpu="", vendor="", features=frozenset())
     if cpu is DEFAULT:
         system = system or _platform.system().lower()
-        machine = _normalize_machine(_platform.machine())
+        machine = normalize_machine(_platform.machine())
         if not _cpu_from_archspec(host):
             vendor, flags = read_proc_cpuinfo(proc_cpuinfo)
             host.cpu, host.vendor, host.features = machine, vendor, flags

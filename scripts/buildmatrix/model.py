@@ -175,6 +175,10 @@ class Patch:
         """Whether a variant on ``cuda`` needs this patch (before asking its pin)."""
         return cuda is not None and cuda.v >= Version(self.min_cuda)
 
+    def applies(self, cuda: Cuda | None, pin: Pin) -> bool:
+        """Whether a variant on ``cuda`` and ``pin`` gets it: wanted, and the pin does not carry it already."""
+        return self.wanted_by(cuda) and self.name not in pin.carries
+
 
 @dataclass(frozen=True)
 class Defaults:
@@ -786,7 +790,7 @@ class _Builder:
         pin = pins[settings["pin"]]
         source = sources[settings["torch"]] if settings.get("torch") else None
         vision = sources[settings["torchvision"]] if settings.get("torchvision") else None
-        applied = tuple(p for p in patches.values() if p.wanted_by(cuda) and p.name not in pin.carries)
+        applied = tuple(p for p in patches.values() if p.applies(cuda, pin))
         v = Variant(
             name=name,
             package=package,
@@ -943,7 +947,7 @@ def _with_settings(v: Variant, ov: dict, pins, sources, patches, origin: str) ->
     pin = pins[ov["pin"]] if "pin" in ov else v.pin
     source = sources[ov["torch"]] if "torch" in ov else v.source
     vision = sources[ov["torchvision"]] if "torchvision" in ov else v.vision_source
-    applied = tuple(p for p in patches.values() if p.wanted_by(v.cuda) and p.name not in pin.carries)
+    applied = tuple(p for p in patches.values() if p.applies(v.cuda, pin))
     return replace(
         v,
         pin=pin,

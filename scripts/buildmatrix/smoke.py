@@ -275,7 +275,7 @@ def driver_shim(dest: Path, run: Runner = detect.run_command, opengl_dir: Path =
     if opengl_dir.exists():
         return None
     src = None
-    arch = {"x86_64": "x86-64", "aarch64": "AArch64"}.get(detect._normalize_machine(os.uname().machine), "")
+    arch = {"x86_64": "x86-64", "aarch64": "AArch64"}.get(detect.normalize_machine(os.uname().machine), "")
     try:
         candidates = []
         for line in run(["ldconfig", "-p"]).splitlines():
