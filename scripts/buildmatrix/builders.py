@@ -167,7 +167,7 @@ class Config:
             return []
         return [
             f"{self.source} turns local building off ([local] max-jobs = 0) and no [[builder]] there serves "
-            f"{', '.join(unserved)}.\nAdd a builder with systems = [\"{unserved[0]}\"], or set [local] max-jobs = 1"
+            f'{", ".join(unserved)}.\nAdd a builder with systems = ["{unserved[0]}"], or set [local] max-jobs = 1'
             + (f" (this host is {host})" if host in unserved else "")
         ]
 
@@ -187,7 +187,9 @@ def locate(root: Path, env: Mapping[str, str] | None = None) -> Path | None:
     if named:
         path = Path(named).expanduser()
         if not path.exists():
-            raise ModelError(Path(named), [Problem((), f"{ENV_VAR} names this file, which does not exist", f"create it or unset {ENV_VAR}")])
+            raise ModelError(
+                Path(named), [Problem((), f"{ENV_VAR} names this file, which does not exist", f"create it or unset {ENV_VAR}")]
+            )
         return path
     for path in (Path(root) / REPO_FILE, user_file(env)):
         if path.is_file():
@@ -206,7 +208,16 @@ def load(root: Path, env: Mapping[str, str] | None = None) -> Config:
 # ------------------------------------------------------------------------- parsing
 
 _TOP = {"local", "builder", "substituter", "push", "builders-use-substitutes"}
-_BUILDER = {"uri", "systems", "ssh-key", "max-jobs", "speed-factor", "supported-features", "mandatory-features", "public-host-key"}
+_BUILDER = {
+    "uri",
+    "systems",
+    "ssh-key",
+    "max-jobs",
+    "speed-factor",
+    "supported-features",
+    "mandatory-features",
+    "public-host-key",
+}
 _SUBSTITUTER = {"url", "public-keys"}
 
 
@@ -264,7 +275,7 @@ class _Reader:
         value = data.get(key)
         if value is None:
             if required:
-                self.problem(path, f"{key} is missing", f"add {key} = [\"…\"]")
+                self.problem(path, f"{key} is missing", f'add {key} = ["…"]')
             return ()
         if not isinstance(value, list) or (required and not value):
             self.problem((*path, key), f"must be a {'non-empty ' if required else ''}list of {what}")
@@ -285,7 +296,9 @@ def parse(text: str, file: Path | str) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = re.search(r"line (\d+)", str(exc))
-        raise ModelError(file, [Problem((), f"not valid TOML: {exc}", "fix the syntax", int(line.group(1)) if line else None)]) from None
+        raise ModelError(
+            file, [Problem((), f"not valid TOML: {exc}", "fix the syntax", int(line.group(1)) if line else None)]
+        ) from None
     r = _Reader(file, LineIndex(text))
     r.unknown(data, _TOP, ())
     local = r.table(data, "local")
