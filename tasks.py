@@ -170,7 +170,22 @@ def detect(c, json=False, cpu=""):
     _done(detect_module.cmd_detect(FILE, json, cpu or None))
 
 
+@task(
+    help={
+        "names": "variant names or aliases whose result-<name> links to push (default: every result link here)",
+        "to": "Nix store URL of the cache: file:///srv/nix-cache, s3://bucket?region=..., ssh://host (default: [push] to of the builders file)",
+        "dry_run": "print the nix copy command; copy and record nothing",
+    }
+)
+def push(c, names="", to="", dry_run=False):
+    """Copy built results (result-<name>) to a binary cache with `nix copy --to`, and record it in the ledger."""
+    from buildmatrix import push as push_module
+
+    _done(push_module.cmd_push(str(ROOT), FILE, names, to, dry_run))
+
+
 # Bare words after these tasks go to the named option (invoke alone takes one word per positional).
 invokeargs.install(
-    {"gen": "names", "remove": "names", "add": "alias"}, {t.name: t for t in list(globals().values()) if isinstance(t, Task)}
+    {"gen": "names", "remove": "names", "add": "alias", "push": "names"},
+    {t.name: t for t in list(globals().values()) if isinstance(t, Task)},
 )

@@ -84,9 +84,9 @@ def cmd_gen(
     as_json: bool = False,
     quiet: bool = False,
 ) -> int:
-    """Write (or check) the recipes. A full run deletes generated recipes no variant produces any
-    more (``prune``; hand-written files are never touched); ``--check`` fails on them."""
-    from . import gen
+    """Write (or check) the recipes and the jobset. A full run deletes generated recipes no variant
+    produces any more (``prune``; hand-written files are never touched); ``--check`` fails on them."""
+    from . import gen, jobset
 
     m = load(file, quiet=quiet or as_json)
     chosen = _filtered(m, split_names(names), filters or {})
@@ -97,19 +97,34 @@ def cmd_gen(
     say = (lambda *_: None) if quiet or as_json else print
     if check:
         drift = gen.check(m, root_path, chosen)
+        jobs_state = jobset.check(m, root_path) if chosen is None else ""
         count = len(chosen) if chosen is not None else len(m.variants)
         if as_json:
-            print(json.dumps({"clean": drift.clean, "recipes": count, "missing": drift.missing,
-                              "different": drift.different, "stale": drift.stale}, indent=2))
-        if drift.clean:
+            out = {
+                "clean": drift.clean and not jobs_state,
+                "recipes": count,
+                "missing": drift.missing,
+                "different": drift.different,
+                "stale": drift.stale,
+                "jobset": jobs_state or "unchanged",
+            }
+            print(json.dumps(out, indent=2))
+        if jobs_state:
+            say(f"{jobs_state:<9} {jobset.JOBS_FILE}  (the jobset)")
+        if drift.clean and not jobs_state:
             say(f"gen --check: {count} recipe(s) match variants.toml")
             return EXIT_OK
         for line in drift.lines():
             say(line)
         if not as_json:
-            print(f"gen --check: {len(drift.lines())} file(s) out of date; run `invoke gen` (it also deletes stale ones)")
+            print(
+                f"gen --check: {len(drift.lines()) + bool(jobs_state)} file(s) out of date; "
+                "run `invoke gen` (it also deletes stale recipes)"
+            )
         return EXIT_FAILED
     report = gen.generate(m, root_path, chosen, prune=prune)
+    if chosen is None:  # the jobset lists every variant: written with the full set only
+        getattr(report, jobset.write(m, root_path)).append(str(jobset.JOBS_FILE))
     if as_json:
         print(json.dumps({k: getattr(report, k) for k in ("created", "updated", "unchanged", "pruned", "stale")}, indent=2))
         return EXIT_OK
