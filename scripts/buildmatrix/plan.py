@@ -110,22 +110,11 @@ def classify(d: Drv) -> str:
 
 def kinds(graph: Mapping[str, Drv], classes: Mapping[str, str]) -> dict[str, str]:
     """``cuda`` for derivations that need a CUDA redistributable (directly or below), else ``cpu``."""
-    memo: dict[str, bool] = {}
-
-    def cuda(p: str) -> bool:
-        if p not in memo:
-            memo[p] = False  # cycles cannot happen in a derivation graph; this only guards recursion
-            memo[p] = any(classes.get(i) == "cuda-redist" or cuda(i) for i in graph[p].inputs if i in graph)
-        return memo[p]
-
-    import sys
-
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, 20000))
-    try:
-        return {p: ("cuda" if cuda(p) else "cpu") for p in graph}
-    finally:
-        sys.setrecursionlimit(old)
+    deps = {p: {i for i in d.inputs if i in graph} for p, d in graph.items()}
+    cuda: dict[str, bool] = {}
+    for p in _topological(graph, deps):  # inputs first
+        cuda[p] = any(classes.get(i) == "cuda-redist" or cuda[i] for i in deps[p])
+    return {p: ("cuda" if cuda[p] else "cpu") for p in graph}
 
 
 def to_build(graph: Mapping[str, Drv], roots: Iterable[str], available: set[str]) -> set[str]:
