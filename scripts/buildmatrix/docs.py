@@ -1146,8 +1146,8 @@ def _spec_forms() -> dict[str, list[str]]:
                 continue
             if name == "root":
                 pattern = spec.SPECS[k.table].key_pattern or ""
-                dotted = bool(pattern) and re.match(pattern, "3.13") is not None
-                always = dotted and not any(re.match(pattern, x) for x in ("a", "a1", "sm90", "x-y"))
+                dotted = bool(pattern) and re.fullmatch(pattern, "3.13") is not None
+                always = dotted and not any(re.fullmatch(pattern, x) for x in ("a", "a1", "sm90", "x-y"))
                 entry = '"NAME"' if always else "NAME"
                 form = {"table": f"`[{key}]`", "tablemap": f"`[{key}.{entry}]`", "tablelist": f"`[[{key}]]`"}[k.kind]
                 if dotted and not always:
