@@ -184,8 +184,22 @@ def push(c, names="", to="", dry_run=False):
     _done(push_module.cmd_push(str(ROOT), FILE, names, to, dry_run))
 
 
-# Bare words after these tasks go to the named option (invoke alone takes one word per positional).
+@task(
+    help={
+        "names": "variant names or aliases (sm120-avx), separated by commas or spaces; default: all",
+        "builders": "fleets to predict the makespan for: N×CORES (4x32), several comma-separated (1x32,4x32,16x32); default: 1 x this machine's CPUs",
+        "json": "print JSON",
+    }
+)
+def plan(c, names="", builders="", json=False):
+    """What building a selection costs: derivations by class, what is already available, core-hours, makespan on N builders."""
+    from buildmatrix import plan as plan_module
+
+    _done(plan_module.cmd_plan(str(ROOT), FILE, names, builders, json))
+
+
+# Keep this last (it needs every task above). Bare words after these tasks go to the named option (invoke alone takes one word per positional).
 invokeargs.install(
-    {"gen": "names", "remove": "names", "add": "alias", "push": "names"},
+    {"gen": "names", "remove": "names", "add": "alias", "push": "names", "plan": "names"},
     {t.name: t for t in list(globals().values()) if isinstance(t, Task)},
 )
