@@ -20,10 +20,13 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from buildmatrix import builds, model  # noqa: E402
+from buildmatrix import builds, model, noxargs  # noqa: E402
 from buildmatrix.errors import BuildMatrixError  # noqa: E402
 
 nox.options.error_on_external_run = False
+# The check sessions' virtualenvs: the standard library's venv, always there (nox would
+# otherwise look for uv first and print "uv binary not found" on every run).
+nox.options.default_venv_backend = "venv"
 if {"-l", "--list", "--list-sessions"} & set(sys.argv[1:]):  # `nox -l | head` ends quietly, like other tools
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
@@ -159,25 +162,6 @@ def _register(bs: builds.BuildSession) -> None:
     nox.session(run, name=bs.name, python=False, tags=list(bs.tags), default=False)
 
 
-def _requested(argv: list[str]) -> list[str]:
-    """Session names given with -s/-e/--session(s) (or NOXSESSION), to catch mistyped build names."""
-    out, i = [], 0
-    while i < len(argv) and argv[i] != "--":
-        arg = argv[i]
-        if arg in ("-s", "-e", "--session", "--sessions"):
-            i += 1
-            while i < len(argv) and not argv[i].startswith("-"):
-                out.append(argv[i])
-                i += 1
-            continue
-        for flag in ("--session=", "--sessions=", "-s=", "-e="):
-            if arg.startswith(flag):
-                out.append(arg[len(flag) :])
-        i += 1
-    out += [os.environ["NOXSESSION"]] if os.environ.get("NOXSESSION") else []
-    return [n for name in out for n in name.split(",") if n]
-
-
 def _register_requested(name: str) -> None:
     """A session for a requested ``build-…`` name no table entry has: build it if the model
     resolves it (``build-cuda13_0-sm120-avx``), otherwise fail listing candidates."""
@@ -194,7 +178,7 @@ _TABLE = builds.sessions(MATRIX) if MATRIX is not None else []
 for _bs in _TABLE:
     _register(_bs)
 _KNOWN = {bs.name for bs in _TABLE} | {"build"}
-for _name in _requested(sys.argv[1:]):
+for _name in noxargs.requested(sys.argv[1:], os.environ):
     if _name.startswith("build-") and _name not in _KNOWN:
         _register_requested(_name)
         _KNOWN.add(_name)

@@ -149,12 +149,31 @@ def publish(c, name, org="", stability="", no_smoke_required=False, check=False)
     _done(publish_module.cmd_publish(str(ROOT), FILE, name, org, stability, no_smoke_required, check))
 
 
-@task(help={"check": "exit 1 if a generated region differs from variants.toml / the ledger"})
-def docs(c, check=False):
-    """Rewrite the generated regions of README.md and docs/*.md from variants.toml and the ledger."""
+@task(
+    help={
+        "check": "exit 1 if a generated region differs from variants.toml / the committed ledger",
+        "json": "print what was (or would be) rewritten as JSON",
+        "quiet": "print nothing but errors; the exit status says it all",
+    }
+)
+def docs(c, check=False, json=False, quiet=False):
+    """Rewrite the generated regions of README.md and docs/*.md from variants.toml and the committed ledger."""
     from buildmatrix import docs as docs_module
 
-    _done(docs_module.cmd_docs(str(ROOT), FILE, check))
+    _done(docs_module.cmd_docs(str(ROOT), FILE, check, json, quiet))
+
+
+@task(
+    help={
+        "promote": "move this machine's records (ledger/local.jsonl) into ledger/records.jsonl and regenerate the docs",
+        "json": "print the records as JSON",
+    }
+)
+def ledger(c, promote=False, json=False):
+    """List the build/smoke/publish records not yet in the committed ledger; --promote makes them evidence."""
+    from buildmatrix import ledgercli
+
+    _done(ledgercli.cmd_ledger(str(ROOT), FILE, promote, json))
 
 
 @task(

@@ -420,7 +420,23 @@ def test_dry_run_prints_and_builds_nothing(host_repo, m, tmp_path):
         host_repo, m.resolve(host_cpu_alias()), builds.BuildOptions(dry_run=True), env=fake_env(tmp_path), say=said.append
     )
     assert out.ok and flox_calls(tmp_path) == [] and ledger.read(host_repo) == []
-    assert said[0].startswith("build: flox build ") and "cores=" in said[1]
+    text = "\n".join(said)
+    names = [v.name for v in m.resolve(host_cpu_alias())]
+    assert f"command:     flox build {' '.join(names)}" in text and "cores=" in text and "NIX_CONFIG:  'cores = " in text
+    for n in names:
+        assert f"recipe:      .flox/pkgs/{n}.nix" in text and f"logs/{n}.log" in text
+    assert "not known from a dry run: " in text and "flox is not installed" not in text
+
+
+def test_dry_run_needs_no_flox_and_says_what_it_cannot_know(host_repo, m, tmp_path):
+    env = dict(fake_env(tmp_path), PATH=os.defpath)  # no fake flox, no real one
+    said = []
+    out = builds.build(host_repo, m.resolve(host_cpu_alias()), builds.BuildOptions(dry_run=True), env=env, say=said.append)
+    assert out.ok, out.message
+    assert "flox is not installed here" in "\n".join(said) and ledger.read(host_repo) == []
+    foreign = next(v for v in m.variants if v.platform != builds.host_platform() and v.target == "cpu")
+    out = builds.build(host_repo, [foreign], builds.BuildOptions(dry_run=True), env=env, say=lambda *_: None)
+    assert out.status == "refused" and "a real build would refuse" in out.message
 
 
 def test_source_rev_ignores_the_ledger_and_markdown(host_repo):

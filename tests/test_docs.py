@@ -582,7 +582,10 @@ def test_ledger_evidence_shows_up_in_the_docs(docs_root):
     ledger.append(docs_root, _record(flaky, "smoke", "failed", "2026-11-21T09:00:00Z", hardware="NVIDIA H100 | <b>x</b>"))
     ledger.append(docs_root, _record("pytorch-python313-cuda12_8-sm999-avx", "build", "ok", "2026-11-21T09:00:00Z"))
 
-    assert docs.cmd_docs(str(docs_root), str(f), True) == 1  # recording evidence makes the docs stale
+    # Sessions record locally: the committed docs stay current until the records are promoted.
+    assert docs.cmd_docs(str(docs_root), str(f), True) == 0
+    assert len(ledger.promote(docs_root)) == len(m.by_name) + 6 and ledger.pending(docs_root) == []
+    assert docs.cmd_docs(str(docs_root), str(f), True) == 1  # promoted evidence makes the docs stale
     report = docs.sync(docs_root, m)
     assert "docs/BUILD_MATRIX.md" in report.updated
     regions = _all_regions(docs_root)
@@ -597,8 +600,9 @@ def test_ledger_evidence_shows_up_in_the_docs(docs_root):
     assert f"| `{built}` | smoke test | ok | NVIDIA H100 80GB HBM3 (9.0), sapphirerapids | builder1 | 2026-11-21 |" in ev
     assert f"| `{flaky}` | build | ok | — | builder1 | 2026-11-20 | `bbbbbbb + uncommitted changes` |" in ev
     assert "NVIDIA H100 \\| \\<b\\>x\\</b\\>" in ev  # free text cannot break the table or inject HTML
-    assert "1 variant name(s) in the ledger are no longer in variants.toml" in ev
-    assert "sm999" not in ev
+    removed = "**Removed variants** (1: in the ledger, no longer in variants.toml; no recipe, not current): "
+    assert removed + "`pytorch-python313-cuda12_8-sm999-avx` (build ok)." in ev
+    assert "| `pytorch-python313-cuda12_8-sm999-avx`" not in ev and "sm999" not in bm
     summary = regions["README.md:summary"]
     assert f"{len(m.variants)} evaluated, 2 built, 1 smoke-tested (latest record 2026-11-21;" in summary
     # Stable: the same ledger gives the same docs, whenever it runs.

@@ -648,6 +648,10 @@ def build(
     root = Path(root)
     env = dict(os.environ if env is None else env)
     variants = list(dict.fromkeys(variants))
+    if options.dry_run:  # works without flox: buildmatrix.dryrun
+        from . import dryrun
+
+        return dryrun.dry_run(root, variants, options, env, say)
     try:
         remote = builders.load(root, env)
     except BuildMatrixError as exc:
@@ -665,8 +669,6 @@ def build(
     say(f"build: parallelism cores={par.cores} max-jobs={par.max_jobs} ({par.reason}){'; ' + note if note else ''}")
     say(f"build: builders: {remote.describe()}")
     say(f"build: NIX_CONFIG={nix_config!r}; log {logs[0]}" + (f" (also {', '.join(map(str, logs[1:]))})" if logs[1:] else ""))
-    if options.dry_run:
-        return Outcome(STATUS_OK, "dry run: nothing built")
 
     rev, host, hardware = ledger.git_rev(root), ledger.host_name(), hardware_summary()
     start, t0 = ledger.now(), time.time()

@@ -19,6 +19,7 @@ output, so ``invoke docs --check`` is stable and fails only on real drift.
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 import sys
@@ -794,8 +795,13 @@ def gen_evidence(ctx: Context) -> str:
             lines.append("**Builds, smoke tests and publishes** (latest record per variant and step):\n")
             lines.append(table(["Variant", "Step", "Result", "Hardware", "Host", "Date", "Commit", "Detail"], rows))
         text = "\n".join(lines)
-    if unknown:
-        text += f"\n\n{len(unknown)} variant name(s) in the ledger are no longer in variants.toml; their records are not shown."
+    if unknown:  # removed variants: their records stay in the ledger, shown as history, never as current
+        steps = {n: ", ".join(f"{ACTION_WORDS[a]} {r.status}" for (k, a), r in sorted(ctx.records.items()) if k == n) for n in unknown}
+        text += (
+            f"\n\n**Removed variants** ({len(unknown)}: in the ledger, no longer in variants.toml; no recipe, not current): "
+            + "; ".join(f"{code(n)} ({steps[n]})" for n in unknown)
+            + "."
+        )
     return text
 
 
@@ -1281,7 +1287,7 @@ def plan(
     required = REQUIRED if required is None else required
     if records is None:
         try:
-            records = ledger.latest(root)
+            records = ledger.latest(root, committed_only=True)  # local records show once promoted
         except ValueError as exc:
             raise DocsError([str(exc)], "the build ledger") from None
     problems: list[str] = []
@@ -1348,29 +1354,34 @@ def sync(
     return report
 
 
-def cmd_docs(root: str, file: str, check: bool) -> int:
-    """`invoke docs [--check]`: 0 done / in sync, 1 drift (--check), 2 bad model or markers (nothing written)."""
+def cmd_docs(root: str, file: str, check: bool, as_json: bool = False, quiet: bool = False) -> int:
+    """`invoke docs [--check] [--json] [--quiet]`: 0 done / in sync, 1 drift (--check), 2 bad model or markers (nothing written)."""
     from . import cli
 
     @cli.guarded
     def run() -> int:
-        m = cli.load(file)
+        m = cli.load(file, quiet=quiet or as_json)
         report = sync(Path(root), m, check=check)
         n_regions = sum(len(r) for r in report.regions.values())
+        say = (lambda *_: None) if quiet or as_json else print
+        if as_json:
+            keys = {"clean": report.clean, "drift": report.drift, "updated": report.updated, "unchanged": report.unchanged}
+            print(json.dumps({**keys, "regions": n_regions, "local_records": len(ledger.pending(Path(root)))}, indent=2))
+        elif ledger.pending(Path(root)) and not quiet:
+            n = len(ledger.pending(Path(root)))
+            print(f"note: {n} record(s) in {ledger.LOCAL} are not evidence in the docs until `invoke ledger --promote`")
         if check:
             if report.clean:
-                print(
-                    f"docs --check: {len(report.regions)} file(s), {n_regions} generated region(s) "
-                    "match variants.toml and the ledger"
-                )
+                say(f"docs --check: {len(report.regions)} file(s), {n_regions} generated region(s) match variants.toml and the ledger")
                 return cli.EXIT_OK
             for rel, names in report.drift.items():
-                print(f"out of date  {rel}  ({', '.join(names)})")
-            print(f"docs --check: {len(report.drift)} file(s) out of date; run `invoke docs`")
+                say(f"out of date  {rel}  ({', '.join(names)})")
+            if not as_json:
+                print(f"docs --check: {len(report.drift)} file(s) out of date; run `invoke docs`")
             return cli.EXIT_FAILED
         for rel in report.updated:
-            print(f"updated   {rel}  ({', '.join(report.drift[rel])})")
-        print(f"docs: {len(report.updated)} updated, {len(report.unchanged)} unchanged ({n_regions} generated regions)")
+            say(f"updated   {rel}  ({', '.join(report.drift[rel])})")
+        say(f"docs: {len(report.updated)} updated, {len(report.unchanged)} unchanged ({n_regions} generated regions)")
         return cli.EXIT_OK
 
     return run()

@@ -1,10 +1,20 @@
 """The build ledger: recorded evidence of what was evaluated, built and smoke-tested, where and when.
 
-One JSON object per line in ``ledger/records.jsonl`` (committed, so the docs'
-status column can cite it). Records are only ever appended; a reader takes the
-latest record per (variant, action). Nothing here decides success: callers
-record what actually happened, and an interrupted or failing run is recorded
-as such.
+Two files of one JSON object per line, only ever appended to:
+
+- ``ledger/local.jsonl`` (git-ignored): where every session on this machine appends
+  (``nox -s build-…``, ``nox -s smoke``, ``nox -s eval -- --record``, ``invoke publish``,
+  ``invoke push``). A build therefore changes no tracked file: ``pytest`` and
+  ``invoke docs --check`` stay green after it, and smoke records made next are stamped
+  with a clean source revision.
+- ``ledger/records.jsonl`` (committed): the evidence the docs show. ``invoke ledger
+  --promote`` (:func:`promote`) moves the local records there and regenerates the docs,
+  for the maintainer to commit; that is also how records made on one host reach another.
+
+Readers that decide (``invoke publish``, ``invoke plan``) take both files; the docs take
+the committed one only. A reader takes the latest record per (variant, action). Nothing
+here decides success: callers record what actually happened, and an interrupted or
+failing run is recorded as such.
 """
 
 from __future__ import annotations
@@ -18,7 +28,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-LEDGER = Path("ledger") / "records.jsonl"
+LEDGER = Path("ledger") / "records.jsonl"  # committed: the evidence the docs show
+LOCAL = Path("ledger") / "local.jsonl"  # git-ignored: this machine's records until promoted
 ACTIONS = ("eval", "build", "push", "smoke", "publish")
 STATUSES = ("ok", "failed", "interrupted", "skipped")
 
@@ -88,8 +99,8 @@ class Record:
 
 
 def append(root: Path, record: Record) -> Path:
-    """Append one record (one line, written with a single O_APPEND write) and return the ledger path."""
-    path = root / LEDGER
+    """Append one record to the local ledger (one line, a single O_APPEND write); return its path."""
+    path = root / LOCAL
     path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(asdict(record), sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -101,9 +112,7 @@ def append(root: Path, record: Record) -> Path:
     return path
 
 
-def read(root: Path) -> list[Record]:
-    """Every record, oldest first. Lines that are not valid records are reported, not skipped."""
-    path = root / LEDGER
+def _read_file(path: Path) -> list[Record]:
     if not path.exists():
         return []
     out = []
@@ -117,11 +126,48 @@ def read(root: Path) -> list[Record]:
     return out
 
 
-def latest(root: Path) -> dict[tuple[str, str], Record]:
+def read(root: Path, committed_only: bool = False) -> list[Record]:
+    """Every record, oldest first: the committed ledger, then (unless ``committed_only``) the local one.
+
+    Lines that are not valid records are reported, not skipped."""
+    out = _read_file(root / LEDGER)
+    return out if committed_only else out + _read_file(root / LOCAL)
+
+
+def pending(root: Path) -> list[Record]:
+    """The local records not promoted yet."""
+    return _read_file(root / LOCAL)
+
+
+def latest(root: Path, committed_only: bool = False) -> dict[tuple[str, str], Record]:
     """The newest record per (variant, action)."""
     out: dict[tuple[str, str], Record] = {}
-    for r in read(root):
+    for r in read(root, committed_only):
         key = (r.variant, r.action)
         if key not in out or r.end >= out[key].end:
             out[key] = r
     return out
+
+
+def promote(root: Path) -> list[Record]:
+    """Move every local record to the end of the committed ledger; return them.
+
+    The committed file is rewritten atomically (old content + the local lines), then the
+    local file is removed: an interruption leaves either both files as they were or the
+    records promoted (at worst a record is in both, which readers treat as one).
+    """
+    from .gen import write_atomic
+
+    local = root / LOCAL
+    records = pending(root)  # validates every line first
+    if not records:
+        local.unlink(missing_ok=True)
+        return []
+    committed = root / LEDGER
+    old = committed.read_text(encoding="utf-8") if committed.exists() else ""
+    if old and not old.endswith("\n"):
+        old += "\n"
+    lines = "".join(json.dumps(asdict(r), sort_keys=True, ensure_ascii=False) + "\n" for r in records)
+    write_atomic(committed, old + lines)
+    local.unlink()
+    return records

@@ -658,7 +658,11 @@ def cmd_smoke(
                 rep["reason"] = f"cannot run: {exc}"
                 usage_errors.append(f"{v.name}: {exc}")
             reports.append(rep)
-            if record and not rep["reason"].startswith("cannot run: "):  # a usage problem is no evidence
+            link = root / f"result-{v.name}"
+            tested = res is not None or bool(python) or link.exists() or link.is_symlink()
+            if record and not tested:  # no build here to test: a skip would look like evidence about one
+                print(f"not recorded: no result-{v.name} here, so nothing about the build was tested", file=sys.stderr)
+            elif record and not rep["reason"].startswith("cannot run: "):  # a usage problem is no evidence
                 path = record_smoke(root, rep, host, start)
                 print(f"recorded in {path}", file=sys.stderr)
     except BuildMatrixError as exc:
@@ -699,7 +703,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--expect-cuda", help="expected torch.version.cuda major.minor instead of the model's")
     parser.add_argument("--expect-cudnn", choices=sorted(SWITCHES), help="cuDNN on/off/any instead of the model's")
     parser.add_argument("--expect-magma", choices=sorted(SWITCHES), help="MAGMA on/off/any instead of on")
-    parser.add_argument("--record", action="store_true", help="append a smoke record to ledger/records.jsonl")
+    parser.add_argument("--record", action="store_true", help="append a smoke record to the local ledger (ledger/local.jsonl; `invoke ledger --promote` commits it)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds before the checker is killed")
     parser.add_argument("--force", action="store_true", help="run even when detect says the hardware does not match")
     parser.add_argument("--print-expectations", action="store_true", help="print the expectations JSON and exit")
