@@ -10,6 +10,7 @@ nox                               lint, tests, gen-check, docs-check;   nox -s e
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -27,6 +28,9 @@ nox.options.error_on_external_run = False
 # The check sessions' virtualenvs: the standard library's venv, always there (nox would
 # otherwise look for uv first and print "uv binary not found" on every run).
 nox.options.default_venv_backend = "venv"
+# nox also probes for uv before every session, venv or not, and logs "uv binary not found."
+# when there is none; no session here uses uv, so that line is noise.
+logging.getLogger("nox").addFilter(lambda record: record.getMessage() != "uv binary not found.")
 if {"-l", "--list", "--list-sessions"} & set(sys.argv[1:]):  # `nox -l | head` ends quietly, like other tools
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 

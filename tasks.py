@@ -118,11 +118,13 @@ def pin_(c, name, rev="", source=False):
         "source": "dry-run the patch against this MAGMA tree or tarball (applies / already applied / fails)",
         "pin": "with --source: the pin whose MAGMA this tree is; refuse if the recipes would apply the fix twice",
         "patch": "which [patch.NAME] (default: magma-cuda13-clockrate)",
+        "json": "print the report as JSON",
+        "quiet": "print nothing unless something is wrong; the exit status says it all",
     },
 )
-def patch_magma(c, source="", pin="", patch="magma-cuda13-clockrate"):
+def patch_magma(c, source="", pin="", patch="magma-cuda13-clockrate", json=False, quiet=False):
     """Report which variants get the MAGMA CUDA-13 clockRate patch and why; dry-run it against a tree."""
-    _done(cli.cmd_patch_magma(FILE, str(ROOT), source, pin, patch))
+    _done(cli.cmd_patch_magma(FILE, str(ROOT), source, pin, patch, json, quiet))
 
 
 @task

@@ -28,7 +28,7 @@ def copy_inputs(dest: Path, root: Path = ROOT) -> Path:
     shutil.copy(root / "variants.toml", dest / "variants.toml")
     for d in ("patches", "docs", "ledger"):
         if (root / d).exists():
-            shutil.copytree(root / d, dest / d, dirs_exist_ok=True)
+            shutil.copytree(root / d, dest / d, dirs_exist_ok=True, ignore=shutil.ignore_patterns("local.jsonl"))
     shutil.copy(root / "README.md", dest / "README.md")
     (dest / ".flox" / "pkgs").mkdir(parents=True, exist_ok=True)
     return dest

@@ -27,7 +27,7 @@ def docs_root(tmp_path: Path, root: Path) -> Path:
     shutil.copy(root / "variants.toml", tmp_path / "variants.toml")
     shutil.copytree(root / "patches", tmp_path / "patches")
     if (root / "ledger").exists():
-        shutil.copytree(root / "ledger", tmp_path / "ledger")
+        shutil.copytree(root / "ledger", tmp_path / "ledger", ignore=shutil.ignore_patterns("local.jsonl"))  # committed only
     shutil.copy(root / "README.md", tmp_path / "README.md")
     shutil.copytree(root / "docs", tmp_path / "docs")
     return tmp_path

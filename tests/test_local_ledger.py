@@ -23,8 +23,10 @@ def _rec(name: str, action: str = "build", status: str = "ok", end: str = "2026-
 def docs_root(tmp_path):
     for rel in ("variants.toml", "README.md"):
         shutil.copy(ROOT / rel, tmp_path / rel)
-    for rel in ("patches", "docs", "ledger"):
+    for rel in ("patches", "docs"):
         shutil.copytree(ROOT / rel, tmp_path / rel)
+    (tmp_path / "ledger").mkdir()
+    shutil.copy(ROOT / ledger.LEDGER, tmp_path / ledger.LEDGER)  # the committed ledger, not this machine's records
     return tmp_path
 
 

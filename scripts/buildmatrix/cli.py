@@ -301,17 +301,23 @@ def cmd_pin(file: str, name: str, rev: str, source: bool) -> int:
 
 
 @guarded
-def cmd_patch_magma(file: str, root: str, source: str, pin: str, patch_name: str) -> int:
+def cmd_patch_magma(file: str, root: str, source: str, pin: str, patch_name: str, as_json: bool = False, quiet: bool = False) -> int:
     from . import magma
 
-    m = load(file)
+    m = load(file, quiet=quiet or as_json)
     if not source:
         text, status = magma.report(m, Path(root))
-        print(text)
+        if as_json:
+            print(json.dumps({"status": status, "patches": magma.report_data(m, Path(root))}, indent=2))
+        elif not quiet:
+            print(text)
         return status
     if patch_name not in m.patches:
         _err(f"error: no patch named {patch_name!r} (patches: {', '.join(m.patches)})")
         return EXIT_BAD_INPUT
     text, status = magma.check_against_source(m, m.patches[patch_name], Path(source), pin or None)
-    print(text)
+    if as_json:
+        print(json.dumps({"status": status, "patch": patch_name, "source": source, "report": text.splitlines()}, indent=2))
+    elif not quiet or status:
+        print(text)
     return status

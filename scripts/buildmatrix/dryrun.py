@@ -39,13 +39,17 @@ def dry_run(
     untracked = set(builds._untracked(root, present) or []) if present else set()
     for v in variants:
         rel = rels[v.name]
-        state = "missing: run `invoke gen`" if rel is None else ("untracked: `git add` it" if str(rel) in untracked else "tracked")
+        state = (
+            "missing: run `invoke gen`" if rel is None else ("untracked: `git add` it" if str(rel) in untracked else "tracked")
+        )
         say(f"  recipe:      {rel or builds.PKGS_DIR / (v.name + '.nix')}  ({v.platform}; {state})")
     say(f"  log:         {logs[0]}" + (f" (hard-linked as {', '.join(map(str, logs[1:]))})" if logs[1:] else ""))
     say(f"  records:     one per variant in {builds.ledger.LOCAL} (git-ignored; `invoke ledger --promote`)")
     unknown = []
     if not shutil.which("flox", path=env.get("PATH", os.defpath)):
-        unknown.append(f"flox is not installed here ({builds.FLOX_INSTALL_URL}): its version and whether it accepts these options")
+        unknown.append(
+            f"flox is not installed here ({builds.FLOX_INSTALL_URL}): its version and whether it accepts these options"
+        )
     unknown.append("what Nix would substitute from a cache and what it would compile, and the result store paths")
     unknown.append("whether the memory the parallelism assumes is still free when the build starts")
     say("  not known from a dry run: " + "; ".join(unknown))

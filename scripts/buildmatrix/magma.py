@@ -85,6 +85,24 @@ def report(matrix: Matrix, root: Path) -> tuple[str, int]:
     return "\n".join(lines), status
 
 
+def report_data(matrix: Matrix, root: Path) -> list[dict]:
+    """The report's facts for ``--json``: per patch, the variants it is applied to, the others with why, drift."""
+    out = []
+    for patch in matrix.patches.values():
+        ds = decisions(matrix, patch)
+        out.append(
+            {
+                "name": patch.name,
+                "file": patch.file,
+                "package": patch.package,
+                "applied": [d.variant.name for d in ds if d.applied],
+                "not_applied": {d.variant.name: d.reason for d in ds if not d.applied},
+                "recipes_disagreeing": recipe_drift(matrix, root, patch),
+            }
+        )
+    return out
+
+
 def _has_equivalent_fix(root: Path, patch: patching.Patch) -> bool:
     """Whether every file the patch touches already reads the clock through cudaDevAttrClockRate."""
     files = [root / f for f in patch.paths()]

@@ -110,7 +110,7 @@ def _record_guard(
             return Guard(label, False, f"the newest {action} at this source is {r.status} ({r.detail}; {r.end})", fix), None
         reasons.append(f"{r.status} {why}")
     if not mine:
-        return Guard(label, False, f"no {action} record in {ledger.LEDGER}", fix), None
+        return Guard(label, False, f"no {action} record in {ledger.LEDGER} or {ledger.LOCAL}", fix), None
     return Guard(label, False, f"none at this source; newest: {reasons[0]}", fix), None
 
 
@@ -199,7 +199,7 @@ def check_guards(
     for v in variants:
         fix = (
             f"on an {v.platform} host at this commit: `nox -s {_alias_hint(m, v)}` (or `nox -s build-{v.name}`),\n"
-            f"then commit and push {ledger.LEDGER} and publish again"
+            f"then publish again (built on another host: `invoke ledger --promote` there, commit and push {ledger.LEDGER})"
         )
         guard, rec = _record_guard(records, v, "build", match, fix)
         guards.append(guard)
@@ -212,7 +212,7 @@ def check_guards(
         hw = v.gpu.gpus[0] if v.gpu else ("Apple Silicon" if v.target == "mps" else f"a CPU with {v.isa.title}")
         fix = (
             f"on a host with {hw} ({v.platform}): `nox -s smoke` after building (or `invoke detect` to find the variant for a host),\n"
-            f"commit and push {ledger.LEDGER}; or publish with --no-smoke-required"
+            f"then publish again (tested on another host: `invoke ledger --promote` there, commit and push {ledger.LEDGER}); or publish with --no-smoke-required"
         )
         guard, rec = _record_guard(records, v, "smoke", match, fix)
         b = built.get(v.name)
@@ -293,5 +293,5 @@ def cmd_publish(
         if status != builds.STATUS_OK:
             _err(f"error: flox publish {v.name} {status} ({detail}); see {log}. Later variants were not published.")
             return EXIT_FAILED
-    print(f"published {', '.join(v.name for v in variants)} to {org}; commit {ledger.LEDGER} to keep the record")
+    print(f"published {', '.join(v.name for v in variants)} to {org}; `invoke ledger --promote` and a commit keep the record")
     return EXIT_OK

@@ -1,0 +1,214 @@
+"""Every shell command README.md and docs/*.md print runs, in a temporary clone, as printed.
+
+Extraction: tests/doccommands.py (fenced sh/bash/shell/console blocks, command tables).
+Each command runs in a fresh reset of one clone (tests/clone.py: the working tree, a fake
+``flox`` that writes ``result-<name>`` links, no GPU, no network), after
+``. .venv/bin/activate`` and with the virtualenv *not* on PATH otherwise, so the README's
+promise "after activating, every command works as printed" is what is tested.
+
+A command must exit 0, unless the docs say it fails: then it is in EXPECTED_FAILURES with
+the words its output must contain (or it builds for a platform this host is not, which the
+docs say is refused). A command that cannot run here is in SKIP with the reason. A doc
+change that adds a command fitting neither fails this test, with what to do.
+
+To extend: a command that needs network, a GPU, a real flox or an upstream remote goes in
+SKIP (exact text as extracted, value = reason); one the docs say fails goes in
+EXPECTED_FAILURES (value = substrings of its output). Placeholders NAME/NAMES are replaced
+by a real alias from the model; other placeholders (ORG, <branch>, /path/to/) make a
+command a template, skipped as such.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+
+import clone as clonemod
+import doccommands
+import pytest
+from buildmatrix import builds, detect, model
+
+pytestmark = pytest.mark.skipif(bool(os.environ.get(clonemod.INNER)), reason="inside a clone run: no recursion")
+
+NETWORK = "needs network"
+SKIP = {
+    "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/invoke gen": (
+        "creates the virtualenv these tests run in (.ci/run runs exactly this set-up); its last step, "
+        "`.venv/bin/invoke gen`, runs below and must change nothing"
+    ),
+    ".venv/bin/python -m pytest": "the test suite itself (would recurse); CI runs exactly this, test_maintainer_loop runs it in a clone",
+    "python -m pytest": "the test suite itself (the `tests` session runs it; would recurse)",
+    "invoke pin nixpkgs-6a030d5": f"{NETWORK}: nix-prefetch-url downloads the nixpkgs tarball",
+    "flox build pytorch-python313-cuda13_0-sm120-avx torchvision-python313-cuda13_0-sm120-avx": (
+        "shows the flox command the session runs; tests/test_builds.py asserts this exact argv (the fake flox would prove nothing)"
+    ),
+    "git push": f"{NETWORK}: pushes to the upstream remote (the clone has none)",
+    'git add ledger/records.jsonl README.md docs && git commit -m "ledger: sm120-avx built, smoke-tested, published" && git push': (
+        f"{NETWORK}: commits and pushes (the clone has no upstream); the commit itself is what test_maintainer_loop leaves to git"
+    ),
+}
+# Words a template has instead of a value: the command is a pattern, its concrete forms are elsewhere.
+TEMPLATE = re.compile(r"<[a-z-]+>|\bORG\b|/path/to/|\bS\b|\bN\b")
+EXPECTED_FAILURES = {  # BUILDING.md "Names that do not exist" says each of these fails and how
+    "nox -s build-sm120-avx3": ["no build target named 'build-sm120-avx3'", "build-sm120-avx2"],
+    "nox -s build -- sm120-avx3": ["no build target named 'sm120-avx3'", "candidates"],
+    "nox -s build -- sm120": ["ambiguous", "build-sm120-avx"],
+    "nox -s build -- sm61-avx": ["build-cuda12_8-sm61-avx", "build-cuda12_9-sm61-avx"],
+}
+EXIT_SKIPPED = {  # "exit status 77: nothing here matches this host" (BUILDING.md, Smoke tests)
+    "python -m buildmatrix.smoke --record": "no result-<name> in a fresh clone: nothing to test",
+}
+PLATFORM_ONLY = {  # the docs' comment names the one platform where the command means something
+    "grep -m1 '^flags' /proc/cpuinfo": "x86_64",
+    "grep -m1 '^Features' /proc/cpuinfo": "aarch64",
+}
+NEEDS_TOOL = {"nox -s eval": "nix-instantiate"}
+NOISE = ("Traceback (most recent call last)", "uv binary not found", "BrokenPipeError")  # never in any command's output
+
+
+def _alias(m: model.Matrix) -> str:
+    """A short alias that exists at the defaults (what NAME / NAMES stand for)."""
+    v = next(v for v in m.variants if v.target == "cuda" and not v.suffix and v.cuda.version == m.defaults.cuda)
+    return v.short
+
+
+def _concrete(text: str, m: model.Matrix) -> str:
+    return re.sub(r"\bNAMES?(\.\.\.|…)?", _alias(m), text)
+
+
+def _foreign_build(text: str, m: model.Matrix) -> str | None:
+    """The platform a `nox -s build-X` / `nox -s build -- X…` needs, when this host is not it."""
+    names = []
+    session = re.match(r"^nox -s (build-\S+)", text)
+    if session:
+        names = [session.group(1)]
+    generic = re.match(r"^nox -s build -- (.*)$", text)
+    if generic:
+        names = [w for w in generic.group(1).split() if not w.startswith("-")]
+    host = builds.host_platform()
+    for n in names:
+        try:
+            vs = builds.resolve_target(m, n)
+        except builds.UsageError:
+            return None
+        foreign = {v.platform for v in vs} - {host}
+        if foreign:
+            return sorted(foreign)[0]
+    return None
+
+
+def _smoke_needs_a_real_build(text: str, m: model.Matrix) -> str | None:
+    """`nox -s smoke -- --variant X` on a host that can run X: it would test a real build of X."""
+    found = re.match(r"^nox -s smoke -- --variant (\S+)$", text)
+    if not found:
+        return None
+    host = detect.detect_host()
+    if all(detect.assess(m, v, host).fits for v in m.resolve(found.group(1))):
+        return (
+            f"this host can run {found.group(1)}: the smoke test needs a real build of it (result-<name> with torch inside); "
+            "the fake flox writes empty results (tests/test_smoke.py runs the checks against a fake torch)"
+        )
+    return None
+
+
+def plan(commands: list[doccommands.DocCommand], m: model.Matrix) -> list[tuple[doccommands.DocCommand, str, object]]:
+    """(command, what to do, detail): "skip" (reason), "fail" (substrings), "exit77", "run"."""
+    out = []
+    for c in commands:
+        text = _concrete(c.text, m)
+        if c.text in SKIP:
+            out.append((c, "skip", SKIP[c.text]))
+        elif TEMPLATE.search(text):
+            out.append(
+                (c, "skip", "a template (placeholders such as ORG, S, <branch>, /path/to/): its concrete forms are run elsewhere")
+            )
+        elif c.text in PLATFORM_ONLY and platform.machine() != PLATFORM_ONLY[c.text]:
+            out.append(
+                (
+                    c,
+                    "skip",
+                    f"means something on {PLATFORM_ONLY[c.text]} only (the doc says so); this host is {platform.machine()}",
+                )
+            )
+        elif c.text in EXPECTED_FAILURES:
+            out.append((c, "fail", EXPECTED_FAILURES[c.text]))
+        elif c.text in EXIT_SKIPPED:
+            out.append((c, "exit77", EXIT_SKIPPED[c.text]))
+        elif _smoke_needs_a_real_build(text, m):
+            out.append((c, "skip", _smoke_needs_a_real_build(text, m)))
+        elif _foreign_build(text, m):
+            out.append((c, "fail", [f"this host is {builds.host_platform()} and cannot build"]))
+        else:
+            out.append((c, "run", text))
+    return out
+
+
+@pytest.fixture(scope="module")
+def docclone(tmp_path_factory):
+    return clonemod.Clone(tmp_path_factory.mktemp("doc-commands"))
+
+
+def test_the_docs_print_commands_and_every_list_entry_is_still_in_them(root):
+    commands = doccommands.extract(root)
+    assert len({c.file for c in commands}) >= 3, "the extractor found (almost) no commands: is the fence syntax still ```sh?"
+    texts = {c.text for c in commands}
+    stale = [t for t in (*SKIP, *EXPECTED_FAILURES, *EXIT_SKIPPED, *PLATFORM_ONLY, *NEEDS_TOOL) if t not in texts]
+    assert not stale, f"tests/test_doc_commands.py lists commands no doc prints any more (delete them there): {stale}"
+
+
+def test_every_documented_command_succeeds_or_fails_as_documented(root, docclone, capsys):
+    m = model.load(root / "variants.toml")
+    failures, report = [], []
+    env = dict(docclone.env)
+    venv_bin = os.path.dirname(os.path.realpath(shutil.which("python", path=env["PATH"]) or ""))
+    env["PATH"] = os.pathsep.join(d for d in env["PATH"].split(os.pathsep) if os.path.realpath(d) != venv_bin)
+    env["HOME"] = env["XDG_CONFIG_HOME"] = str(docclone.aux / "home")  # no user builders.toml
+    docclone.env = env
+    seen: set[str] = set()
+    for c, action, detail in plan(doccommands.extract(root), m):
+        key = f"{action}:{c.text}:{detail if action == 'run' else ''}"
+        if key in seen:  # the same command printed twice runs once
+            continue
+        seen.add(key)
+        if action == "skip":
+            report.append(f"SKIP  {c.where}: {c.text}  -- {detail}")
+            continue
+        tool = NEEDS_TOOL.get(c.text)
+        if tool and not shutil.which(tool):
+            if os.environ.get("BUILDMATRIX_REQUIRE_NIX") == "1":
+                failures.append(f"{c.where}: `{c.text}` needs {tool}, which CI must have")
+            report.append(f"SKIP  {c.where}: {c.text}  -- {tool} not on PATH here")
+            continue
+        text = detail if action == "run" else _concrete(c.text, m)
+        docclone.reset()
+        result = docclone.run(f". .venv/bin/activate && {text}")
+        report.append(f"{action.upper():5} {c.where}: {text}  -> exit {result.returncode}")
+        noise = [w for w in NOISE if w in result.output]
+        if "&&" not in text:  # one process: each warning at most once
+            lines = result.output.splitlines()
+            noise += [f"{w!r} twice" for w in set(lines) if w.startswith("warning:") and lines.count(w) > 1]
+        if noise:
+            failures.append(f"{c.where}: `{text}` printed {', '.join(noise)}.\n{result.tail()}")
+        if action == "run" and result.returncode != 0:
+            failures.append(f"{c.where}: `{text}` exited {result.returncode}; the docs say it works.\n{result.tail()}")
+        elif action == "exit77" and result.returncode != 77:
+            failures.append(f"{c.where}: `{text}` exited {result.returncode}, expected 77 ({detail}).\n{result.tail()}")
+        elif action == "fail":
+            missing = [w for w in detail if w not in result.output]
+            if result.returncode == 0 or missing:
+                failures.append(
+                    f"{c.where}: `{text}` should fail as the docs say (exit != 0, output containing {detail}); "
+                    f"got exit {result.returncode}, missing {missing}.\n{result.tail()}"
+                )
+    with capsys.disabled():
+        if os.environ.get("BUILDMATRIX_SHOW_DOC_COMMANDS"):
+            print("\n" + "\n".join(report))
+    hint = (
+        "\nIf a command cannot run in CI (network, GPU, real flox publish), add it to SKIP in tests/test_doc_commands.py "
+        "with the reason; if the docs say it fails, to EXPECTED_FAILURES with words of its output; otherwise fix the doc or the code."
+    )
+    assert not failures, "\n\n".join(failures) + hint
+    docclone.reset()
+    assert docclone.status() == "", "the clone is not clean after a reset"

@@ -1,0 +1,115 @@
+"""invoke as the docs print it: positional words (buildmatrix.invokeargs), SIGPIPE, --json/--quiet, warnings once.
+
+The command-line tests run the real `invoke` executable of this virtualenv in the repository
+(read-only commands) or in a scratch copy (edits).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from buildmatrix import invokeargs, model
+from conftest import ROOT
+
+INVOKE = str(Path(sys.executable).parent / "invoke")
+TASKS = ["gen", "list", "show", "add", "remove", "docs", "detect"]
+REST = {"gen": "names", "remove": "names", "add": "alias"}
+VALUED = {"gen": ["--gpu", "-g", "--cuda", "-c"], "add": ["--cuda", "-c", "--python", "-p", "--block", "-b"]}
+
+
+@pytest.mark.parametrize(
+    "argv, want",
+    [
+        (["gen", "sm120-avx", "cpu-avx2"], ["gen", "--names=sm120-avx,cpu-avx2"]),
+        (["gen", "sm120-avx", "--check", "cpu-avx2"], ["gen", "--names=sm120-avx,cpu-avx2", "--check"]),
+        (["gen", "--check"], ["gen", "--check"]),
+        (["gen", "--gpu", "sm120", "--check"], ["gen", "--gpu", "sm120", "--check"]),  # a flag's value is not a name
+        (["add", "sm70-avx2", "--cuda", "12.9"], ["add", "--alias=sm70-avx2", "--cuda", "12.9"]),
+        (["add", "-c", "12.9", "sm70-avx2"], ["add", "--alias=sm70-avx2", "-c", "12.9"]),
+        (["remove", "A", "B", "docs", "--check"], ["remove", "--names=A,B", "docs", "--check"]),  # next task starts at its name
+        (["list", "--gpu", "sm120"], ["list", "--gpu", "sm120"]),  # tasks without an entry are left alone
+        (["gen", "a", "--", "b"], ["gen", "--names=a", "--", "b"]),
+    ],
+)
+def test_fold(argv, want):
+    assert invokeargs.fold(argv, REST, VALUED, TASKS) == want
+
+
+def test_install_outside_invoke_changes_nothing():
+    assert invokeargs.install(REST, {}) is False
+
+
+def run(*args: str, cwd: Path = ROOT, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([INVOKE, *args], cwd=cwd, capture_output=True, text=True, **kw)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """What the edit and gen tasks need: tasks.py, scripts/, variants.toml, patches/, the recipes."""
+    for rel in ("tasks.py", "variants.toml"):
+        shutil.copy(ROOT / rel, tmp_path / rel)
+    shutil.copytree(ROOT / "scripts", tmp_path / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "patches", tmp_path / "patches")
+    shutil.copytree(ROOT / ".flox" / "pkgs", tmp_path / ".flox" / "pkgs")
+    return tmp_path
+
+
+def test_positional_words_through_the_real_invoke(repo):
+    m = model.load(repo / "variants.toml")
+    two = [v.short for v in m.variants if v.target == "cuda" and v.cuda.version == m.defaults.cuda and not v.suffix][:1]
+    two += [v.short for v in m.variants if v.target == "cpu" and not v.suffix][:1]
+    proc = run("gen", *two, "--check", cwd=repo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    n = len({v.name for a in two for v in m.resolve(a)})
+    assert f"gen --check: {n} recipe(s) match variants.toml" in proc.stdout
+    import matrices
+
+    alias, cuda = matrices.absent_gpu_addition(repo / "variants.toml")
+    proc = run("add", alias, "--cuda", cuda, cwd=repo)
+    assert proc.returncode == 0 and proc.stdout.count("added ") >= 1, proc.stdout + proc.stderr
+    added = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("added ")]
+    cpu = two[1]
+    proc = run("remove", alias, cpu, cwd=repo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    removed = {line.split()[1] for line in proc.stdout.splitlines() if line.startswith("removed ")}
+    assert removed == set(added) | {v.name for v in m.resolve(cpu)}
+    proc = run("gen", "--quiet", cwd=repo)
+    assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == "", proc.stdout + proc.stderr
+    assert not any((repo / ".flox" / "pkgs" / f"{n}.nix").exists() for n in removed)  # a full gen deletes them
+    assert run("gen", "--check", "--quiet", cwd=repo).returncode == 0
+
+
+def test_list_into_head_ends_quietly():
+    proc = subprocess.run(f"'{INVOKE}' list | head -n 2", shell=True, cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 2
+    assert "Traceback" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args, key",
+    [
+        (["list", "--json"], None),
+        (["show", "--json", "sm120-avx"], None),
+        (["gen", "--check", "--json"], "clean"),
+        (["docs", "--check", "--json"], "clean"),
+        (["patch-magma", "--json"], "patches"),
+        (["detect", "--json"], None),
+    ],
+)
+def test_json_is_json_and_alone_on_stdout(args, key):
+    proc = run(*args)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert key is None or key in data
+    assert "warning:" not in proc.stderr  # JSON modes are for scripts: no warnings either
+
+
+def test_each_warning_once_per_command():
+    proc = run("docs", "--check")
+    lines = [x for x in proc.stderr.splitlines() if x.startswith("warning:")]
+    assert len(lines) == len(set(lines)), proc.stderr

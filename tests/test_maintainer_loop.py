@@ -1,0 +1,70 @@
+"""The maintainer's loop, end to end, in a temporary clone, through the real `invoke`, `nox` and `pytest`:
+
+invoke add sm70-avx2 --cuda 12.9 → invoke gen → invoke docs → pytest → nox -s build-sm70-avx2 (fake flox)
+→ pytest → invoke remove sm70-avx2 → invoke gen → invoke docs → pytest, green at every pytest step,
+and afterwards nothing generated or temporary left for `git status` to show.
+
+The inner pytest runs are the whole suite except the clone tests themselves (this module and
+test_doc_commands, which would recurse: the environment variable clone.INNER skips them).
+When the file already builds sm70-avx2 on CUDA 12.9, the first combination it lacks is used
+(tests/matrices.py), so the loop holds for any valid variants.toml. Between `invoke gen` and
+the build the new recipes are `git add`ed, as docs/BUILDING.md says flox needs; after the
+removal `git add -A .flox/pkgs` stages the deletions, and the tree must then be exactly the
+clone's first commit again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+
+import clone as clonemod
+import matrices
+import pytest
+from buildmatrix import model
+
+pytestmark = pytest.mark.skipif(bool(os.environ.get(clonemod.INNER)), reason="inside a clone run: no recursion")
+
+
+def _ok(c: clonemod.Clone, command: str, timeout: float = 600) -> str:
+    result = c.run(command, timeout=timeout)
+    assert result.returncode == 0, f"`{command}` exited {result.returncode}:\n{result.tail(60)}"
+    return result.output
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="sm70 builds are x86_64-linux: the build step needs that host")
+def test_add_gen_docs_build_remove_keeps_the_suite_green_and_the_tree_clean(tmp_path):
+    c = clonemod.Clone(tmp_path)
+    alias, cuda = matrices.absent_gpu_addition(c.root / "variants.toml")
+    pytest_cmd = ".venv/bin/python -m pytest -q -x -p no:cacheprovider"
+    first = (c.root / "variants.toml").read_text(encoding="utf-8")
+
+    out = _ok(c, f".venv/bin/invoke add {alias} --cuda {cuda}")
+    added = [line.split()[1] for line in out.splitlines() if line.startswith("added ")]
+    assert added, out
+    _ok(c, ".venv/bin/invoke gen")
+    _ok(c, ".venv/bin/invoke docs")
+    _ok(c, pytest_cmd)
+
+    _ok(c, "git add .flox/pkgs")  # flox builds only what git tracks (docs/BUILDING.md, Before you build)
+    out = _ok(c, f".venv/bin/nox -s build-{alias}")
+    assert all((c.root / f"result-{n}").is_symlink() for n in added), out
+    local = [json.loads(line) for line in (c.root / "ledger" / "local.jsonl").read_text().splitlines()]
+    assert {(r["variant"], r["action"], r["status"]) for r in local} == {(n, "build", "ok") for n in added}
+    assert c.run("git status --porcelain --untracked-files=all -- ledger").output == ""  # the build touched no tracked file
+    _ok(c, pytest_cmd)
+    _ok(c, ".venv/bin/invoke docs --check")
+
+    out = _ok(c, f".venv/bin/invoke remove {alias}")
+    assert sorted(line.split()[1] for line in out.splitlines() if line.startswith("removed ")) == sorted(added)
+    out = _ok(c, ".venv/bin/invoke gen")
+    assert all(f"deleted   {n}.nix" in out for n in added), out
+    _ok(c, ".venv/bin/invoke docs")
+    _ok(c, pytest_cmd)
+
+    _ok(c, "git add -A .flox/pkgs")
+    assert c.status() == "", "left behind after the loop:\n" + c.status()
+    assert (c.root / "variants.toml").read_text(encoding="utf-8") == first
+    m = model.load(c.root / "variants.toml")
+    assert not set(added) & set(m.by_name)
