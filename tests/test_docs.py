@@ -187,7 +187,7 @@ def test_version_matrix_links_pins_and_says_unverified(shipped):
     text = docs.GENERATORS["version-matrix"](_ctx(shipped))
     for p in shipped.pins.values():
         assert f"https://github.com/NixOS/nixpkgs/tree/{p.rev}" in text
-    assert "**unverified**" in text and all(not p.sha256 for p in shipped.pins.values())
+    assert ("**unverified**" in text) == any(not p.sha256 for p in shipped.pins.values())
     rows = _tables(text)[0][1:]
     assert sum(int(r[-1]) for r in rows) == len(shipped.variants)
     by_cuda = {r[3]: r for r in rows if "source `v2.10.0`" in r[1]}

@@ -252,10 +252,10 @@ def cmd_remove(file: str, names: str) -> int:
 
 
 @guarded
-def cmd_pin(file: str, name: str, rev: str, source: bool) -> int:
+def cmd_pin(file: str, name: str, rev: str, source: bool, hash: str = "") -> int:
     from . import edit
 
-    result = edit.pin_source(Path(file), name, rev) if source else edit.pin(Path(file), name, rev)
+    result = edit.pin_source(Path(file), name, rev, hash) if source else edit.pin(Path(file), name, rev, hash)
     return _print_edit(result)
 
 

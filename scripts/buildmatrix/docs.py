@@ -50,7 +50,16 @@ ACTION_DONE = {"eval": "evaluated", "build": "built", "smoke": "smoke-tested", "
 # Regions each shipped document must keep (deleting one by accident is an error, not silent drift).
 REQUIRED: dict[str, tuple[str, ...]] = {
     "README.md": ("summary", "gpu-picker"),
-    "docs/BUILD_MATRIX.md": ("summary", "counts", "version-matrix", "sm-isa-grids", "variant-matrix", "evidence"),
+    "docs/BUILD_MATRIX.md": (
+        "summary",
+        "counts",
+        "version-matrix",
+        "nixpkgs-patches",
+        "unverified-fetches",
+        "sm-isa-grids",
+        "variant-matrix",
+        "evidence",
+    ),
     "docs/QUICKSTART.md": ("decision-tree", "gpu-reference", "cpu-isa-guide", "examples", "magma-patch"),
     "docs/variants.md": ("key-reference", "matrix-blocks"),
 }
@@ -1378,3 +1387,6 @@ def cmd_docs(root: str, file: str, check: bool) -> int:
 
 if __name__ == "__main__":  # python -m buildmatrix.docs [--check]
     sys.exit(cmd_docs(".", "variants.toml", "--check" in sys.argv[1:]))
+
+
+from . import docs_pins  # noqa: E402,F401  (registers the pin regions)

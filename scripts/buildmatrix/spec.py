@@ -32,6 +32,12 @@ CMAKE_FLAG_RE = r"^-D[A-Za-z_][A-Za-z0-9_]*(:[A-Z]+)?=[A-Za-z0-9_.,:+/;-]*$"
 PLATFORMS = ("x86_64-linux", "aarch64-linux", "aarch64-darwin", "x86_64-darwin")
 TARGETS = ("cuda", "cpu", "mps")
 MATCH_KEYS = ("name", "package", "python", "target", "cuda", "gpu", "isa")
+# The fetch calls a recorded hash can be valid for (the recipe uses exactly the one named).
+PIN_FETCHERS = ("builtins.fetchTarball",)
+SOURCE_FETCHERS = ("fetchFromGitHub", "fetchFromGitHub+submodules")
+# When nixpkgs adds one of its own patches to a package (the condition in its expression).
+PATCH_WHEN = ("always", "cuda", "linux", "darwin", "mkl")
+PATCH_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._+-]*\.(patch|diff)$"
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,28 @@ class Table:
     doc: str
     keys: dict[str, Key] = field(default_factory=dict)
     key_pattern: str | None = None  # for tablemap entries: pattern of the entry names
+
+
+def _provenance_keys(fetchers: tuple[str, ...], hash_key: str) -> dict[str, Key]:
+    """Where a pin's or source's hash comes from and which fetch call it is valid for."""
+    return {
+        "hash_source": Key(
+            "str",
+            f"Where `{hash_key}` comes from: the public source (file, commit, thread) or the `invoke pin` run that "
+            "computed it. Required with a hash; not allowed without one.",
+        ),
+        "fetcher": Key(
+            "str",
+            f"The fetch call `{hash_key}` is valid for; the recipe fetches with exactly this call.",
+            required=True,
+            enum=fetchers,
+        ),
+        "unverified": Key(
+            "str",
+            f"Why no trustworthy `{hash_key}` is recorded. Required when `{hash_key}` is empty: the recipe then "
+            "carries a fake hash, so its first fetch fails and prints the real one for `invoke pin`.",
+        ),
+    }
 
 
 SETTINGS_KEYS: dict[str, Key] = {
@@ -92,6 +120,12 @@ SPECS: dict[str, Table] = {
             "pin": Key("tablemap", "nixpkgs revisions recipes are built on.", required=True, table="pin"),
             "source": Key("tablemap", "torch and torchvision sources that replace a pin's own.", table="source"),
             "patch": Key("tablemap", "Patches in patches/ applied to nixpkgs packages.", table="patch"),
+            "nixpkgs_patch": Key(
+                "tablemap",
+                "nixpkgs' own torch / torchvision patches (by file name): when nixpkgs adds each, and whether a "
+                "source override keeps it.",
+                table="nixpkgs_patch",
+            ),
             "matrix": Key("tablelist", "Blocks that expand to variants (cross products).", required=True, table="matrix"),
             "override": Key("tablelist", "Settings applied to every variant a match selects.", table="override"),
         },
@@ -189,9 +223,11 @@ SPECS: dict[str, Table] = {
             "rev": Key("str", "Full 40-hex nixpkgs commit.", required=True, pattern=REV_RE),
             "sha256": Key(
                 "str",
-                "sha256 of the unpacked tarball (nix-prefetch-url --unpack); empty until `invoke pin` fills it.",
+                "NAR hash of the unpacked GitHub tarball (SRI or nix-base32), as builtins.fetchTarball checks it; "
+                "empty (with `unverified`) until `invoke pin` fills it.",
                 required=True,
             ),
+            **_provenance_keys(PIN_FETCHERS, "sha256"),
             "cuda": Key("strlist", "CUDA versions whose package set this revision provides.", required=True),
             "cuda_attrs": Key(
                 "strmap", 'Per-CUDA attribute where this revision names it differently ("13.0" = "cudaPackages_13").'
@@ -200,6 +236,24 @@ SPECS: dict[str, Table] = {
                 "str", "Version of the revision's own torch (omit if unknown: its variants must then name a torch source)."
             ),
             "torchvision": Key("str", "Version of the revision's own torchvision, where known."),
+            "torch_patches": Key(
+                "strlist",
+                "File names of the patches the revision's own torch applies (each decided in [nixpkgs_patch.NAME]).",
+                pattern=PATCH_NAME_RE,
+            ),
+            "torchvision_patches": Key(
+                "strlist",
+                "File names of the patches the revision's own torchvision applies (each decided in [nixpkgs_patch.NAME]).",
+                pattern=PATCH_NAME_RE,
+            ),
+            "apple_sdk": Key(
+                "str",
+                "The Apple SDK attribute darwin recipes add (one that exists at this revision, e.g. apple-sdk_14).",
+                pattern=r"^apple-sdk(_[0-9]+)?$",
+            ),
+            "apple_sdk_version": Key(
+                "str", "Major version of that SDK at this revision (asserted at evaluation).", pattern=r"^[0-9]+$"
+            ),
             "torch_cuda13_broken": Key(
                 "bool", "Whether the revision's torch marks CUDA 13 broken (recipes then set allowBroken).", required=True
             ),
@@ -216,8 +270,15 @@ SPECS: dict[str, Table] = {
             "owner": Key("str", "GitHub owner.", required=True, pattern=r"^[A-Za-z0-9_.-]+$"),
             "repo": Key("str", "GitHub repository.", required=True, pattern=r"^[A-Za-z0-9_.-]+$"),
             "rev": Key("str", "Tag or commit.", required=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"),
-            "hash": Key("str", "SRI hash of the fetched tree; empty until `invoke pin --source` fills it.", required=True),
-            "fetch_submodules": Key("bool", "Fetch git submodules (PyTorch needs them).", required=True),
+            "hash": Key(
+                "str",
+                "SRI hash of the fetched tree; empty (with `unverified`) until `invoke pin --source` fills it.",
+                required=True,
+            ),
+            "fetch_submodules": Key(
+                "bool", "Fetch git submodules (PyTorch needs them); must agree with `fetcher`.", required=True
+            ),
+            **_provenance_keys(SOURCE_FETCHERS, "hash"),
         },
         key_pattern=KEY_RE,
     ),
@@ -236,8 +297,30 @@ SPECS: dict[str, Table] = {
             "min_cuda": Key("str", "Apply to variants with at least this CUDA version.", required=True, pattern=VERSION_RE),
             "upstream": Key("str", "Upstream fix this patch corresponds to.", required=True),
             "summary": Key("str", "What it fixes.", required=True),
+            "nixpkgs_name": Key(
+                "str",
+                "The name of the same fix among nixpkgs' own patches of `package`, where a pin carries it "
+                "(the recipes assert `carries` against it).",
+                pattern=PATCH_NAME_RE,
+            ),
         },
         key_pattern=KEY_RE,
+    ),
+    "nixpkgs_patch": Table(
+        "One of nixpkgs' own patches of torch or torchvision, and what a source override does with it.",
+        {
+            "package": Key("str", "Whose patch it is.", required=True, enum=("torch", "torchvision")),
+            "when": Key("str", "When nixpkgs adds it (the condition in its expression).", required=True, enum=PATCH_WHEN),
+            "keep_on": Key(
+                "strlist",
+                "Platforms on which a source override keeps it (empty: dropped everywhere).",
+                required=True,
+                enum=PLATFORMS,
+            ),
+            "reason": Key("str", "Why it is kept or dropped.", required=True),
+            "source": Key("str", "Where the facts about it come from (nixpkgs file@commit, facts sheet).", required=True),
+        },
+        key_pattern=PATCH_NAME_RE,
     ),
     "matrix": Table(
         "A block: the cross product of its lists, minus excludes.",
