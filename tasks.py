@@ -156,3 +156,17 @@ def detect(c, json=False, cpu=""):
     from buildmatrix import detect as detect_module
 
     _done(detect_module.cmd_detect(FILE, json, cpu or None))
+
+
+@task(
+    help={
+        "names": "variant names or aliases whose result-<name> links to push (default: every result link here)",
+        "to": "Nix store URL of the cache: file:///srv/nix-cache, s3://bucket?region=..., ssh://host (default: [push] to of the builders file)",
+        "dry_run": "print the nix copy command; copy and record nothing",
+    }
+)
+def push(c, names="", to="", dry_run=False):
+    """Copy built results (result-<name>) to a binary cache with `nix copy --to`, and record it in the ledger."""
+    from buildmatrix import push as push_module
+
+    _done(push_module.cmd_push(str(ROOT), FILE, names, to, dry_run))

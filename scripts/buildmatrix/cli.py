@@ -71,7 +71,7 @@ def _filtered(m: model.Matrix, names: list[str] | None, filters: dict) -> list[s
 
 @guarded
 def cmd_gen(file: str, root: str, names: str | None, check: bool, prune: bool, filters: dict) -> int:
-    from . import gen
+    from . import gen, jobset
 
     m = load(file)
     chosen = _filtered(m, split_names(names), filters)
@@ -81,15 +81,23 @@ def cmd_gen(file: str, root: str, names: str | None, check: bool, prune: bool, f
     root_path = Path(root)
     if check:
         drift = gen.check(m, root_path, chosen)
-        if drift.clean:
+        jobs_state = jobset.check(m, root_path) if chosen is None else ""
+        if jobs_state:
+            print(f"{jobs_state:<9} {jobset.JOBS_FILE}  (the jobset)")
+        if drift.clean and not jobs_state:
             count = len(chosen) if chosen is not None else len(m.variants)
             print(f"gen --check: {count} recipe(s) match variants.toml")
             return EXIT_OK
         for line in drift.lines():
             print(line)
-        print(f"gen --check: {len(drift.lines())} file(s) out of date; run `invoke gen` (stale files: `invoke gen --prune`)")
+        print(
+            f"gen --check: {len(drift.lines()) + bool(jobs_state)} file(s) out of date; "
+            "run `invoke gen` (stale files: `invoke gen --prune`)"
+        )
         return EXIT_FAILED
     report = gen.generate(m, root_path, chosen, prune=prune)
+    if chosen is None:  # the jobset lists every variant: written with the full set only
+        getattr(report, jobset.write(m, root_path)).append(str(jobset.JOBS_FILE))
     for n in report.created:
         print(f"created   {n}")
     for n in report.updated:

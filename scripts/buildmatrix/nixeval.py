@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import darwin, ledger, model, nix, pinfacts
+from . import darwin, jobset, ledger, model, nix, pinfacts
 from .errors import BuildMatrixError
 from .model import Matrix, Variant
 from .render import PKGS_DIR, file_name
@@ -755,11 +755,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.record:
         _record(root, report, started, ledger.now())
+    # The jobset lists every variant: evaluated (and timed) when every recipe is.
+    jobs = None if args.names or not (root / jobset.JOBS_FILE).exists() else jobset.evaluate(matrix, root)
     if args.json:
-        print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
+        print(json.dumps({**report.as_dict(), **({"jobset": jobs.as_dict()} if jobs else {})}, indent=2, sort_keys=True))
     else:
-        print("\n".join(report.lines()))
-    return 0 if report.ok else 1
+        print("\n".join(report.lines() + (jobs.lines() if jobs else [])))
+    return 0 if report.ok and (jobs is None or jobs.ok) else 1
 
 
 if __name__ == "__main__":

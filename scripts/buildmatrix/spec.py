@@ -9,40 +9,68 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import reach
 from .errors import Problem
 
-# Patterns shared by the validator and the JSON schema.
-NAME_RE = r"^[a-z0-9][a-z0-9_-]*$"
-KEY_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-VERSION_RE = r"^[0-9]+\.[0-9]+$"
-CAPABILITY_RE = r"^[0-9]+\.[0-9]$"
-REV_RE = r"^[0-9a-f]{40}$"
-NIX32_SHA256_RE = r"^[0-9abcdfghijklmnpqrsvwxyz]{52}$"
-SRI_SHA256_RE = r"^sha256-[A-Za-z0-9+/]{43}=$"
+# Patterns shared by the validator and the JSON schema. They are grammars for a
+# whole value: the validator applies them with re.fullmatch (reach.full), the
+# schema anchors them (schema_pattern).
+NAME_RE = r"[a-z0-9][a-z0-9_-]*"
+KEY_RE = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+VERSION_RE = r"[0-9]+\.[0-9]+"
+CAPABILITY_RE = r"[0-9]+\.[0-9]"
+DRIVER_RE = r"[0-9]+(\.[0-9]+)*"
+REV_RE = r"[0-9a-f]{40}"
+NIX32_SHA256_RE = r"[0-9abcdfghijklmnpqrsvwxyz]{52}"
+SRI_SHA256_RE = r"sha256-[A-Za-z0-9+/]{43}="
 # Compiler flags reach a shell (inside double quotes) and a Nix string: only
 # characters that are inert in both are accepted.
-FLAG_RE = r"^-[A-Za-z0-9][A-Za-z0-9_.=+,-]*$"
-ENV_NAME_RE = r"^[A-Z_][A-Z0-9_]*$"
-ENV_VALUE_RE = r"^[A-Za-z0-9_.,:+=/-]*$"
-CMAKE_FLAG_RE = r"^-D[A-Za-z_][A-Za-z0-9_]*(:[A-Z]+)?=[A-Za-z0-9_.,:+/;-]*$"
+FLAG_RE = r"-[A-Za-z0-9][A-Za-z0-9_.=+,-]*"
+ENV_NAME_RE = r"[A-Z_][A-Z0-9_]*"
+ENV_VALUE_RE = r"[A-Za-z0-9_.,:+=/-]*"
+CMAKE_FLAG_RE = r"-D[A-Za-z_][A-Za-z0-9_]*(:[A-Z]+)?=[A-Za-z0-9_.,:+/-]*"
+# Attributes emitted as Nix code (pkgs.<python>.<attr>): a Nix identifier, never a keyword (reach checks that).
+NIX_ATTR_RE = reach.NIX_IDENT_RE
+SET_ATTR_RE = r"[A-Za-z0-9_]+"
+FEATURE_RE = r"[A-Za-z0-9_.]+"
+SOURCE_VERSION_RE = reach.VERSION_TEXT_RE
+GITHUB_NAME_RE = r"[A-Za-z0-9_.-]+"
+GIT_REV_RE = r"[A-Za-z0-9][A-Za-z0-9._/-]*"
+PATCH_FILE_RE = r"patches/[A-Za-z0-9._-]+\.patch"
+NIX_PACKAGE_RE = r"[A-Za-z0-9_-]+"
+GPU_NAME_RE = r"sm[0-9]{2,3}"
 PLATFORMS = ("x86_64-linux", "aarch64-linux", "aarch64-darwin", "x86_64-darwin")
 TARGETS = ("cuda", "cpu", "mps")
 MATCH_KEYS = ("name", "package", "python", "target", "cuda", "gpu", "isa")
+# Integers are 64-bit signed at most (TOML's own range, and what JSON tools keep exact).
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+STRING_KINDS = ("str", "strlist", "strmap", "strOrList")
+# Contexts short names, for the declarations below.
+FILE, ATTR, CODE, STRING, INDENTED, COMMENT, SHELL, VERSION, DOCS, REF = (
+    reach.FILE, reach.ATTR, reach.CODE, reach.STRING, reach.INDENTED, reach.COMMENT,
+    reach.SHELL, reach.VERSION, reach.DOCS, reach.REF,
+)  # fmt: skip
+TEXT = (STRING, INDENTED, DOCS)  # free text shown in meta.description / longDescription and the docs
 # The fetch calls a recorded hash can be valid for (the recipe uses exactly the one named).
 PIN_FETCHERS = ("builtins.fetchTarball",)
 SOURCE_FETCHERS = ("fetchFromGitHub", "fetchFromGitHub+submodules")
 # When nixpkgs adds one of its own patches to a package (the condition in its expression).
 PATCH_WHEN = ("always", "cuda", "linux", "darwin", "mkl")
-PATCH_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9._+-]*\.(patch|diff)$"
+PATCH_NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._+-]*\.(patch|diff)"
 
 
 @dataclass(frozen=True)
 class Key:
-    """One key of a table."""
+    """One key of a table.
+
+    A key holding strings must say, in ``reaches``, every context its value can end
+    up in (reach.CONTEXTS); the checker applies each context's rule on top of
+    ``pattern`` and ``enum``. Declaring a string key without ``reaches`` fails at import.
+    """
 
     kind: str  # str, int, bool, strlist, strmap, table, tablemap, tablelist, strOrList
     doc: str
@@ -50,6 +78,17 @@ class Key:
     pattern: str | None = None
     enum: tuple[str, ...] | None = None
     table: str | None = None  # for table / tablemap / tablelist: the name of the nested spec
+    reaches: tuple[str, ...] = ()
+    key_pattern: str | None = None  # strmap: the grammar of its names
+    key_reaches: tuple[str, ...] = ()  # strmap: where its names end up
+    key_doc: str = "name"  # strmap: what its names are, for messages
+    minimum: int = INT_MIN  # int
+    maximum: int = INT_MAX  # int
+
+    def __post_init__(self) -> None:
+        _check_declaration(self.doc, self.kind in STRING_KINDS, self.reaches, self.pattern or self.enum)
+        if self.kind == "strmap":
+            _check_declaration(self.doc + " (names)", True, self.key_reaches, self.key_pattern)
 
 
 @dataclass(frozen=True)
@@ -57,6 +96,24 @@ class Table:
     doc: str
     keys: dict[str, Key] = field(default_factory=dict)
     key_pattern: str | None = None  # for tablemap entries: pattern of the entry names
+    name_reaches: tuple[str, ...] = ()  # for tablemap entries: where the entry names end up
+
+    def __post_init__(self) -> None:
+        _check_declaration(self.doc + " (entry names)", self.key_pattern is not None, self.name_reaches, self.key_pattern)
+
+
+def _check_declaration(what: str, holds_strings: bool, reaches: tuple, grammar) -> None:
+    """A string must say where it goes; a context that needs a grammar must get one."""
+    if not holds_strings:
+        return
+    if not reaches:
+        raise TypeError(f"spec: {what!r} holds strings but does not declare reaches=(...)")
+    for name in reaches:
+        context = reach.CONTEXTS.get(name)
+        if context is None:
+            raise TypeError(f"spec: {what!r} reaches unknown context {name!r}")
+        if context.needs_own_grammar and not grammar:
+            raise TypeError(f"spec: {what!r} reaches {name} and must declare a pattern or enum")
 
 
 def _provenance_keys(fetchers: tuple[str, ...], hash_key: str) -> dict[str, Key]:
@@ -66,45 +123,65 @@ def _provenance_keys(fetchers: tuple[str, ...], hash_key: str) -> dict[str, Key]
             "str",
             f"Where `{hash_key}` comes from: the public source (file, commit, thread) or the `invoke pin` run that "
             "computed it. Required with a hash; not allowed without one.",
+            reaches=(COMMENT, DOCS),
         ),
         "fetcher": Key(
             "str",
             f"The fetch call `{hash_key}` is valid for; the recipe fetches with exactly this call.",
             required=True,
             enum=fetchers,
+            reaches=(COMMENT, DOCS),
         ),
         "unverified": Key(
             "str",
             f"Why no trustworthy `{hash_key}` is recorded. Required when `{hash_key}` is empty: the recipe then "
             "carries a fake hash, so its first fetch fails and prints the real one for `invoke pin`.",
+            reaches=(COMMENT, DOCS),
         ),
     }
 
 
 SETTINGS_KEYS: dict[str, Key] = {
-    "pin": Key("str", "Name of the nixpkgs pin (a [pin.NAME] table) the variant is built on."),
+    "pin": Key("str", "Name of the nixpkgs pin (a [pin.NAME] table) the variant is built on.", reaches=(REF,)),
     "torch": Key(
         "str",
         "Name of a torch source ([source.NAME]) that replaces the pin's torch; omit to use the pin's own torch.",
+        reaches=(REF,),
     ),
     "torchvision": Key(
         "str",
         'Name of a torchvision source ([source.NAME] with package = "torchvision") for the torchvision variants; '
         "omit to use the pin's own torchvision.",
+        reaches=(REF,),
     ),
-    "description": Key("str", "One-line description (meta.description). Any text; it is escaped for Nix."),
+    "description": Key(
+        "str",
+        "One-line description (meta.description): any printable text on one line; it is escaped for Nix.",
+        reaches=(STRING, DOCS),
+    ),
     "env": Key(
         "strmap",
         'Extra environment exports for the torch build (name = value), e.g. USE_NCCL = "0".',
         pattern=ENV_VALUE_RE,
+        reaches=(SHELL, INDENTED),
+        key_pattern=ENV_NAME_RE,
+        key_reaches=(SHELL, INDENTED),
+        key_doc="environment variable name",
     ),
-    "cmake_flags": Key("strlist", "Extra CMake flags for the torch build (-DNAME=VALUE).", pattern=CMAKE_FLAG_RE),
+    "cmake_flags": Key(
+        "strlist",
+        "Extra CMake flags for the torch build (-DNAME=VALUE).",
+        pattern=CMAKE_FLAG_RE,
+        reaches=(SHELL, STRING),
+    ),
 }
 
 MATCH_TABLE = Table(
     "Selects variants: every key given must match (a string, or a list meaning any of).",
-    {k: Key("strOrList", f"Match on the variant's {k}.") for k in MATCH_KEYS},
+    {k: Key("strOrList", f"Match on the variant's {k}.", reaches=(REF,)) for k in MATCH_KEYS},
 )
+# Where the names of [package.*], [gpu.*], … go: into every variant name (file, pname, comments, docs).
+IN_VARIANT_NAME = (FILE, STRING, COMMENT, DOCS)
 
 SPECS: dict[str, Table] = {
     "root": Table(
@@ -133,50 +210,67 @@ SPECS: dict[str, Table] = {
     "defaults": Table(
         "Defaults for short names and aliases.",
         {
-            "python": Key("str", "Python version short names use.", required=True),
-            "cuda": Key("str", "CUDA version short names use.", required=True),
-            "packages": Key("strlist", "Packages a short name builds together.", required=True),
+            "python": Key("str", "Python version short names use.", required=True, reaches=(REF,)),
+            "cuda": Key("str", "CUDA version short names use.", required=True, reaches=(REF,)),
+            "packages": Key("strlist", "Packages a short name builds together.", required=True, reaches=(REF,)),
         },
     ),
     "package": Table(
         "A package the matrix can build.",
         {
-            "attr": Key("str", "Attribute in the nixpkgs python package set (torch, torchvision).", required=True),
-            "title": Key("str", "Human name used in descriptions (PyTorch).", required=True),
+            "attr": Key(
+                "str",
+                "Attribute in the nixpkgs python package set (torch, torchvision).",
+                required=True,
+                pattern=NIX_ATTR_RE,
+                reaches=(CODE, COMMENT),
+            ),
+            "title": Key("str", "Human name used in descriptions (PyTorch).", required=True, reaches=TEXT),
             "requires": Key(
                 "str",
                 "Package whose variant of the same configuration this one builds on (its torch is shared).",
+                reaches=(REF,),
             ),
         },
         key_pattern=NAME_RE,
+        name_reaches=IN_VARIANT_NAME,
     ),
     "python": Table(
         "A Python version; the name token (python313) and package-set attribute are derived.",
         {
             "attr": Key(
-                "str", "Override the nixpkgs package-set attribute (default python3XYPackages).", pattern=r"^[A-Za-z0-9_]+$"
+                "str",
+                "Override the nixpkgs package-set attribute (default python3XYPackages).",
+                pattern=SET_ATTR_RE,
+                reaches=(ATTR,),
             )
         },
         key_pattern=VERSION_RE,
+        name_reaches=(*IN_VARIANT_NAME, VERSION),
     ),
     "cuda": Table(
         "A CUDA toolkit version; the name token (cuda13_0) and cudaPackages attribute are derived.",
         {
-            "attr": Key("str", "Override the cudaPackages attribute (default cudaPackages_X_Y).", pattern=r"^[A-Za-z0-9_]+$"),
+            "attr": Key(
+                "str", "Override the cudaPackages attribute (default cudaPackages_X_Y).", pattern=SET_ATTR_RE, reaches=(ATTR,)
+            ),
             "min_driver": Key(
                 "str",
                 "Minimum Linux driver for this toolkit (NVIDIA release notes).",
                 required=True,
-                pattern=r"^[0-9]+(\.[0-9]+)*$",
+                pattern=DRIVER_RE,
+                reaches=(VERSION, INDENTED, DOCS),
             ),
             "default_capabilities": Key(
                 "strlist",
                 "Capabilities nixpkgs builds CUDA libraries (MAGMA, NCCL) for when config.cudaCapabilities is unset.",
                 required=True,
                 pattern=CAPABILITY_RE,
+                reaches=(VERSION, DOCS),
             ),
         },
         key_pattern=VERSION_RE,
+        name_reaches=(*IN_VARIANT_NAME, VERSION),
     ),
     "gpu": Table(
         "An NVIDIA GPU architecture (compute capability).",
@@ -186,94 +280,162 @@ SPECS: dict[str, Table] = {
                 'Compute capability in dot form, as TORCH_CUDA_ARCH_LIST wants it ("9.0").',
                 required=True,
                 pattern=CAPABILITY_RE,
+                reaches=(VERSION, STRING, INDENTED, DOCS),
             ),
-            "family": Key("str", "Architecture family (Hopper).", required=True),
-            "gpus": Key("strlist", "Example products with this capability.", required=True),
-            "min_cuda": Key("str", "Oldest CUDA that can compile for it.", required=True, pattern=VERSION_RE),
+            "family": Key("str", "Architecture family (Hopper).", required=True, reaches=TEXT),
+            "gpus": Key("strlist", "Example products with this capability.", required=True, reaches=TEXT),
+            "min_cuda": Key(
+                "str", "Oldest CUDA that can compile for it.", required=True, pattern=VERSION_RE, reaches=(VERSION, DOCS)
+            ),
             "max_cuda": Key(
-                "str", "Newest CUDA that can compile for it (inclusive); omit if still supported.", pattern=VERSION_RE
+                "str",
+                "Newest CUDA that can compile for it (inclusive); omit if still supported.",
+                pattern=VERSION_RE,
+                reaches=(VERSION, DOCS),
             ),
-            "platforms": Key("strlist", "Platforms a host with this GPU can be.", required=True, enum=PLATFORMS),
-            "isas": Key("strlist", "Restrict the CPU ISAs this GPU is built with (e.g. sm61: avx, avx2)."),
+            "platforms": Key(
+                "strlist", "Platforms a host with this GPU can be.", required=True, enum=PLATFORMS, reaches=(STRING, DOCS)
+            ),
+            "isas": Key("strlist", "Restrict the CPU ISAs this GPU is built with (e.g. sm61: avx, avx2).", reaches=(REF,)),
             "cudnn": Key("bool", "Whether cuDNN supports it (false turns USE_CUDNN off)."),
             "min_driver": Key(
-                "str", "First driver branch that supports this GPU.", required=True, pattern=r"^[0-9]+(\.[0-9]+)*$"
+                "str",
+                "First driver branch that supports this GPU.",
+                required=True,
+                pattern=DRIVER_RE,
+                reaches=(VERSION, INDENTED, DOCS),
             ),
         },
-        key_pattern=r"^sm[0-9]{2,3}$",
+        key_pattern=GPU_NAME_RE,
+        name_reaches=IN_VARIANT_NAME,
     ),
     "isa": Table(
         "A CPU instruction-set level.",
         {
-            "title": Key("str", "Display name (AVX-512 VNNI).", required=True),
-            "platform": Key("str", "The one platform this ISA exists on.", required=True, enum=PLATFORMS),
-            "flags": Key("strlist", "Exact compiler flags (prepended to CFLAGS and CXXFLAGS).", required=True, pattern=FLAG_RE),
-            "features": Key("strlist", "archspec feature names a CPU must have to run this build.", required=True),
-            "archspec": Key("strlist", "archspec microarchitectures that first have all the features.", required=True),
-            "hardware": Key("str", "Human description of the CPUs that run it.", required=True),
+            "title": Key("str", "Display name (AVX-512 VNNI).", required=True, reaches=TEXT),
+            "platform": Key("str", "The one platform this ISA exists on.", required=True, enum=PLATFORMS, reaches=(STRING, DOCS)),
+            "flags": Key(
+                "strlist",
+                "Exact compiler flags (prepended to CFLAGS and CXXFLAGS).",
+                required=True,
+                pattern=FLAG_RE,
+                reaches=(SHELL, INDENTED, DOCS),
+            ),
+            "features": Key(
+                "strlist",
+                "archspec feature names a CPU must have to run this build.",
+                required=True,
+                pattern=FEATURE_RE,
+                reaches=(REF, DOCS),
+            ),
+            "archspec": Key(
+                "strlist", "archspec microarchitectures that first have all the features.", required=True, reaches=(REF, DOCS)
+            ),
+            "hardware": Key("str", "Human description of the CPUs that run it.", required=True, reaches=(INDENTED, DOCS)),
             "rank": Key("int", "Preference when a host can run several ISAs (higher wins).", required=True),
-            "env": Key("strmap", "Build switches exported for this ISA.", pattern=ENV_VALUE_RE),
-            "cmake_flags": Key("strlist", "CMake flags for this ISA.", pattern=CMAKE_FLAG_RE),
+            "env": Key(
+                "strmap",
+                "Build switches exported for this ISA.",
+                pattern=ENV_VALUE_RE,
+                reaches=(SHELL, INDENTED),
+                key_pattern=ENV_NAME_RE,
+                key_reaches=(SHELL, INDENTED),
+                key_doc="environment variable name",
+            ),
+            "cmake_flags": Key("strlist", "CMake flags for this ISA.", pattern=CMAKE_FLAG_RE, reaches=(SHELL, STRING)),
         },
         key_pattern=NAME_RE,
+        name_reaches=IN_VARIANT_NAME,
     ),
     "pin": Table(
         "A nixpkgs revision.",
         {
-            "rev": Key("str", "Full 40-hex nixpkgs commit.", required=True, pattern=REV_RE),
+            "rev": Key("str", "Full 40-hex nixpkgs commit.", required=True, pattern=REV_RE, reaches=(STRING, DOCS)),
             "sha256": Key(
                 "str",
                 "NAR hash of the unpacked GitHub tarball (SRI or nix-base32), as builtins.fetchTarball checks it; "
                 "empty (with `unverified`) until `invoke pin` fills it.",
                 required=True,
+                reaches=(STRING,),
             ),
             **_provenance_keys(PIN_FETCHERS, "sha256"),
-            "cuda": Key("strlist", "CUDA versions whose package set this revision provides.", required=True),
+            "cuda": Key("strlist", "CUDA versions whose package set this revision provides.", required=True, reaches=(REF,)),
             "cuda_attrs": Key(
-                "strmap", 'Per-CUDA attribute where this revision names it differently ("13.0" = "cudaPackages_13").'
+                "strmap",
+                'Per-CUDA attribute where this revision names it differently ("13.0" = "cudaPackages_13").',
+                pattern=SET_ATTR_RE,
+                reaches=(ATTR,),
+                key_reaches=(REF,),
+                key_doc="CUDA version",
             ),
             "torch": Key(
-                "str", "Version of the revision's own torch (omit if unknown: its variants must then name a torch source)."
+                "str",
+                "Version of the revision's own torch (omit if unknown: its variants must then name a torch source).",
+                pattern=SOURCE_VERSION_RE,
+                reaches=(VERSION, STRING, INDENTED, COMMENT, DOCS),
             ),
-            "torchvision": Key("str", "Version of the revision's own torchvision, where known."),
+            "torchvision": Key(
+                "str",
+                "Version of the revision's own torchvision, where known.",
+                pattern=SOURCE_VERSION_RE,
+                reaches=(VERSION, STRING, COMMENT, DOCS),
+            ),
             "torch_patches": Key(
                 "strlist",
                 "File names of the patches the revision's own torch applies (each decided in [nixpkgs_patch.NAME]).",
                 pattern=PATCH_NAME_RE,
+                reaches=(STRING, COMMENT, DOCS, REF),
             ),
             "torchvision_patches": Key(
                 "strlist",
                 "File names of the patches the revision's own torchvision applies (each decided in [nixpkgs_patch.NAME]).",
                 pattern=PATCH_NAME_RE,
+                reaches=(STRING, COMMENT, DOCS, REF),
             ),
             "apple_sdk": Key(
                 "str",
                 "The Apple SDK attribute darwin recipes add (one that exists at this revision, e.g. apple-sdk_14).",
-                pattern=r"^apple-sdk(_[0-9]+)?$",
+                pattern=r"apple-sdk(_[0-9]+)?",
+                reaches=(ATTR, STRING, COMMENT, DOCS),
             ),
             "apple_sdk_version": Key(
-                "str", "Major version of that SDK at this revision (asserted at evaluation).", pattern=r"^[0-9]+$"
+                "str",
+                "Major version of that SDK at this revision (asserted at evaluation).",
+                pattern=r"[0-9]+",
+                reaches=(STRING, DOCS),
             ),
             "torch_cuda13_broken": Key(
                 "bool", "Whether the revision's torch marks CUDA 13 broken (recipes then set allowBroken).", required=True
             ),
-            "carries": Key("strlist", "Patches ([patch.NAME]) this revision already applies itself."),
-            "note": Key("str", "Where the revision comes from."),
+            "carries": Key("strlist", "Patches ([patch.NAME]) this revision already applies itself.", reaches=(REF,)),
+            "note": Key("str", "Where the revision comes from.", reaches=(DOCS,)),
         },
         key_pattern=KEY_RE,
+        name_reaches=(STRING, COMMENT, DOCS, REF),
     ),
     "source": Table(
         "A torch or torchvision source that replaces a pin's own (a nightly is just another source).",
         {
-            "package": Key("str", "Which package it is the source of (default torch).", enum=("torch", "torchvision")),
-            "version": Key("str", "Version the build reports.", required=True, pattern=r"^[0-9][0-9A-Za-z.+-]*$"),
-            "owner": Key("str", "GitHub owner.", required=True, pattern=r"^[A-Za-z0-9_.-]+$"),
-            "repo": Key("str", "GitHub repository.", required=True, pattern=r"^[A-Za-z0-9_.-]+$"),
-            "rev": Key("str", "Tag or commit.", required=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"),
+            "package": Key(
+                "str", "Which package it is the source of (default torch).", enum=("torch", "torchvision"), reaches=(REF,)
+            ),
+            "version": Key(
+                "str",
+                "Version the build reports.",
+                required=True,
+                pattern=SOURCE_VERSION_RE,
+                reaches=(VERSION, STRING, SHELL, INDENTED, COMMENT, DOCS),
+            ),
+            "owner": Key("str", "GitHub owner.", required=True, pattern=GITHUB_NAME_RE, reaches=(STRING, SHELL, COMMENT, DOCS)),
+            "repo": Key(
+                "str", "GitHub repository.", required=True, pattern=GITHUB_NAME_RE, reaches=(STRING, SHELL, COMMENT, DOCS)
+            ),
+            "rev": Key("str", "Tag or commit.", required=True, pattern=GIT_REV_RE, reaches=(STRING, SHELL, COMMENT, DOCS)),
             "hash": Key(
                 "str",
                 "SRI hash of the fetched tree; empty (with `unverified`) until `invoke pin --source` fills it.",
                 required=True,
+                reaches=(STRING,),
             ),
             "fetch_submodules": Key(
                 "bool", "Fetch git submodules (PyTorch needs them); must agree with `fetcher`.", required=True
@@ -281,6 +443,7 @@ SPECS: dict[str, Table] = {
             **_provenance_keys(SOURCE_FETCHERS, "hash"),
         },
         key_pattern=KEY_RE,
+        name_reaches=(COMMENT, DOCS, REF),
     ),
     "patch": Table(
         "A patch file applied to a nixpkgs package.",
@@ -289,50 +452,76 @@ SPECS: dict[str, Table] = {
                 "str",
                 "Path of the patch, relative to the repository root.",
                 required=True,
-                pattern=r"^patches/[A-Za-z0-9._-]+\.patch$",
+                pattern=PATCH_FILE_RE,
+                reaches=(CODE, DOCS),
             ),
             "package": Key(
-                "str", "Top-level nixpkgs attribute the patch is added to.", required=True, pattern=r"^[A-Za-z0-9_-]+$"
+                "str",
+                "Top-level nixpkgs attribute the patch is added to.",
+                required=True,
+                pattern=NIX_PACKAGE_RE,
+                reaches=(ATTR, DOCS),
             ),
-            "min_cuda": Key("str", "Apply to variants with at least this CUDA version.", required=True, pattern=VERSION_RE),
-            "upstream": Key("str", "Upstream fix this patch corresponds to.", required=True),
-            "summary": Key("str", "What it fixes.", required=True),
+            "min_cuda": Key(
+                "str",
+                "Apply to variants with at least this CUDA version.",
+                required=True,
+                pattern=VERSION_RE,
+                reaches=(VERSION, DOCS),
+            ),
+            "upstream": Key("str", "Upstream fix this patch corresponds to.", required=True, reaches=(COMMENT, DOCS)),
+            "summary": Key("str", "What it fixes.", required=True, reaches=(COMMENT, DOCS)),
             "nixpkgs_name": Key(
                 "str",
                 "The name of the same fix among nixpkgs' own patches of `package`, where a pin carries it "
                 "(the recipes assert `carries` against it).",
                 pattern=PATCH_NAME_RE,
+                reaches=(STRING, DOCS),
             ),
         },
         key_pattern=KEY_RE,
+        name_reaches=(STRING, COMMENT, DOCS, REF),
     ),
     "nixpkgs_patch": Table(
         "One of nixpkgs' own patches of torch or torchvision, and what a source override does with it.",
         {
-            "package": Key("str", "Whose patch it is.", required=True, enum=("torch", "torchvision")),
-            "when": Key("str", "When nixpkgs adds it (the condition in its expression).", required=True, enum=PATCH_WHEN),
+            "package": Key("str", "Whose patch it is.", required=True, enum=("torch", "torchvision"), reaches=(REF, DOCS)),
+            "when": Key(
+                "str", "When nixpkgs adds it (the condition in its expression).", required=True, enum=PATCH_WHEN, reaches=(DOCS,)
+            ),
             "keep_on": Key(
                 "strlist",
                 "Platforms on which a source override keeps it (empty: dropped everywhere).",
                 required=True,
                 enum=PLATFORMS,
+                reaches=(REF, DOCS),
             ),
-            "reason": Key("str", "Why it is kept or dropped.", required=True),
-            "source": Key("str", "Where the facts about it come from (nixpkgs file@commit, facts sheet).", required=True),
+            "reason": Key("str", "Why it is kept or dropped.", required=True, reaches=(COMMENT, DOCS)),
+            "source": Key(
+                "str",
+                "Where the facts about it come from (nixpkgs file@commit, facts sheet).",
+                required=True,
+                reaches=(DOCS,),
+            ),
         },
         key_pattern=PATCH_NAME_RE,
+        name_reaches=(STRING, COMMENT, DOCS, REF),
     ),
     "matrix": Table(
         "A block: the cross product of its lists, minus excludes.",
         {
-            "name": Key("str", "Block name (shown by `invoke show`).", required=True, pattern=NAME_RE),
-            "target": Key("str", "cuda, cpu or mps.", required=True, enum=TARGETS),
-            "packages": Key("strlist", "Packages to build.", required=True),
-            "python": Key("strlist", "Python versions.", required=True),
-            "cuda": Key("strlist", "CUDA versions (target cuda only)."),
-            "gpu": Key("strlist", "GPU architectures (target cuda only)."),
-            "isa": Key("strlist", "CPU ISAs (targets cuda and cpu)."),
-            "suffix": Key("str", 'Appended to every name of the block ("nightly").', pattern=NAME_RE),
+            "name": Key(
+                "str", "Block name (shown by `invoke show`).", required=True, pattern=NAME_RE, reaches=(COMMENT, STRING, DOCS)
+            ),
+            "target": Key("str", "cuda, cpu or mps.", required=True, enum=TARGETS, reaches=(REF,)),
+            "packages": Key("strlist", "Packages to build.", required=True, reaches=(REF,)),
+            "python": Key("strlist", "Python versions.", required=True, reaches=(REF,)),
+            "cuda": Key("strlist", "CUDA versions (target cuda only).", reaches=(REF,)),
+            "gpu": Key("strlist", "GPU architectures (target cuda only).", reaches=(REF,)),
+            "isa": Key("strlist", "CPU ISAs (targets cuda and cpu).", reaches=(REF,)),
+            "suffix": Key(
+                "str", 'Appended to every name of the block ("nightly").', pattern=NAME_RE, reaches=(*IN_VARIANT_NAME, ATTR)
+            ),
             "exclude": Key("tablelist", "Combinations to leave out.", table="match"),
             "override": Key("tablelist", "Settings for the combinations a match selects.", table="override"),
             **{k: v for k, v in SETTINGS_KEYS.items()},
@@ -344,7 +533,12 @@ SPECS: dict[str, Table] = {
         {"match": Key("table", "Which variants.", required=True, table="match"), **SETTINGS_KEYS},
     ),
 }
-SPECS["matrix"].keys["pin"] = Key("str", SETTINGS_KEYS["pin"].doc, required=True)
+SPECS["matrix"].keys["pin"] = Key("str", SETTINGS_KEYS["pin"].doc, required=True, reaches=(REF,))
+
+
+def schema_pattern(pattern: str) -> str:
+    """``pattern`` anchored for JSON Schema (ECMA-262: ``$`` is the end of the input there)."""
+    return f"^(?:{pattern})$" if "|" in pattern else f"^{pattern}$"
 
 
 def _typename(value: Any) -> str:
@@ -362,8 +556,34 @@ def did_you_mean(word: str, options) -> str:
     return f"did you mean `{close[0]}`?" if close else ""
 
 
+# Past this many problems the checker stops looking for "did you mean" hints: a
+# file of a hundred thousand unknown keys is answered in a second, not in minutes.
+HINT_LIMIT = 200
+
+
+def check_string(
+    text: str, pattern: str | None, enum: tuple[str, ...] | None, reaches: tuple[str, ...]
+) -> tuple[str, str] | None:
+    """(message, fix) if ``text`` breaks the key's own grammar or a rule of a context it reaches."""
+    if len(text) > reach.MAX_STRING:
+        return reach.problem(text, reaches)
+    if reach.VERSION in reaches:
+        found = reach.version_problem(text)
+        if found:
+            return found
+    if pattern and not reach.full(pattern, text):
+        return (f"{_show(text)} is malformed (expected to match {pattern})", "")
+    if enum and text not in enum:
+        return (f"{_show(text)} is not one of {', '.join(enum)}", did_you_mean(text, enum))
+    return reach.problem(text, reaches)
+
+
+def _show(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
 def check_table(raw: Any, spec_name: str, path: tuple, problems: list[Problem]) -> None:
-    """Check one table against its spec: unknown keys, types, patterns, enums."""
+    """Check one table against its spec: unknown keys, types, patterns, enums, the rules of every context."""
     spec = SPECS[spec_name]
     if not isinstance(raw, dict):
         problems.append(Problem(path, f"must be a table, found {_typename(raw)}", "write it as a [table] or { inline = table }"))
@@ -371,9 +591,9 @@ def check_table(raw: Any, spec_name: str, path: tuple, problems: list[Problem]) 
     for key, value in raw.items():
         kpath = (*path, key)
         if key not in spec.keys:
-            hint = did_you_mean(key, spec.keys)
+            hint = did_you_mean(key, spec.keys) if len(problems) < HINT_LIMIT else ""
             allowed = ", ".join(sorted(spec.keys))
-            problems.append(Problem(kpath, f"unknown key `{key}`", hint or f"allowed keys here: {allowed}"))
+            problems.append(Problem(kpath, f"unknown key `{_short(key)}`", hint or f"allowed keys here: {allowed}"))
             continue
         _check_value(value, spec.keys[key], kpath, problems)
     for key, k in spec.keys.items():
@@ -381,16 +601,18 @@ def check_table(raw: Any, spec_name: str, path: tuple, problems: list[Problem]) 
             problems.append(Problem((*path, key), "required key is missing", f"add `{key} = ...` ({k.doc})"))
 
 
+def _short(key: str) -> str:
+    return key if len(key) <= 60 else key[:57] + "..."
+
+
 def _check_value(value: Any, k: Key, path: tuple, problems: list[Problem]) -> None:
     def bad(expected: str) -> None:
         problems.append(Problem(path, f"must be {expected}, found {_typename(value)}", k.doc))
 
-    def check_str(s: str, p: tuple) -> None:
-        if k.pattern and not re.match(k.pattern, s):
-            problems.append(Problem(p, f"{s!r} is malformed (expected to match {k.pattern})", k.doc))
-        if k.enum and s not in k.enum:
-            hint = did_you_mean(s, k.enum)
-            problems.append(Problem(p, f"{s!r} is not one of {', '.join(k.enum)}", hint or k.doc))
+    def check_str(s: str, p: tuple, pattern=k.pattern, enum=k.enum, reaches=k.reaches) -> None:
+        found = check_string(s, pattern, enum, reaches)
+        if found:
+            problems.append(Problem(p, found[0], found[1] or k.doc))
 
     if k.kind == "str":
         if not isinstance(value, str):
@@ -399,6 +621,9 @@ def _check_value(value: Any, k: Key, path: tuple, problems: list[Problem]) -> No
     elif k.kind == "int":
         if not isinstance(value, int) or isinstance(value, bool):
             return bad("an integer")
+        if not k.minimum <= value <= k.maximum:
+            shown = str(value) if len(str(value)) <= 30 else f"a {len(str(value))}-digit number"
+            problems.append(Problem(path, f"{shown} is out of range", f"use an integer from {k.minimum} to {k.maximum}"))
     elif k.kind == "bool":
         if not isinstance(value, bool):
             return bad("true or false")
@@ -409,33 +634,32 @@ def _check_value(value: Any, k: Key, path: tuple, problems: list[Problem]) -> No
             check_str(v, (*path, i))
     elif k.kind == "strOrList":
         if isinstance(value, str):
-            return
+            return check_str(value, path)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
             return bad("a string or a non-empty list of strings")
+        for i, v in enumerate(value):
+            check_str(v, (*path, i))
     elif k.kind == "strmap":
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             return bad("a table of strings")
         for name, v in value.items():
-            if k.pattern == ENV_VALUE_RE and not re.match(ENV_NAME_RE, name):
+            found = check_string(name, k.key_pattern, None, k.key_reaches)
+            if found:
                 problems.append(
-                    Problem(
-                        (*path, name),
-                        f"{name!r} is not a valid environment variable name",
-                        "use upper-case letters, digits and _",
-                    )
+                    Problem((*path, name), f"{_show(name)} is not a valid {k.key_doc}: {found[0]}", found[1] or k.doc)
                 )
+                continue
             check_str(v, (*path, name))
     elif k.kind == "table":
         check_table(value, k.table, path, problems)
     elif k.kind == "tablemap":
         if not isinstance(value, dict):
             return bad("a table")
-        pattern = SPECS[k.table].key_pattern
+        table = SPECS[k.table]
         for name, entry in value.items():
-            if pattern and not re.match(pattern, name):
-                problems.append(
-                    Problem((*path, name), f"name {name!r} is malformed (expected to match {pattern})", "rename the entry")
-                )
+            found = check_string(name, table.key_pattern, None, table.name_reaches)
+            if found:
+                problems.append(Problem((*path, name), f"name {found[0]}", found[1] or "rename the entry"))
             check_table(entry, k.table, (*path, name), problems)
     elif k.kind == "tablelist":
         if not isinstance(value, list):
@@ -454,32 +678,36 @@ def _json_for_key(k: Key) -> dict:
     if k.kind == "str":
         s["type"] = "string"
         if k.pattern:
-            s["pattern"] = k.pattern
+            s["pattern"] = schema_pattern(k.pattern)
         if k.enum:
             s["enum"] = list(k.enum)
     elif k.kind == "int":
-        s["type"] = "integer"
+        s.update(type="integer", minimum=k.minimum, maximum=k.maximum)
     elif k.kind == "bool":
         s["type"] = "boolean"
     elif k.kind == "strlist":
         item: dict[str, Any] = {"type": "string"}
         if k.pattern:
-            item["pattern"] = k.pattern
+            item["pattern"] = schema_pattern(k.pattern)
+        if k.enum:
+            item["enum"] = list(k.enum)
         s.update(type="array", items=item)
     elif k.kind == "strOrList":
         s["anyOf"] = [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]
     elif k.kind == "strmap":
         val: dict[str, Any] = {"type": "string"}
         if k.pattern:
-            val["pattern"] = k.pattern
+            val["pattern"] = schema_pattern(k.pattern)
         s.update(type="object", additionalProperties=val)
+        if k.key_pattern:
+            s["propertyNames"] = {"pattern": schema_pattern(k.key_pattern)}
     elif k.kind == "table":
         s["$ref"] = f"#/$defs/{k.table}"
     elif k.kind == "tablemap":
         s["type"] = "object"
         s["additionalProperties"] = {"$ref": f"#/$defs/{k.table}"}
         if SPECS[k.table].key_pattern:
-            s["propertyNames"] = {"pattern": SPECS[k.table].key_pattern}
+            s["propertyNames"] = {"pattern": schema_pattern(SPECS[k.table].key_pattern)}
     elif k.kind == "tablelist":
         s.update(type="array", items={"$ref": f"#/$defs/{k.table}"})
     return s
