@@ -251,20 +251,21 @@ def test_aliases_resolve_through_defaults(shipped):
         shipped.resolve("sm61-avx")
 
 
-def test_warnings_name_each_unverified_variant_once(shipped):
-    """One warning; every variant that fetches an unverified pin or source is named in it exactly once."""
+def test_gen_names_each_unverified_variant_once(shipped):
+    """One warning with the counts; `invoke gen`'s report names every affected variant exactly once."""
     from buildmatrix import pinfacts
 
     affected = pinfacts.unverified(shipped)
     warns = [w for w in shipped.warnings if "declared unverified" in w]
+    report = "\n".join(pinfacts.unverified_report(shipped))
     if not affected:
-        assert warns == []
+        assert warns == [] and report == ""
         return
-    assert len(warns) == 1
-    named = re.findall(r"[a-z0-9][a-z0-9_-]*-python3[0-9]+-[a-z0-9_-]+", warns[0].split(":", 1)[1])
+    assert len(warns) == 1 and f"{len(affected)} variant(s)" in warns[0]
+    named = re.findall(r"[a-z0-9][a-z0-9_-]*-python3[0-9]+-[a-z0-9_-]+", report.split(":", 1)[1])
     assert Counter(named) == Counter(list(affected)), "each affected variant once, no other"
     for why in {w for ws in affected.values() for w in ws}:
-        assert pinfacts.fill_command(why) in warns[0]
+        assert pinfacts.fill_command(why) in report
     unverified_names = {n for n, p in shipped.pins.items() if not p.sha256} | {
         n for n, s in shipped.sources.items() if not s.hash
     }

@@ -106,6 +106,10 @@ def cmd_gen(file: str, root: str, names: str | None, check: bool, prune: bool, f
         print(f"pruned    {n}")
     for n in report.stale:
         print(f"stale     {n}  (no variant produces it; `invoke gen --prune` deletes it)")
+    from . import pinfacts
+
+    for line in pinfacts.unverified_report(m):
+        print(line)
     print(
         f"gen: {len(report.created)} created, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.pruned)} pruned, {len(report.stale)} stale"

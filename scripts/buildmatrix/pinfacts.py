@@ -12,6 +12,7 @@ Nothing here writes to disk; ``model`` calls :func:`check` while loading.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -184,18 +185,34 @@ def unverified_groups(m: Matrix) -> list[tuple[tuple[str, ...], list[str]]]:
 
 
 def unverified_warnings(m: Matrix) -> list[str]:
+    """One short warning for every command; `invoke gen` prints the full list (:func:`unverified_report`)."""
+    groups = unverified_groups(m)
+    if not groups:
+        return []
+    total = sum(len(names) for _, names in groups)
+    counts = Counter(w for why, names in groups for w in why for _ in names)
+    parts = ", ".join(f"{w} ({n})" for w, n in sorted(counts.items()))
+    return [
+        f"{total} variant(s) fetch a pin or source declared unverified ({parts}); "
+        "`invoke gen` names them, docs/BUILD_MATRIX.md#unverified-fetches lists them"
+    ]
+
+
+def unverified_report(m: Matrix) -> list[str]:
+    """What `invoke gen` prints: every affected variant once, grouped by what it fetches unverified."""
     groups = unverified_groups(m)
     if not groups:
         return []
     total = sum(len(names) for _, names in groups)
     lines = [
-        f"{total} variant(s) fetch a pin or source declared unverified in variants.toml; their recipes carry a fake hash, "
-        "so the first real build stops at that fetch and prints the real hash:"
+        f"unverified: {total} variant(s) fetch a pin or source without a trustworthy hash; their recipes carry a fake "
+        "hash, so the first real build stops at that fetch and prints the real one (record it with the command, "
+        "adding `--hash <printed hash>`):"
     ]
     for why, names in groups:
         cmds = "; ".join(f"`{fill_command(w)}`" for w in why)
         lines.append(f"  {' + '.join(why)} ({len(names)}, fill with {cmds}): {', '.join(names)}")
-    return ["\n".join(lines)]
+    return lines
 
 
 # -------------------------------------------------------------- recipe decisions
