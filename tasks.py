@@ -186,3 +186,31 @@ def ci_import(c, path):
     from buildmatrix import ciimport
 
     _done(ciimport.cmd_import(str(ROOT), path))
+
+
+@task(
+    help={
+        "names": "variant names or aliases whose result-<name> links to push (default: every result link here)",
+        "to": "Nix store URL of the cache: file:///srv/nix-cache, s3://bucket?region=..., ssh://host (default: [push] to of the builders file)",
+        "dry_run": "print the nix copy command; copy and record nothing",
+    }
+)
+def push(c, names="", to="", dry_run=False):
+    """Copy built results (result-<name>) to a binary cache with `nix copy --to`, and record it in the ledger."""
+    from buildmatrix import push as push_module
+
+    _done(push_module.cmd_push(str(ROOT), FILE, names, to, dry_run))
+
+
+@task(
+    help={
+        "names": "variant names or aliases (sm120-avx), separated by commas or spaces; default: all",
+        "builders": "fleets to predict the makespan for: N×CORES (4x32), several comma-separated (1x32,4x32,16x32); default: 1 x this machine's CPUs",
+        "json": "print JSON",
+    }
+)
+def plan(c, names="", builders="", json=False):
+    """What building a selection costs: derivations by class, what is already available, core-hours, makespan on N builders."""
+    from buildmatrix import plan as plan_module
+
+    _done(plan_module.cmd_plan(str(ROOT), FILE, names, builders, json))

@@ -14,6 +14,13 @@ if str(ROOT / "scripts") not in sys.path:
     sys.path.insert(0, str(ROOT / "scripts"))
 
 
+@pytest.fixture(autouse=True)
+def _no_user_builders(tmp_path_factory, monkeypatch):
+    """Builds in tests never pick up the developer's ~/.config/buildmatrix/builders.toml."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+    monkeypatch.delenv("BUILDMATRIX_BUILDERS", raising=False)
+
+
 @pytest.fixture
 def root() -> Path:
     return ROOT

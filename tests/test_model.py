@@ -456,10 +456,13 @@ def test_archspec_cross_check(tmp_path):
 def test_free_text_descriptions_are_accepted(tmp_path):
     text = (
         MINI
-        + '\n[[override]]\nmatch = { isa = "avx2", target = "cpu" }\ndescription = "${builtins.abort \\"x\\"} \'\'quotes\'\' \\\\ \\n"\n'
+        + '\n[[override]]\nmatch = { isa = "avx2", target = "cpu" }\ndescription = "${builtins.abort \\"x\\"} \'\'quotes\'\' \\\\ #hash"\n'
     )
     m = load_text(tmp_path, text)
     assert m.variant("pytorch-python313-cpu-avx2").description.startswith("${builtins.abort")
+    # meta.description is one line: a line break (or any control character) is refused, not escaped.
+    msg = problems(tmp_path, text.replace("#hash", "two\\nlines"))
+    assert "override[0].description: contains a control character (U+000A)" in msg
 
 
 def test_unknown_defaults(tmp_path):

@@ -155,7 +155,7 @@ def test_the_workflow_parses_and_its_structure_holds(doc, m, config):
         runs = " ".join(s.get("run", "") for s in job["steps"])
         if g.kind == "build":
             assert job["runs-on"] == list(config.runners[g.platform])
-            assert 'nox -s $SESSION' in runs and "nix --extra-experimental-features nix-command copy --to" in runs
+            assert "nox -s $SESSION" in runs and "invoke push --to" in runs
             names = {s.get("with", {}).get("name") for s in job["steps"]}
             assert {"logs-${{ matrix.alias }}", "paths-${{ matrix.alias }}", "records-build-${{ matrix.alias }}"} <= names
         else:
@@ -304,7 +304,7 @@ def test_the_plan_step_writes_github_outputs_and_a_summary(tmp_path, monkeypatch
         ('aarch64-linux = ["self-hosted", "linux", "arm64", "buildmatrix-build"]\n', "", "ci.runners.aarch64-linux", "no build runner"),
         ('push = "s3://buildmatrix-cache?region=eu-central-1"', 'push = "s3://x; rm -rf /"', "ci.cache.push", "malformed"),
         ('uses = "flox/install-flox-action@v2"', 'uses = "flox/install-flox-action"', "ci.flox.uses", "malformed"),
-        ("max_parallel = 8", "max_parallel = 0", "ci.max_parallel", "at least 1"),
+        ("max_parallel = 8", "max_parallel = 0", "ci.max_parallel", "out of range"),
     ],
 )
 def test_bad_ci_tables_are_refused_with_file_line_and_fix(tmp_path, capsys, old, new, where, says):

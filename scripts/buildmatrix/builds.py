@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from . import detect, ledger, model
+from . import builders, detect, ledger, model
 from .errors import BuildMatrixError, UsageError
 
 FLOX_INSTALL_URL = "https://flox.dev/docs/install-flox/"
@@ -309,8 +309,10 @@ def plan_parallelism(
 _NIX_KEY = re.compile(r"^\s*(cores|max-jobs)\s*=", re.MULTILINE)
 
 
-def nix_config_env(base: Mapping[str, str], par: Parallelism, *, forced: bool = False) -> tuple[dict[str, str], str]:
-    """``base`` plus ``NIX_CONFIG`` carrying ``cores``/``max-jobs``; returns (env, note).
+def nix_config_env(
+    base: Mapping[str, str], par: Parallelism, *, forced: bool = False, extra: Sequence[str] = ()
+) -> tuple[dict[str, str], str]:
+    """``base`` plus ``NIX_CONFIG`` carrying ``cores``/``max-jobs`` (then ``extra``: builders, caches); returns (env, note).
 
     Settings the caller already put in ``NIX_CONFIG`` win unless ``forced`` (``--cores``
     given): later lines override earlier ones in Nix, so ours are only appended for keys
@@ -320,7 +322,10 @@ def nix_config_env(base: Mapping[str, str], par: Parallelism, *, forced: bool = 
     existing = env.get("NIX_CONFIG", "")
     already = set() if forced else set(_NIX_KEY.findall(existing))
     lines = [f"{k} = {v}" for k, v in (("cores", par.cores), ("max-jobs", par.max_jobs)) if k not in already]
-    note = f"NIX_CONFIG already sets {', '.join(sorted(already))}: kept" if already else ""
+    given = set(re.findall(r"^\s*([\w-]+)\s*=", existing, re.MULTILINE))
+    kept = sorted(already | {ln.split("=")[0].strip() for ln in extra if ln.split("=")[0].strip() in given})
+    lines += [ln for ln in extra if ln.split("=")[0].strip() not in given]
+    note = f"NIX_CONFIG already sets {', '.join(kept)}: kept" if kept else ""
     if lines:
         env["NIX_CONFIG"] = (existing.rstrip("\n") + "\n" if existing.strip() else "") + "\n".join(lines)
     return env, note
@@ -560,20 +565,29 @@ def recipe_path(root: Path, name: str) -> Path | None:
     return None
 
 
-def preflight(root: Path, variants: Sequence[model.Variant], *, force: bool, env: Mapping[str, str]) -> list[str]:
-    """Reasons not to start ``flox build`` (each with what to do); empty when it may start."""
+def preflight(
+    root: Path, variants: Sequence[model.Variant], *, force: bool, env: Mapping[str, str], remote: builders.Config | None = None
+) -> list[str]:
+    """Reasons not to start ``flox build`` (each with what to do); empty when it may start.
+
+    A foreign platform is fine when a configured builder serves it (``remote``, see builders.py).
+    """
+    remote = remote or builders.Config()
     problems = []
     if not shutil.which("flox", path=env.get("PATH", os.defpath)):
         problems.append(_exec_flox_missing_message("flox build"))
     host = host_platform()
-    foreign = [v for v in variants if v.platform != host]
+    foreign = [v for v in variants if v.platform != host and v.platform not in remote.systems]
     if foreign and not force:
         listed = ", ".join(f"{v.name} ({v.platform})" for v in foreign)
         problems.append(
             f"this host is {host} and cannot build {listed}.\n"
             f"Build on an {foreign[0].platform} machine, or pass `-- --force` if this Nix can build for it "
-            "(remote builders, or extra-platforms with binfmt emulation: very slow)."
+            "(remote builders, or extra-platforms with binfmt emulation: very slow),\n"
+            f"or add a [[builder]] for {foreign[0].platform} to {remote.source or builders.user_file(env)} (docs/BUILDING.md#remote-builders)."
         )
+    if not force:
+        problems += remote.refusals({v.platform for v in variants}, host)
     missing = [v.name for v in variants if recipe_path(root, v.name) is None]
     if missing:
         problems.append(f"no recipe in {PKGS_DIR}/ for {', '.join(missing)}: run `invoke gen`")
@@ -634,17 +648,22 @@ def build(
     root = Path(root)
     env = dict(os.environ if env is None else env)
     variants = list(dict.fromkeys(variants))
-    problems = preflight(root, variants, force=options.force, env=env)
+    try:
+        remote = builders.load(root, env)
+    except BuildMatrixError as exc:
+        return Outcome(STATUS_REFUSED, str(exc))
+    problems = preflight(root, variants, force=options.force, env=env, remote=remote)
     if problems:
         return Outcome(STATUS_REFUSED, "\n".join(problems))
 
-    par = plan_parallelism(variants, cores=options.cores, max_jobs=options.max_jobs)
-    run_env, note = nix_config_env(env, par, forced=options.cores is not None)
+    par = plan_parallelism(variants, cores=options.cores, max_jobs=remote.max_jobs(options.max_jobs))
+    run_env, note = nix_config_env(env, par, forced=options.cores is not None, extra=remote.nix_config_lines())
     argv = flox_build_argv(variants, options.stability, options.flox_args)
     logs = [LOG_DIR / f"{v.name}.log" for v in variants]
     nix_config = run_env.get("NIX_CONFIG", "").replace("\n", "; ")
     say(f"build: {' '.join(argv)}")
     say(f"build: parallelism cores={par.cores} max-jobs={par.max_jobs} ({par.reason}){'; ' + note if note else ''}")
+    say(f"build: builders: {remote.describe()}")
     say(f"build: NIX_CONFIG={nix_config!r}; log {logs[0]}" + (f" (also {', '.join(map(str, logs[1:]))})" if logs[1:] else ""))
     if options.dry_run:
         return Outcome(STATUS_OK, "dry run: nothing built")
@@ -695,7 +714,8 @@ def build(
                     "exit_code": rc,
                     "store_path": target if fresh else "",
                     "platform": host_platform(),
-                    "forced": options.force and v.platform != host_platform(),
+                    "forced": options.force and v.platform != host_platform() and v.platform not in remote.systems,
+                    "builders": sorted(b.uri for b in remote.builders),
                     "stability": options.stability or "",
                     "cores": par.cores,
                     "max_jobs": par.max_jobs,

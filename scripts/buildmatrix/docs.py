@@ -44,8 +44,8 @@ DOCS_DIR = PurePosixPath("docs")
 README = PurePosixPath("README.md")
 NIXPKGS_TREE = "https://github.com/NixOS/nixpkgs/tree/"
 TARGET_ORDER = {"cuda": 0, "cpu": 1, "mps": 2}
-ACTION_WORDS = {"eval": "evaluation", "build": "build", "smoke": "smoke test", "publish": "publish"}
-ACTION_DONE = {"eval": "evaluated", "build": "built", "smoke": "smoke-tested", "publish": "published"}
+ACTION_WORDS = {"eval": "evaluation", "build": "build", "push": "push to a binary cache", "smoke": "smoke test", "publish": "publish"}
+ACTION_DONE = {"eval": "evaluated", "build": "built", "push": "pushed to a binary cache", "smoke": "smoke-tested", "publish": "published"}
 
 # Regions each shipped document must keep (deleting one by accident is an error, not silent drift).
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -1146,8 +1146,8 @@ def _spec_forms() -> dict[str, list[str]]:
                 continue
             if name == "root":
                 pattern = spec.SPECS[k.table].key_pattern or ""
-                dotted = bool(pattern) and re.match(pattern, "3.13") is not None
-                always = dotted and not any(re.match(pattern, x) for x in ("a", "a1", "sm90", "x-y"))
+                dotted = bool(pattern) and re.fullmatch(pattern, "3.13") is not None
+                always = dotted and not any(re.fullmatch(pattern, x) for x in ("a", "a1", "sm90", "x-y"))
                 entry = '"NAME"' if always else "NAME"
                 form = {"table": f"`[{key}]`", "tablemap": f"`[{key}.{entry}]`", "tablelist": f"`[[{key}]]`"}[k.kind]
                 if dotted and not always:

@@ -17,7 +17,7 @@ from pathlib import Path
 import tomlkit
 from tomlkit.items import AoT, Table
 
-from . import model, spec
+from . import model, reach, spec
 from .errors import BuildMatrixError, UsageError
 from .gen import write_atomic
 
@@ -35,6 +35,15 @@ def _save(path: Path, doc: tomlkit.TOMLDocument, before: model.Matrix) -> EditRe
     old, new = set(before.by_name), set(after.by_name)
     write_atomic(path, text)
     return EditResult(sorted(new - old), sorted(old - new))
+
+
+def _check_option(option: str, value: str, table: str, key: str) -> None:
+    """Hold a command-line value to the rule of the key it is written to (spec.py), before anything is read or written."""
+    k = spec.SPECS[table].keys[key]
+    found = spec.check_string(value, k.pattern, None, k.reaches)
+    if found:
+        message, fix = found
+        raise UsageError(f"--{option}: {message}" + (f" ({fix})" if fix else ""))
 
 
 def _parse_alias(alias: str, m: model.Matrix) -> dict:
@@ -91,7 +100,22 @@ def add(
     suffix: str = "",
 ) -> EditResult:
     """Add variants: a new one-combination block for ``alias``, or values appended to ``block``'s lists."""
+    for option, value, key in (
+        ("alias", alias, "name"),
+        ("block", block, "name"),
+        ("suffix", suffix, "suffix"),
+        ("cuda", cuda, "cuda"),
+        ("python", python, "python"),
+        ("pin", pin, "pin"),
+        ("torch", torch, "torch"),
+        *(("packages", p, "packages") for p in packages or ()),
+    ):
+        if value:
+            _check_option(option, value, "matrix", key)
     m = model.load(path)
+    for option, value, known in (("pin", pin, m.pins), ("torch", torch, m.sources), ("cuda", cuda, m.cudas), ("python", python, m.pythons)):
+        if value and value not in known:
+            raise UsageError(f"--{option}: unknown {option} {value!r} (known: {', '.join(known) or 'none'})")
     doc = tomlkit.parse(path.read_text(encoding="utf-8"))
     matrix: AoT = doc["matrix"]
     if block:
@@ -147,13 +171,15 @@ def add(
 
 def remove(path: Path, aliases: list[str]) -> EditResult:
     """Remove variants: drop a block they empty, else add the narrowest exclude to their block."""
+    for alias in aliases:
+        _check_option("alias", alias, "match", "name")
     m = model.load(path)
     doc = tomlkit.parse(path.read_text(encoding="utf-8"))
     matrix: AoT = doc["matrix"]
     doomed = {v.name: v for a in aliases for v in m.resolve(a)}
     by_block: dict[int, list[model.Variant]] = {}
     for v in doomed.values():
-        found = re.match(r"matrix\[(\d+)\]", v.origin[0])
+        found = re.fullmatch(r"matrix\[(\d+)\] .*", v.origin[0], re.S)
         by_block.setdefault(int(found.group(1)), []).append(v)
     empty_blocks = []
     for index, removed in sorted(by_block.items()):
@@ -244,12 +270,12 @@ def pin(path: Path, name: str, rev: str = "") -> EditResult:
     if name not in m.pins:
         raise UsageError(f"no pin named {name!r} (pins: {', '.join(m.pins)})")
     rev = rev or m.pins[name].rev
-    if not re.match(spec.REV_RE, rev):
+    if not reach.full(spec.REV_RE, rev):
         raise UsageError(f"--rev must be a full 40-hex nixpkgs commit, got {rev!r}")
     url = f"https://github.com/NixOS/nixpkgs/archive/{rev}.tar.gz"
     out = _run(["nix-prefetch-url", "--unpack", "--type", "sha256", url]).strip().splitlines()
     sha = out[-1].strip() if out else ""
-    if not re.match(spec.NIX32_SHA256_RE, sha):
+    if not reach.full(spec.NIX32_SHA256_RE, sha):
         raise BuildMatrixError(f"nix-prefetch-url printed {sha!r}, not a sha256")
     doc = tomlkit.parse(path.read_text(encoding="utf-8"))
     entry = doc["pin"][name]
@@ -270,6 +296,7 @@ def pin_source(path: Path, name: str, rev: str = "") -> EditResult:
         raise UsageError(f"no torch source named {name!r} (sources: {', '.join(m.sources) or 'none'})")
     src = m.sources[name]
     rev = rev or src.rev
+    _check_option("rev", rev, "source", "rev")
     argv = ["nix-prefetch-git", "--quiet", "--url", f"https://github.com/{src.owner}/{src.repo}.git", "--rev", rev]
     if src.fetch_submodules:
         argv.append("--fetch-submodules")

@@ -37,6 +37,29 @@ class Problem:
         return text
 
 
+class ProblemList(list):
+    """A list of problems that keeps the first ``limit`` and only counts the rest.
+
+    A file of a million unknown keys must not cost a million Problem objects (nor a
+    message of a million lines): the checker's structural pass collects into this.
+    """
+
+    def __init__(self, limit: int = 1000):
+        super().__init__()
+        self.limit = limit
+        self.omitted = 0
+
+    def append(self, problem: Problem) -> None:
+        if len(self) < self.limit:
+            super().append(problem)
+        else:
+            self.omitted += 1
+
+
+# How many problems a ModelError prints before "… and K more".
+SHOWN_PROBLEMS = 50
+
+
 class BuildMatrixError(Exception):
     """Base class for every error this package raises on purpose."""
 
@@ -47,10 +70,19 @@ class ModelError(BuildMatrixError):
 
     file: Path
     problems: list[Problem] = field(default_factory=list)
+    omitted: int = 0  # problems found but not kept (see ProblemList)
+
+    @property
+    def total(self) -> int:
+        return len(self.problems) + self.omitted
 
     def __str__(self) -> str:
-        head = f"{self.file}: {len(self.problems)} problem(s); nothing was written"
-        return "\n".join([head, *(p.render(self.file) for p in self.problems)])
+        head = f"{self.file}: {self.total} problem(s); nothing was written"
+        lines = [head, *(p.render(self.file) for p in self.problems[:SHOWN_PROBLEMS])]
+        rest = self.total - min(len(self.problems), SHOWN_PROBLEMS)
+        if rest:
+            lines.append(f"... and {rest} more problem(s); fix these first (the first {SHOWN_PROBLEMS} are shown)")
+        return "\n".join(lines)
 
 
 class UsageError(BuildMatrixError):

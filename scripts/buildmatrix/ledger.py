@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 LEDGER = Path("ledger") / "records.jsonl"
-ACTIONS = ("eval", "build", "smoke", "publish")
+ACTIONS = ("eval", "build", "push", "smoke", "publish")
 STATUSES = ("ok", "failed", "interrupted", "skipped")
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import itertools
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,8 +18,8 @@ from typing import Any
 
 from packaging.version import Version
 
-from . import spec
-from .errors import ModelError, Problem, UsageError
+from . import loadguard, reach, requires, spec
+from .errors import ModelError, Problem, ProblemList, UsageError
 from .tomlpos import LineIndex
 
 DEFAULT_FILE = "variants.toml"
@@ -431,29 +430,14 @@ def _unknown_name_message(name: str, known) -> str:
 def load(path: str | Path = DEFAULT_FILE) -> Matrix:
     """Parse, check and expand ``path``. Raises ModelError with every problem found."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ModelError(
-            path, [Problem((), f"cannot read the file: {exc.strerror}", "run from the repository root or pass --file")]
-        ) from None
-    return loads(text, path)
+    return loads(loadguard.read(path), path)
 
 
 def loads(text: str, path: Path | str = DEFAULT_FILE) -> Matrix:
     path = Path(path)
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = _toml_error_line(str(exc))
-        raise ModelError(path, [Problem((), f"not valid TOML: {exc}", "fix the syntax at that line", line)]) from None
+    raw = loadguard.parse(text, path)
     builder = _Builder(raw, path, LineIndex(text))
     return builder.build()
-
-
-def _toml_error_line(message: str) -> int | None:
-    m = re.search(r"line (\d+)", message)
-    return int(m.group(1)) if m else None
 
 
 class _Builder:
@@ -467,7 +451,7 @@ class _Builder:
     def problem(self, keypath: tuple, message: str, fix: str = "") -> None:
         self.problems.append(Problem(keypath, message, fix, self.lines.line_of(keypath)))
 
-    def fail_if_problems(self) -> None:
+    def fail_if_problems(self, omitted: int = 0) -> None:
         if self.problems:
             seen: set = set()
             unique = []
@@ -477,22 +461,24 @@ class _Builder:
                     seen.add(key)
                     unique.append(p)
             unique.sort(key=lambda p: p.line or 0)
-            raise ModelError(self.path, unique)
+            raise ModelError(self.path, unique, omitted)
 
     def ref(self, keypath: tuple, name: str, table: dict, what: str, table_name: str) -> bool:
         if name in table:
             return True
         hint = spec.did_you_mean(name, table)
         known = ", ".join(sorted(table)) or "none defined"
-        self.problem(keypath, f"unknown {what} {name!r}", hint or f"define [{table_name}.{_q(name)}] or use one of: {known}")
+        define = f"define [{table_name}.{_q(name)}] or " if reach.full(spec.KEY_RE, name) else ""
+        self.problem(keypath, f"unknown {what} {name!r}", hint or f"{define}use one of: {known}")
         return False
 
     # -- main
     def build(self) -> Matrix:
-        spec.check_table(self.raw, "root", (), self.problems)
+        structural = ProblemList()
+        spec.check_table(self.raw, "root", (), structural)
         # Re-locate problems from the structural pass (they were created without lines).
-        self.problems = [Problem(p.path, p.message, p.fix, p.line or self.lines.line_of(p.path)) for p in self.problems]
-        self.fail_if_problems()
+        self.problems = [Problem(p.path, p.message, p.fix, p.line or self.lines.line_of(p.path)) for p in structural]
+        self.fail_if_problems(structural.omitted)
         raw = self.raw
         if raw["schema_version"] != 1:
             self.problem(
@@ -518,6 +504,8 @@ class _Builder:
         for n, p in packages.items():
             if p.requires:
                 self.ref(("package", n, "requires"), p.requires, packages, "package", "package")
+        for keypath, message, fix in requires.problems(packages):
+            self.problem(keypath, message, fix)
         for n, s in sources.items():
             if s.hash and not _is_sri(s.hash):
                 self.problem(
@@ -907,7 +895,7 @@ class _Builder:
                 self.problem(
                     ("matrix",),
                     f"variant name {v.name!r} is not a valid attribute name",
-                    "names must match ^[a-z0-9][a-z0-9_-]*$ (no dots)",
+                    f"names must match {spec.NAME_RE} (no dots)",
                 )
         for v in variants:
             if not v.requires:
@@ -937,7 +925,7 @@ class _Builder:
 
 
 def _origin_path(v: Variant) -> tuple:
-    m = re.match(r"matrix\[(\d+)\]", v.origin[0])
+    m = re.fullmatch(r"matrix\[(\d+)\] .*", v.origin[0], re.S)
     return ("matrix", int(m.group(1))) if m else ("matrix",)
 
 
@@ -963,7 +951,7 @@ def _with_settings(v: Variant, ov: dict, pins, sources, patches, origin: str) ->
 
 def paired_torchvision(torch_version: str) -> str | None:
     """The torchvision release series PyTorch pairs with a torch 2.x release: 2.N -> 0.(N+15)."""
-    m = re.match(r"^2\.(\d+)\.", torch_version)
+    m = re.fullmatch(r"2\.(\d+)\..*", torch_version, re.S)
     return f"0.{int(m.group(1)) + 15}" if m else None
 
 
@@ -977,15 +965,15 @@ def _match_facts(match: dict[str, set], facts: dict) -> bool:
 
 
 def _re_name(name: str) -> bool:
-    return re.match(spec.NAME_RE, name) is not None
+    return reach.full(spec.NAME_RE, name)
 
 
 def _is_nix32(s: str) -> bool:
-    return re.match(spec.NIX32_SHA256_RE, s) is not None
+    return reach.full(spec.NIX32_SHA256_RE, s)
 
 
 def _is_sri(s: str) -> bool:
-    return re.match(spec.SRI_SHA256_RE, s) is not None
+    return reach.full(spec.SRI_SHA256_RE, s)
 
 
 def _q(name: str) -> str:

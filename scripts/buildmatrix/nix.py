@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from . import reach
 from .errors import BuildMatrixError
 
 _DQ_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -45,7 +46,7 @@ def multiline(text: str, indent: str) -> str:
     return "''\n" + body + "\n" + indent + "''"
 
 
-_SAFE_SHELL_WORD = re.compile(r"^[A-Za-z0-9_.,:+=/@%-]*$")
+_SAFE_SHELL_WORD = re.compile(reach.SHELL_WORD_RE)
 
 
 def shell_word(text: str) -> str:
@@ -54,17 +55,17 @@ def shell_word(text: str) -> str:
     Flags and switch values are validated when variants.toml is loaded; this is the
     renderer's second line of defence, so a bug upstream cannot inject shell.
     """
-    if not _SAFE_SHELL_WORD.match(text):
+    if _SAFE_SHELL_WORD.fullmatch(text) is None:
         raise BuildMatrixError(f"refusing to put {text!r} into a build script: only [A-Za-z0-9_.,:+=/@%-] are allowed")
     return text
 
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_'-]*$")
+_IDENT = re.compile(reach.NIX_IDENT_RE)
 
 
 def attr_name(text: str) -> str:
-    """An attribute name: bare if it is an identifier, quoted otherwise."""
-    return text if _IDENT.match(text) else string(text)
+    """An attribute name: bare if it is an identifier (and not a keyword), quoted otherwise."""
+    return text if _IDENT.fullmatch(text) and text not in reach.NIX_KEYWORDS else string(text)
 
 
 def comment(text: str) -> str:

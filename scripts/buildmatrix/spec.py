@@ -9,44 +9,73 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import reach
 from .errors import Problem
 
-# Patterns shared by the validator and the JSON schema.
-NAME_RE = r"^[a-z0-9][a-z0-9_-]*$"
-KEY_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-VERSION_RE = r"^[0-9]+\.[0-9]+$"
-CAPABILITY_RE = r"^[0-9]+\.[0-9]$"
-REV_RE = r"^[0-9a-f]{40}$"
-NIX32_SHA256_RE = r"^[0-9abcdfghijklmnpqrsvwxyz]{52}$"
-SRI_SHA256_RE = r"^sha256-[A-Za-z0-9+/]{43}=$"
+# Patterns shared by the validator and the JSON schema. They are grammars for a
+# whole value: the validator applies them with re.fullmatch (reach.full), the
+# schema anchors them (schema_pattern).
+NAME_RE = r"[a-z0-9][a-z0-9_-]*"
+KEY_RE = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+VERSION_RE = r"[0-9]+\.[0-9]+"
+CAPABILITY_RE = r"[0-9]+\.[0-9]"
+DRIVER_RE = r"[0-9]+(\.[0-9]+)*"
+REV_RE = r"[0-9a-f]{40}"
+NIX32_SHA256_RE = r"[0-9abcdfghijklmnpqrsvwxyz]{52}"
+SRI_SHA256_RE = r"sha256-[A-Za-z0-9+/]{43}="
 # Compiler flags reach a shell (inside double quotes) and a Nix string: only
 # characters that are inert in both are accepted.
-FLAG_RE = r"^-[A-Za-z0-9][A-Za-z0-9_.=+,-]*$"
-ENV_NAME_RE = r"^[A-Z_][A-Z0-9_]*$"
-ENV_VALUE_RE = r"^[A-Za-z0-9_.,:+=/-]*$"
-CMAKE_FLAG_RE = r"^-D[A-Za-z_][A-Za-z0-9_]*(:[A-Z]+)?=[A-Za-z0-9_.,:+/;-]*$"
+FLAG_RE = r"-[A-Za-z0-9][A-Za-z0-9_.=+,-]*"
+ENV_NAME_RE = r"[A-Z_][A-Z0-9_]*"
+ENV_VALUE_RE = r"[A-Za-z0-9_.,:+=/-]*"
+CMAKE_FLAG_RE = r"-D[A-Za-z_][A-Za-z0-9_]*(:[A-Z]+)?=[A-Za-z0-9_.,:+/-]*"
+# Attributes emitted as Nix code (pkgs.<python>.<attr>): a Nix identifier, never a keyword (reach checks that).
+NIX_ATTR_RE = reach.NIX_IDENT_RE
+SET_ATTR_RE = r"[A-Za-z0-9_]+"
+FEATURE_RE = r"[A-Za-z0-9_.]+"
+SOURCE_VERSION_RE = reach.VERSION_TEXT_RE
+GITHUB_NAME_RE = r"[A-Za-z0-9_.-]+"
+GIT_REV_RE = r"[A-Za-z0-9][A-Za-z0-9._/-]*"
+PATCH_FILE_RE = r"patches/[A-Za-z0-9._-]+\.patch"
+NIX_PACKAGE_RE = r"[A-Za-z0-9_-]+"
+GPU_NAME_RE = r"sm[0-9]{2,3}"
 PLATFORMS = ("x86_64-linux", "aarch64-linux", "aarch64-darwin", "x86_64-darwin")
 TARGETS = ("cuda", "cpu", "mps")
 MATCH_KEYS = ("name", "package", "python", "target", "cuda", "gpu", "isa")
-# [ci] values reach a GitHub Actions workflow (YAML scalars, `runs-on`, `uses`) and, through
-# `env:`, shell variables: only characters that are inert in YAML, in a GitHub expression
-# (no `${{`) and in a double-quoted shell word are accepted.
-RUNNER_LABEL_RE = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
-ACTION_RE = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[A-Za-z0-9_.-]+$"
-SECRET_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
-STORE_URI_RE = r"^(s3|https?|file)://[A-Za-z0-9_.~:/?=&%+@,-]+$"
-CACHE_URL_RE = r"^(https?|file|s3)://[A-Za-z0-9_.~:/?=&%+@,-]+$"
-PUBLIC_KEY_RE = r"^[A-Za-z0-9_.-]+:[A-Za-z0-9+/]+={0,2}$"
-ACTION_INPUT_RE = r"^(\$\{\{ secrets\.[A-Za-z_][A-Za-z0-9_]* \}\}|[A-Za-z0-9_.,:/@+=-]*)$"
+# Integers are 64-bit signed at most (TOML's own range, and what JSON tools keep exact).
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+
+STRING_KINDS = ("str", "strlist", "strmap", "strOrList")
+# Contexts short names, for the declarations below.
+FILE, ATTR, CODE, STRING, INDENTED, COMMENT, SHELL, VERSION, DOCS, REF, YAML = (
+    reach.FILE, reach.ATTR, reach.CODE, reach.STRING, reach.INDENTED, reach.COMMENT,
+    reach.SHELL, reach.VERSION, reach.DOCS, reach.REF, reach.YAML,
+)  # fmt: skip
+# [ci] values reach the generated GitHub Actions workflow (YAML scalars, `runs-on`, `uses`) and,
+# through `env:`, shell variables: each grammar keeps them inert in YAML, in a GitHub expression
+# (no `${{`, except the one secrets form of an action input) and in a double-quoted shell word.
+RUNNER_LABEL_RE = r"[A-Za-z0-9][A-Za-z0-9_.:-]*"
+ACTION_RE = r"[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[A-Za-z0-9_.-]+"
+SECRET_RE = r"[A-Za-z_][A-Za-z0-9_]*"
+STORE_URI_RE = r"(s3|https?|file)://[A-Za-z0-9_.~:/?=&%+@,-]+"
+CACHE_URL_RE = r"(https?|file|s3)://[A-Za-z0-9_.~:/?=&%+@,-]+"
+PUBLIC_KEY_RE = r"[A-Za-z0-9_.-]+:[A-Za-z0-9+/]+={0,2}"
+ACTION_INPUT_NAME_RE = r"[A-Za-z0-9_-]+"
+ACTION_INPUT_RE = r"\$\{\{ secrets\.[A-Za-z_][A-Za-z0-9_]* \}\}|[A-Za-z0-9_.,:/@+=-]*"
+TEXT = (STRING, INDENTED, DOCS)  # free text shown in meta.description / longDescription and the docs
 
 
 @dataclass(frozen=True)
 class Key:
-    """One key of a table."""
+    """One key of a table.
+
+    A key holding strings must say, in ``reaches``, every context its value can end
+    up in (reach.CONTEXTS); the checker applies each context's rule on top of
+    ``pattern`` and ``enum``. Declaring a string key without ``reaches`` fails at import.
+    """
 
     kind: str  # str, int, bool, strlist, strmap, table, tablemap, tablelist, strOrList
     doc: str
@@ -54,6 +83,17 @@ class Key:
     pattern: str | None = None
     enum: tuple[str, ...] | None = None
     table: str | None = None  # for table / tablemap / tablelist: the name of the nested spec
+    reaches: tuple[str, ...] = ()
+    key_pattern: str | None = None  # strmap: the grammar of its names
+    key_reaches: tuple[str, ...] = ()  # strmap: where its names end up
+    key_doc: str = "name"  # strmap: what its names are, for messages
+    minimum: int = INT_MIN  # int
+    maximum: int = INT_MAX  # int
+
+    def __post_init__(self) -> None:
+        _check_declaration(self.doc, self.kind in STRING_KINDS, self.reaches, self.pattern or self.enum)
+        if self.kind == "strmap":
+            _check_declaration(self.doc + " (names)", True, self.key_reaches, self.key_pattern)
 
 
 @dataclass(frozen=True)
@@ -61,32 +101,67 @@ class Table:
     doc: str
     keys: dict[str, Key] = field(default_factory=dict)
     key_pattern: str | None = None  # for tablemap entries: pattern of the entry names
+    name_reaches: tuple[str, ...] = ()  # for tablemap entries: where the entry names end up
+
+    def __post_init__(self) -> None:
+        _check_declaration(self.doc + " (entry names)", self.key_pattern is not None, self.name_reaches, self.key_pattern)
+
+
+def _check_declaration(what: str, holds_strings: bool, reaches: tuple, grammar) -> None:
+    """A string must say where it goes; a context that needs a grammar must get one."""
+    if not holds_strings:
+        return
+    if not reaches:
+        raise TypeError(f"spec: {what!r} holds strings but does not declare reaches=(...)")
+    for name in reaches:
+        context = reach.CONTEXTS.get(name)
+        if context is None:
+            raise TypeError(f"spec: {what!r} reaches unknown context {name!r}")
+        if context.needs_own_grammar and not grammar:
+            raise TypeError(f"spec: {what!r} reaches {name} and must declare a pattern or enum")
 
 
 SETTINGS_KEYS: dict[str, Key] = {
-    "pin": Key("str", "Name of the nixpkgs pin (a [pin.NAME] table) the variant is built on."),
+    "pin": Key("str", "Name of the nixpkgs pin (a [pin.NAME] table) the variant is built on.", reaches=(REF,)),
     "torch": Key(
         "str",
         "Name of a torch source ([source.NAME]) that replaces the pin's torch; omit to use the pin's own torch.",
+        reaches=(REF,),
     ),
     "torchvision": Key(
         "str",
         'Name of a torchvision source ([source.NAME] with package = "torchvision") for the torchvision variants; '
         "omit to use the pin's own torchvision.",
+        reaches=(REF,),
     ),
-    "description": Key("str", "One-line description (meta.description). Any text; it is escaped for Nix."),
+    "description": Key(
+        "str",
+        "One-line description (meta.description): any printable text on one line; it is escaped for Nix.",
+        reaches=(STRING, DOCS),
+    ),
     "env": Key(
         "strmap",
         'Extra environment exports for the torch build (name = value), e.g. USE_NCCL = "0".',
         pattern=ENV_VALUE_RE,
+        reaches=(SHELL, INDENTED),
+        key_pattern=ENV_NAME_RE,
+        key_reaches=(SHELL, INDENTED),
+        key_doc="environment variable name",
     ),
-    "cmake_flags": Key("strlist", "Extra CMake flags for the torch build (-DNAME=VALUE).", pattern=CMAKE_FLAG_RE),
+    "cmake_flags": Key(
+        "strlist",
+        "Extra CMake flags for the torch build (-DNAME=VALUE).",
+        pattern=CMAKE_FLAG_RE,
+        reaches=(SHELL, STRING),
+    ),
 }
 
 MATCH_TABLE = Table(
     "Selects variants: every key given must match (a string, or a list meaning any of).",
-    {k: Key("strOrList", f"Match on the variant's {k}.") for k in MATCH_KEYS},
+    {k: Key("strOrList", f"Match on the variant's {k}.", reaches=(REF,)) for k in MATCH_KEYS},
 )
+# Where the names of [package.*], [gpu.*], … go: into every variant name (file, pname, comments, docs).
+IN_VARIANT_NAME = (FILE, STRING, COMMENT, DOCS)
 
 SPECS: dict[str, Table] = {
     "root": Table(
@@ -110,50 +185,67 @@ SPECS: dict[str, Table] = {
     "defaults": Table(
         "Defaults for short names and aliases.",
         {
-            "python": Key("str", "Python version short names use.", required=True),
-            "cuda": Key("str", "CUDA version short names use.", required=True),
-            "packages": Key("strlist", "Packages a short name builds together.", required=True),
+            "python": Key("str", "Python version short names use.", required=True, reaches=(REF,)),
+            "cuda": Key("str", "CUDA version short names use.", required=True, reaches=(REF,)),
+            "packages": Key("strlist", "Packages a short name builds together.", required=True, reaches=(REF,)),
         },
     ),
     "package": Table(
         "A package the matrix can build.",
         {
-            "attr": Key("str", "Attribute in the nixpkgs python package set (torch, torchvision).", required=True),
-            "title": Key("str", "Human name used in descriptions (PyTorch).", required=True),
+            "attr": Key(
+                "str",
+                "Attribute in the nixpkgs python package set (torch, torchvision).",
+                required=True,
+                pattern=NIX_ATTR_RE,
+                reaches=(CODE, COMMENT),
+            ),
+            "title": Key("str", "Human name used in descriptions (PyTorch).", required=True, reaches=TEXT),
             "requires": Key(
                 "str",
                 "Package whose variant of the same configuration this one builds on (its torch is shared).",
+                reaches=(REF,),
             ),
         },
         key_pattern=NAME_RE,
+        name_reaches=IN_VARIANT_NAME,
     ),
     "python": Table(
         "A Python version; the name token (python313) and package-set attribute are derived.",
         {
             "attr": Key(
-                "str", "Override the nixpkgs package-set attribute (default python3XYPackages).", pattern=r"^[A-Za-z0-9_]+$"
+                "str",
+                "Override the nixpkgs package-set attribute (default python3XYPackages).",
+                pattern=SET_ATTR_RE,
+                reaches=(ATTR,),
             )
         },
         key_pattern=VERSION_RE,
+        name_reaches=(*IN_VARIANT_NAME, VERSION),
     ),
     "cuda": Table(
         "A CUDA toolkit version; the name token (cuda13_0) and cudaPackages attribute are derived.",
         {
-            "attr": Key("str", "Override the cudaPackages attribute (default cudaPackages_X_Y).", pattern=r"^[A-Za-z0-9_]+$"),
+            "attr": Key(
+                "str", "Override the cudaPackages attribute (default cudaPackages_X_Y).", pattern=SET_ATTR_RE, reaches=(ATTR,)
+            ),
             "min_driver": Key(
                 "str",
                 "Minimum Linux driver for this toolkit (NVIDIA release notes).",
                 required=True,
-                pattern=r"^[0-9]+(\.[0-9]+)*$",
+                pattern=DRIVER_RE,
+                reaches=(VERSION, INDENTED, DOCS),
             ),
             "default_capabilities": Key(
                 "strlist",
                 "Capabilities nixpkgs builds CUDA libraries (MAGMA, NCCL) for when config.cudaCapabilities is unset.",
                 required=True,
                 pattern=CAPABILITY_RE,
+                reaches=(VERSION, DOCS),
             ),
         },
         key_pattern=VERSION_RE,
+        name_reaches=(*IN_VARIANT_NAME, VERSION),
     ),
     "gpu": Table(
         "An NVIDIA GPU architecture (compute capability).",
@@ -163,74 +255,141 @@ SPECS: dict[str, Table] = {
                 'Compute capability in dot form, as TORCH_CUDA_ARCH_LIST wants it ("9.0").',
                 required=True,
                 pattern=CAPABILITY_RE,
+                reaches=(VERSION, STRING, INDENTED, DOCS),
             ),
-            "family": Key("str", "Architecture family (Hopper).", required=True),
-            "gpus": Key("strlist", "Example products with this capability.", required=True),
-            "min_cuda": Key("str", "Oldest CUDA that can compile for it.", required=True, pattern=VERSION_RE),
+            "family": Key("str", "Architecture family (Hopper).", required=True, reaches=TEXT),
+            "gpus": Key("strlist", "Example products with this capability.", required=True, reaches=TEXT),
+            "min_cuda": Key(
+                "str", "Oldest CUDA that can compile for it.", required=True, pattern=VERSION_RE, reaches=(VERSION, DOCS)
+            ),
             "max_cuda": Key(
-                "str", "Newest CUDA that can compile for it (inclusive); omit if still supported.", pattern=VERSION_RE
+                "str",
+                "Newest CUDA that can compile for it (inclusive); omit if still supported.",
+                pattern=VERSION_RE,
+                reaches=(VERSION, DOCS),
             ),
-            "platforms": Key("strlist", "Platforms a host with this GPU can be.", required=True, enum=PLATFORMS),
-            "isas": Key("strlist", "Restrict the CPU ISAs this GPU is built with (e.g. sm61: avx, avx2)."),
+            "platforms": Key(
+                "strlist", "Platforms a host with this GPU can be.", required=True, enum=PLATFORMS, reaches=(STRING, DOCS)
+            ),
+            "isas": Key("strlist", "Restrict the CPU ISAs this GPU is built with (e.g. sm61: avx, avx2).", reaches=(REF,)),
             "cudnn": Key("bool", "Whether cuDNN supports it (false turns USE_CUDNN off)."),
             "min_driver": Key(
-                "str", "First driver branch that supports this GPU.", required=True, pattern=r"^[0-9]+(\.[0-9]+)*$"
+                "str",
+                "First driver branch that supports this GPU.",
+                required=True,
+                pattern=DRIVER_RE,
+                reaches=(VERSION, INDENTED, DOCS),
             ),
         },
-        key_pattern=r"^sm[0-9]{2,3}$",
+        key_pattern=GPU_NAME_RE,
+        name_reaches=IN_VARIANT_NAME,
     ),
     "isa": Table(
         "A CPU instruction-set level.",
         {
-            "title": Key("str", "Display name (AVX-512 VNNI).", required=True),
-            "platform": Key("str", "The one platform this ISA exists on.", required=True, enum=PLATFORMS),
-            "flags": Key("strlist", "Exact compiler flags (prepended to CFLAGS and CXXFLAGS).", required=True, pattern=FLAG_RE),
-            "features": Key("strlist", "archspec feature names a CPU must have to run this build.", required=True),
-            "archspec": Key("strlist", "archspec microarchitectures that first have all the features.", required=True),
-            "hardware": Key("str", "Human description of the CPUs that run it.", required=True),
+            "title": Key("str", "Display name (AVX-512 VNNI).", required=True, reaches=TEXT),
+            "platform": Key("str", "The one platform this ISA exists on.", required=True, enum=PLATFORMS, reaches=(STRING, DOCS)),
+            "flags": Key(
+                "strlist",
+                "Exact compiler flags (prepended to CFLAGS and CXXFLAGS).",
+                required=True,
+                pattern=FLAG_RE,
+                reaches=(SHELL, INDENTED, DOCS),
+            ),
+            "features": Key(
+                "strlist",
+                "archspec feature names a CPU must have to run this build.",
+                required=True,
+                pattern=FEATURE_RE,
+                reaches=(REF, DOCS),
+            ),
+            "archspec": Key(
+                "strlist", "archspec microarchitectures that first have all the features.", required=True, reaches=(REF, DOCS)
+            ),
+            "hardware": Key("str", "Human description of the CPUs that run it.", required=True, reaches=(INDENTED, DOCS)),
             "rank": Key("int", "Preference when a host can run several ISAs (higher wins).", required=True),
-            "env": Key("strmap", "Build switches exported for this ISA.", pattern=ENV_VALUE_RE),
-            "cmake_flags": Key("strlist", "CMake flags for this ISA.", pattern=CMAKE_FLAG_RE),
+            "env": Key(
+                "strmap",
+                "Build switches exported for this ISA.",
+                pattern=ENV_VALUE_RE,
+                reaches=(SHELL, INDENTED),
+                key_pattern=ENV_NAME_RE,
+                key_reaches=(SHELL, INDENTED),
+                key_doc="environment variable name",
+            ),
+            "cmake_flags": Key("strlist", "CMake flags for this ISA.", pattern=CMAKE_FLAG_RE, reaches=(SHELL, STRING)),
         },
         key_pattern=NAME_RE,
+        name_reaches=IN_VARIANT_NAME,
     ),
     "pin": Table(
         "A nixpkgs revision.",
         {
-            "rev": Key("str", "Full 40-hex nixpkgs commit.", required=True, pattern=REV_RE),
+            "rev": Key("str", "Full 40-hex nixpkgs commit.", required=True, pattern=REV_RE, reaches=(STRING, DOCS)),
             "sha256": Key(
                 "str",
                 "sha256 of the unpacked tarball (nix-prefetch-url --unpack); empty until `invoke pin` fills it.",
                 required=True,
+                reaches=(STRING,),
             ),
-            "cuda": Key("strlist", "CUDA versions whose package set this revision provides.", required=True),
+            "cuda": Key("strlist", "CUDA versions whose package set this revision provides.", required=True, reaches=(REF,)),
             "cuda_attrs": Key(
-                "strmap", 'Per-CUDA attribute where this revision names it differently ("13.0" = "cudaPackages_13").'
+                "strmap",
+                'Per-CUDA attribute where this revision names it differently ("13.0" = "cudaPackages_13").',
+                pattern=SET_ATTR_RE,
+                reaches=(ATTR,),
+                key_reaches=(REF,),
+                key_doc="CUDA version",
             ),
             "torch": Key(
-                "str", "Version of the revision's own torch (omit if unknown: its variants must then name a torch source)."
+                "str",
+                "Version of the revision's own torch (omit if unknown: its variants must then name a torch source).",
+                pattern=SOURCE_VERSION_RE,
+                reaches=(VERSION, STRING, INDENTED, COMMENT, DOCS),
             ),
-            "torchvision": Key("str", "Version of the revision's own torchvision, where known."),
+            "torchvision": Key(
+                "str",
+                "Version of the revision's own torchvision, where known.",
+                pattern=SOURCE_VERSION_RE,
+                reaches=(VERSION, STRING, COMMENT, DOCS),
+            ),
             "torch_cuda13_broken": Key(
                 "bool", "Whether the revision's torch marks CUDA 13 broken (recipes then set allowBroken).", required=True
             ),
-            "carries": Key("strlist", "Patches ([patch.NAME]) this revision already applies itself."),
-            "note": Key("str", "Where the revision comes from."),
+            "carries": Key("strlist", "Patches ([patch.NAME]) this revision already applies itself.", reaches=(REF,)),
+            "note": Key("str", "Where the revision comes from.", reaches=(DOCS,)),
         },
         key_pattern=KEY_RE,
+        name_reaches=(COMMENT, DOCS, REF),
     ),
     "source": Table(
         "A torch or torchvision source that replaces a pin's own (a nightly is just another source).",
         {
-            "package": Key("str", "Which package it is the source of (default torch).", enum=("torch", "torchvision")),
-            "version": Key("str", "Version the build reports.", required=True, pattern=r"^[0-9][0-9A-Za-z.+-]*$"),
-            "owner": Key("str", "GitHub owner.", required=True, pattern=r"^[A-Za-z0-9_.-]+$"),
-            "repo": Key("str", "GitHub repository.", required=True, pattern=r"^[A-Za-z0-9_.-]+$"),
-            "rev": Key("str", "Tag or commit.", required=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"),
-            "hash": Key("str", "SRI hash of the fetched tree; empty until `invoke pin --source` fills it.", required=True),
+            "package": Key(
+                "str", "Which package it is the source of (default torch).", enum=("torch", "torchvision"), reaches=(REF,)
+            ),
+            "version": Key(
+                "str",
+                "Version the build reports.",
+                required=True,
+                pattern=SOURCE_VERSION_RE,
+                reaches=(VERSION, STRING, SHELL, INDENTED, COMMENT, DOCS),
+            ),
+            "owner": Key("str", "GitHub owner.", required=True, pattern=GITHUB_NAME_RE, reaches=(STRING, SHELL, COMMENT, DOCS)),
+            "repo": Key(
+                "str", "GitHub repository.", required=True, pattern=GITHUB_NAME_RE, reaches=(STRING, SHELL, COMMENT, DOCS)
+            ),
+            "rev": Key("str", "Tag or commit.", required=True, pattern=GIT_REV_RE, reaches=(STRING, SHELL, COMMENT, DOCS)),
+            "hash": Key(
+                "str",
+                "SRI hash of the fetched tree; empty until `invoke pin --source` fills it.",
+                required=True,
+                reaches=(STRING,),
+            ),
             "fetch_submodules": Key("bool", "Fetch git submodules (PyTorch needs them).", required=True),
         },
         key_pattern=KEY_RE,
+        name_reaches=(DOCS, REF),
     ),
     "patch": Table(
         "A patch file applied to a nixpkgs package.",
@@ -239,28 +398,44 @@ SPECS: dict[str, Table] = {
                 "str",
                 "Path of the patch, relative to the repository root.",
                 required=True,
-                pattern=r"^patches/[A-Za-z0-9._-]+\.patch$",
+                pattern=PATCH_FILE_RE,
+                reaches=(CODE, DOCS),
             ),
             "package": Key(
-                "str", "Top-level nixpkgs attribute the patch is added to.", required=True, pattern=r"^[A-Za-z0-9_-]+$"
+                "str",
+                "Top-level nixpkgs attribute the patch is added to.",
+                required=True,
+                pattern=NIX_PACKAGE_RE,
+                reaches=(ATTR, DOCS),
             ),
-            "min_cuda": Key("str", "Apply to variants with at least this CUDA version.", required=True, pattern=VERSION_RE),
-            "upstream": Key("str", "Upstream fix this patch corresponds to.", required=True),
-            "summary": Key("str", "What it fixes.", required=True),
+            "min_cuda": Key(
+                "str",
+                "Apply to variants with at least this CUDA version.",
+                required=True,
+                pattern=VERSION_RE,
+                reaches=(VERSION, DOCS),
+            ),
+            "upstream": Key("str", "Upstream fix this patch corresponds to.", required=True, reaches=(COMMENT, DOCS)),
+            "summary": Key("str", "What it fixes.", required=True, reaches=(COMMENT, DOCS)),
         },
         key_pattern=KEY_RE,
+        name_reaches=(COMMENT, DOCS, REF),
     ),
     "matrix": Table(
         "A block: the cross product of its lists, minus excludes.",
         {
-            "name": Key("str", "Block name (shown by `invoke show`).", required=True, pattern=NAME_RE),
-            "target": Key("str", "cuda, cpu or mps.", required=True, enum=TARGETS),
-            "packages": Key("strlist", "Packages to build.", required=True),
-            "python": Key("strlist", "Python versions.", required=True),
-            "cuda": Key("strlist", "CUDA versions (target cuda only)."),
-            "gpu": Key("strlist", "GPU architectures (target cuda only)."),
-            "isa": Key("strlist", "CPU ISAs (targets cuda and cpu)."),
-            "suffix": Key("str", 'Appended to every name of the block ("nightly").', pattern=NAME_RE),
+            "name": Key(
+                "str", "Block name (shown by `invoke show`).", required=True, pattern=NAME_RE, reaches=(COMMENT, STRING, DOCS)
+            ),
+            "target": Key("str", "cuda, cpu or mps.", required=True, enum=TARGETS, reaches=(REF,)),
+            "packages": Key("strlist", "Packages to build.", required=True, reaches=(REF,)),
+            "python": Key("strlist", "Python versions.", required=True, reaches=(REF,)),
+            "cuda": Key("strlist", "CUDA versions (target cuda only).", reaches=(REF,)),
+            "gpu": Key("strlist", "GPU architectures (target cuda only).", reaches=(REF,)),
+            "isa": Key("strlist", "CPU ISAs (targets cuda and cpu).", reaches=(REF,)),
+            "suffix": Key(
+                "str", 'Appended to every name of the block ("nightly").', pattern=NAME_RE, reaches=(*IN_VARIANT_NAME, ATTR)
+            ),
             "exclude": Key("tablelist", "Combinations to leave out.", table="match"),
             "override": Key("tablelist", "Settings for the combinations a match selects.", table="override"),
             **{k: v for k, v in SETTINGS_KEYS.items()},
@@ -277,11 +452,15 @@ SPECS: dict[str, Table] = {
                 table="ci_smoke_runner",
             ),
             "plan_runner": Key(
-                "strlist", 'Labels of the light job that selects the jobs (default ["ubuntu-24.04"]).', pattern=RUNNER_LABEL_RE
+                "strlist", 'Labels of the light job that selects the jobs (default ["ubuntu-24.04"]).',
+                pattern=RUNNER_LABEL_RE, reaches=(YAML,),
             ),
-            "max_parallel": Key("int", "Jobs of one matrix (one platform) running at once (`max-parallel`).", required=True),
+            "max_parallel": Key(
+                "int", "Jobs of one matrix (one platform) running at once (`max-parallel`).", required=True, minimum=1, maximum=256
+            ),
             "build_timeout_minutes": Key(
-                "int", "`timeout-minutes` of a build job (default 2880; GitHub's own default, 360, is shorter than a CUDA build)."
+                "int", "`timeout-minutes` of a build job (default 2880; GitHub's own default, 360, is shorter than a CUDA build).",
+                minimum=1, maximum=43200,
             ),
             "cache": Key("table", "The Nix binary cache builds push to and smoke jobs pull from.", required=True, table="ci_cache"),
             "flox": Key("table", "The step that installs Flox on a runner.", required=True, table="ci_flox"),
@@ -289,38 +468,52 @@ SPECS: dict[str, Table] = {
     ),
     "ci_runners": Table(
         "`runs-on` labels of the build jobs, per platform; every platform a variant has needs an entry.",
-        {p: Key("strlist", f"Labels of the {p} build runners.", pattern=RUNNER_LABEL_RE) for p in PLATFORMS},
+        {p: Key("strlist", f"Labels of the {p} build runners.", pattern=RUNNER_LABEL_RE, reaches=(YAML,)) for p in PLATFORMS},
     ),
     "ci_smoke_runner": Table(
         "A runner for smoke jobs. It matches a variant of its platform whose GPU architecture its GPU runs "
         "(same major, at or above) and whose CPU ISA its CPU runs; CPU-only variants need only the ISA, "
         "Apple (MPS) variants only the platform.",
         {
-            "labels": Key("strlist", "`runs-on` labels of the runner.", required=True, pattern=RUNNER_LABEL_RE),
-            "platform": Key("str", "The runner's platform.", required=True, enum=PLATFORMS),
-            "gpu": Key("str", "Its GPU architecture, a [gpu.NAME] (omit for a runner without NVIDIA GPU).", pattern=r"^sm[0-9]{2,3}$"),
-            "isas": Key("strlist", "CPU ISAs its CPU runs, [isa.NAME] entries (e.g. avx … avx512bf16)."),
+            "labels": Key("strlist", "`runs-on` labels of the runner.", required=True, pattern=RUNNER_LABEL_RE, reaches=(YAML,)),
+            "platform": Key("str", "The runner's platform.", required=True, enum=PLATFORMS, reaches=(REF,)),
+            "gpu": Key("str", "Its GPU architecture, a [gpu.NAME] (omit for a runner without NVIDIA GPU).", reaches=(REF,)),
+            "isas": Key("strlist", "CPU ISAs its CPU runs, [isa.NAME] entries (e.g. avx … avx512bf16).", reaches=(REF,)),
         },
     ),
     "ci_cache": Table(
         "A Nix binary cache. Build jobs sign with the secret key and push (`nix copy --to`); smoke jobs substitute from it.",
         {
-            "push": Key("str", "Binary cache store to push to: s3://bucket?region=…, https://… (upload by PUT), file://….", required=True, pattern=STORE_URI_RE),
-            "substituter": Key("str", "URL runners pull from (`extra-substituters`).", required=True, pattern=CACHE_URL_RE),
-            "public_key": Key("str", "The cache's public key (`extra-trusted-public-keys`).", required=True, pattern=PUBLIC_KEY_RE),
+            "push": Key(
+                "str", "Binary cache store to push to: s3://bucket?region=…, https://… (upload by PUT), file://….",
+                required=True, pattern=STORE_URI_RE, reaches=(YAML,),
+            ),
+            "substituter": Key(
+                "str", "URL runners pull from (`extra-substituters`).", required=True, pattern=CACHE_URL_RE, reaches=(YAML,)
+            ),
+            "public_key": Key(
+                "str", "The cache's public key (`extra-trusted-public-keys`).", required=True, pattern=PUBLIC_KEY_RE, reaches=(YAML,)
+            ),
             "signing_key_secret": Key(
-                "str", "Name of the GitHub secret holding the Nix secret key results are signed with.", required=True, pattern=SECRET_RE
+                "str", "Name of the GitHub secret holding the Nix secret key results are signed with.",
+                required=True, pattern=SECRET_RE, reaches=(YAML,),
             ),
             "secrets": Key(
-                "strlist", "Other GitHub secrets the push step gets as environment variables (AWS_ACCESS_KEY_ID, …).", pattern=SECRET_RE
+                "strlist", "Other GitHub secrets the push step gets as environment variables (AWS_ACCESS_KEY_ID, …).",
+                pattern=SECRET_RE, reaches=(YAML,),
             ),
         },
     ),
     "ci_flox": Table(
         "The Flox install step (`uses:` and `with:`).",
         {
-            "uses": Key("str", "The action, owner/name@ref (flox/install-flox-action@v2).", required=True, pattern=ACTION_RE),
-            "with": Key("strmap", "Its inputs; a value is plain text or `${{ secrets.NAME }}`.", pattern=ACTION_INPUT_RE),
+            "uses": Key(
+                "str", "The action, owner/name@ref (flox/install-flox-action@v2).", required=True, pattern=ACTION_RE, reaches=(YAML,)
+            ),
+            "with": Key(
+                "strmap", "Its inputs; a value is plain text or `${{ secrets.NAME }}`.", pattern=ACTION_INPUT_RE, reaches=(YAML,),
+                key_pattern=ACTION_INPUT_NAME_RE, key_reaches=(YAML,), key_doc="action input name",
+            ),
         },
     ),
     "override": Table(
@@ -328,7 +521,12 @@ SPECS: dict[str, Table] = {
         {"match": Key("table", "Which variants.", required=True, table="match"), **SETTINGS_KEYS},
     ),
 }
-SPECS["matrix"].keys["pin"] = Key("str", SETTINGS_KEYS["pin"].doc, required=True)
+SPECS["matrix"].keys["pin"] = Key("str", SETTINGS_KEYS["pin"].doc, required=True, reaches=(REF,))
+
+
+def schema_pattern(pattern: str) -> str:
+    """``pattern`` anchored for JSON Schema (ECMA-262: ``$`` is the end of the input there)."""
+    return f"^(?:{pattern})$" if "|" in pattern else f"^{pattern}$"
 
 
 def _typename(value: Any) -> str:
@@ -346,8 +544,34 @@ def did_you_mean(word: str, options) -> str:
     return f"did you mean `{close[0]}`?" if close else ""
 
 
+# Past this many problems the checker stops looking for "did you mean" hints: a
+# file of a hundred thousand unknown keys is answered in a second, not in minutes.
+HINT_LIMIT = 200
+
+
+def check_string(
+    text: str, pattern: str | None, enum: tuple[str, ...] | None, reaches: tuple[str, ...]
+) -> tuple[str, str] | None:
+    """(message, fix) if ``text`` breaks the key's own grammar or a rule of a context it reaches."""
+    if len(text) > reach.MAX_STRING:
+        return reach.problem(text, reaches)
+    if reach.VERSION in reaches:
+        found = reach.version_problem(text)
+        if found:
+            return found
+    if pattern and not reach.full(pattern, text):
+        return (f"{_show(text)} is malformed (expected to match {pattern})", "")
+    if enum and text not in enum:
+        return (f"{_show(text)} is not one of {', '.join(enum)}", did_you_mean(text, enum))
+    return reach.problem(text, reaches)
+
+
+def _show(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
 def check_table(raw: Any, spec_name: str, path: tuple, problems: list[Problem]) -> None:
-    """Check one table against its spec: unknown keys, types, patterns, enums."""
+    """Check one table against its spec: unknown keys, types, patterns, enums, the rules of every context."""
     spec = SPECS[spec_name]
     if not isinstance(raw, dict):
         problems.append(Problem(path, f"must be a table, found {_typename(raw)}", "write it as a [table] or { inline = table }"))
@@ -355,9 +579,9 @@ def check_table(raw: Any, spec_name: str, path: tuple, problems: list[Problem]) 
     for key, value in raw.items():
         kpath = (*path, key)
         if key not in spec.keys:
-            hint = did_you_mean(key, spec.keys)
+            hint = did_you_mean(key, spec.keys) if len(problems) < HINT_LIMIT else ""
             allowed = ", ".join(sorted(spec.keys))
-            problems.append(Problem(kpath, f"unknown key `{key}`", hint or f"allowed keys here: {allowed}"))
+            problems.append(Problem(kpath, f"unknown key `{_short(key)}`", hint or f"allowed keys here: {allowed}"))
             continue
         _check_value(value, spec.keys[key], kpath, problems)
     for key, k in spec.keys.items():
@@ -365,16 +589,18 @@ def check_table(raw: Any, spec_name: str, path: tuple, problems: list[Problem]) 
             problems.append(Problem((*path, key), "required key is missing", f"add `{key} = ...` ({k.doc})"))
 
 
+def _short(key: str) -> str:
+    return key if len(key) <= 60 else key[:57] + "..."
+
+
 def _check_value(value: Any, k: Key, path: tuple, problems: list[Problem]) -> None:
     def bad(expected: str) -> None:
         problems.append(Problem(path, f"must be {expected}, found {_typename(value)}", k.doc))
 
-    def check_str(s: str, p: tuple) -> None:
-        if k.pattern and not re.match(k.pattern, s):
-            problems.append(Problem(p, f"{s!r} is malformed (expected to match {k.pattern})", k.doc))
-        if k.enum and s not in k.enum:
-            hint = did_you_mean(s, k.enum)
-            problems.append(Problem(p, f"{s!r} is not one of {', '.join(k.enum)}", hint or k.doc))
+    def check_str(s: str, p: tuple, pattern=k.pattern, enum=k.enum, reaches=k.reaches) -> None:
+        found = check_string(s, pattern, enum, reaches)
+        if found:
+            problems.append(Problem(p, found[0], found[1] or k.doc))
 
     if k.kind == "str":
         if not isinstance(value, str):
@@ -383,6 +609,9 @@ def _check_value(value: Any, k: Key, path: tuple, problems: list[Problem]) -> No
     elif k.kind == "int":
         if not isinstance(value, int) or isinstance(value, bool):
             return bad("an integer")
+        if not k.minimum <= value <= k.maximum:
+            shown = str(value) if len(str(value)) <= 30 else f"a {len(str(value))}-digit number"
+            problems.append(Problem(path, f"{shown} is out of range", f"use an integer from {k.minimum} to {k.maximum}"))
     elif k.kind == "bool":
         if not isinstance(value, bool):
             return bad("true or false")
@@ -393,33 +622,32 @@ def _check_value(value: Any, k: Key, path: tuple, problems: list[Problem]) -> No
             check_str(v, (*path, i))
     elif k.kind == "strOrList":
         if isinstance(value, str):
-            return
+            return check_str(value, path)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
             return bad("a string or a non-empty list of strings")
+        for i, v in enumerate(value):
+            check_str(v, (*path, i))
     elif k.kind == "strmap":
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             return bad("a table of strings")
         for name, v in value.items():
-            if k.pattern == ENV_VALUE_RE and not re.match(ENV_NAME_RE, name):
+            found = check_string(name, k.key_pattern, None, k.key_reaches)
+            if found:
                 problems.append(
-                    Problem(
-                        (*path, name),
-                        f"{name!r} is not a valid environment variable name",
-                        "use upper-case letters, digits and _",
-                    )
+                    Problem((*path, name), f"{_show(name)} is not a valid {k.key_doc}: {found[0]}", found[1] or k.doc)
                 )
+                continue
             check_str(v, (*path, name))
     elif k.kind == "table":
         check_table(value, k.table, path, problems)
     elif k.kind == "tablemap":
         if not isinstance(value, dict):
             return bad("a table")
-        pattern = SPECS[k.table].key_pattern
+        table = SPECS[k.table]
         for name, entry in value.items():
-            if pattern and not re.match(pattern, name):
-                problems.append(
-                    Problem((*path, name), f"name {name!r} is malformed (expected to match {pattern})", "rename the entry")
-                )
+            found = check_string(name, table.key_pattern, None, table.name_reaches)
+            if found:
+                problems.append(Problem((*path, name), f"name {found[0]}", found[1] or "rename the entry"))
             check_table(entry, k.table, (*path, name), problems)
     elif k.kind == "tablelist":
         if not isinstance(value, list):
@@ -438,32 +666,36 @@ def _json_for_key(k: Key) -> dict:
     if k.kind == "str":
         s["type"] = "string"
         if k.pattern:
-            s["pattern"] = k.pattern
+            s["pattern"] = schema_pattern(k.pattern)
         if k.enum:
             s["enum"] = list(k.enum)
     elif k.kind == "int":
-        s["type"] = "integer"
+        s.update(type="integer", minimum=k.minimum, maximum=k.maximum)
     elif k.kind == "bool":
         s["type"] = "boolean"
     elif k.kind == "strlist":
         item: dict[str, Any] = {"type": "string"}
         if k.pattern:
-            item["pattern"] = k.pattern
+            item["pattern"] = schema_pattern(k.pattern)
+        if k.enum:
+            item["enum"] = list(k.enum)
         s.update(type="array", items=item)
     elif k.kind == "strOrList":
         s["anyOf"] = [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]
     elif k.kind == "strmap":
         val: dict[str, Any] = {"type": "string"}
         if k.pattern:
-            val["pattern"] = k.pattern
+            val["pattern"] = schema_pattern(k.pattern)
         s.update(type="object", additionalProperties=val)
+        if k.key_pattern:
+            s["propertyNames"] = {"pattern": schema_pattern(k.key_pattern)}
     elif k.kind == "table":
         s["$ref"] = f"#/$defs/{k.table}"
     elif k.kind == "tablemap":
         s["type"] = "object"
         s["additionalProperties"] = {"$ref": f"#/$defs/{k.table}"}
         if SPECS[k.table].key_pattern:
-            s["propertyNames"] = {"pattern": SPECS[k.table].key_pattern}
+            s["propertyNames"] = {"pattern": schema_pattern(SPECS[k.table].key_pattern)}
     elif k.kind == "tablelist":
         s.update(type="array", items={"$ref": f"#/$defs/{k.table}"})
     return s
