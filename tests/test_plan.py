@@ -95,6 +95,8 @@ def test_what_is_available_is_not_built_nor_what_only_it_needs(fx):
     magma = next(d for d in graph.values() if plan.classify(d) == "magma")
     p = _compute(fx, available=set(magma.outputs))
     assert p.classes["magma"] == {**p.classes["magma"], "to_build": 0, "available": 1, "core_hours": 0}
+    assert p.where == {"given": 1} and [d["status"] for d in p.derivations if d["class"] == "magma"] == ["available"]
+    assert sum(c["not_needed"] for c in p.classes.values()) > 0  # what only magma needed
     assert p.as_dict()["total"]["core_hours"] == 29
     # 2 builders, 1 core: nccl [0,2] + CPU torch [0,4]; CUDA torches [2,12] and [4,14]; torchvisions end at 15
     assert p.schedules[1]["makespan_h"] == 15
@@ -131,6 +133,9 @@ def test_json_and_table_from_the_command(fx, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["variants"] == ["pytorch-python313-cuda13_0-sm90-avx512", "torchvision-python313-cuda13_0-sm90-avx512"]
     assert data["classes"]["torch"]["to_build"] == 1 and data["total"]["core_hours"] == 21
+    torch = [d for d in data["derivations"] if d["class"] == "torch"]
+    assert [(d["status"], d["kind"], d["core_hours"]) for d in torch] == [("build", "cuda", 10)]
+    assert torch[0]["drv"].endswith("-python3.13-pytorch-python313-cuda13_0-sm90-avx512-2.10.0.drv")
     # magma [0,8] next to nccl [0,2], torch [8,18], torchvision [18,19]: the critical path, above 21 / 2
     assert data["makespan"] == [{"builders": 2, "cores": 1, "makespan_h": 19, "lower_bound_h": 19, "critical_path_h": 19}]
     assert plan.cmd_plan(root, root / "variants.toml", "cpu-avx2", "1x4", False) == 0
