@@ -1,16 +1,24 @@
-"""Maintainer tasks (`invoke --list`). Thin wrappers: the work lives in scripts/buildmatrix."""
+"""Maintainer tasks (`invoke --list`). Thin wrappers: the work lives in scripts/buildmatrix.
+
+Bare words after `gen`, `remove` and `add` are their names (`invoke gen sm120-avx cpu-avx2`,
+`invoke add sm70-avx2 --cuda 12.9`): see buildmatrix.invokeargs, installed at the bottom.
+"""
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
-from invoke import Exit, task
+from invoke import Exit, Task, task
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from buildmatrix import cli  # noqa: E402
+from buildmatrix import cli, invokeargs  # noqa: E402
+
+if hasattr(signal, "SIGPIPE"):  # `invoke list | head` ends quietly, like other command-line tools
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 FILE = str(ROOT / "variants.toml")
 FILTER_HELP = {
@@ -34,15 +42,20 @@ def _filters(package, python, cuda, gpu, isa, target) -> dict:
 
 @task(
     help={
-        "names": "variant names or aliases (sm120-avx), separated by commas or spaces; default: all",
+        "names": "variant names or aliases (sm120-avx), as words, commas or spaces; default: all",
         "check": "write nothing; exit 1 listing every missing, different or stale recipe",
-        "prune": "delete generated recipes no variant produces any more",
+        "keep_stale": "keep generated recipes no variant produces any more (a full run deletes them)",
+        "json": "print what was (or would be) written as JSON",
+        "quiet": "print nothing but errors; the exit status says it all",
         **FILTER_HELP,
     }
 )
-def gen(c, names="", check=False, prune=False, package="", python="", cuda="", gpu="", isa="", target=""):
-    """Render .flox/pkgs/<variant>.nix for every variant in variants.toml."""
-    _done(cli.cmd_gen(FILE, str(ROOT), names, check, prune, _filters(package, python, cuda, gpu, isa, target)))
+def gen(
+    c, names="", check=False, keep_stale=False, json=False, quiet=False, package="", python="", cuda="", gpu="", isa="", target=""
+):
+    """Render .flox/pkgs/<variant>.nix for every variant in variants.toml: invoke gen [NAMES...] [--check]."""
+    filters = _filters(package, python, cuda, gpu, isa, target)
+    _done(cli.cmd_gen(FILE, str(ROOT), names, check, not keep_stale, filters, json, quiet))
 
 
 @task(name="list", help={"json": "print JSON instead of a table", **FILTER_HELP})
@@ -76,13 +89,13 @@ def schema(c, check=False):
     }
 )
 def add(c, alias="", block="", cuda="", python="", packages="", pin="", torch="", suffix=""):
-    """Add variants to variants.toml (validated before saving; comments kept)."""
+    """Add variants to variants.toml (validated before saving; comments kept): invoke add sm70-avx2 --cuda 12.9."""
     _done(cli.cmd_add(FILE, alias, block, cuda, python, packages, pin, torch, suffix))
 
 
-@task(help={"names": "variant names or aliases, separated by commas or spaces"})
-def remove(c, names):
-    """Remove variants from variants.toml (drops emptied blocks, else adds excludes)."""
+@task(help={"names": "variant names or aliases, as words, commas or spaces"})
+def remove(c, names=""):
+    """Remove variants from variants.toml (drops emptied blocks, else adds excludes): invoke remove A B."""
     _done(cli.cmd_remove(FILE, names))
 
 
@@ -169,3 +182,24 @@ def push(c, names="", to="", dry_run=False):
     from buildmatrix import push as push_module
 
     _done(push_module.cmd_push(str(ROOT), FILE, names, to, dry_run))
+
+
+@task(
+    help={
+        "names": "variant names or aliases (sm120-avx), separated by commas or spaces; default: all",
+        "builders": "fleets to predict the makespan for: N×CORES (4x32), several comma-separated (1x32,4x32,16x32); default: 1 x this machine's CPUs",
+        "json": "print JSON",
+    }
+)
+def plan(c, names="", builders="", json=False):
+    """What building a selection costs: derivations by class, what is already available, core-hours, makespan on N builders."""
+    from buildmatrix import plan as plan_module
+
+    _done(plan_module.cmd_plan(str(ROOT), FILE, names, builders, json))
+
+
+# Keep this last (it needs every task above). Bare words after these tasks go to the named option (invoke alone takes one word per positional).
+invokeargs.install(
+    {"gen": "names", "remove": "names", "add": "alias", "push": "names", "plan": "names"},
+    {t.name: t for t in list(globals().values()) if isinstance(t, Task)},
+)

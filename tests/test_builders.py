@@ -234,3 +234,11 @@ def test_callers_nix_config_keeps_its_own_builders_and_substituters(tmp_path, sh
     assert not any(ln.startswith(("builders =", "substituters =")) for ln in lines[2:])
     assert "builders-use-substitutes = true" in lines and f"trusted-public-keys = {CNO_KEY} {TEAM_KEY}" in lines
     assert any("NIX_CONFIG already sets builders, substituters: kept" in s for s in said)
+
+
+def test_the_documented_builders_file_is_valid(root):
+    text = (root / "docs" / "BUILDING.md").read_text()
+    block = text.split("### Remote builders", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    cfg = builders.parse(block, "docs/BUILDING.md")
+    assert cfg.systems == {"x86_64-linux", "aarch64-linux"} and not cfg.local_allowed
+    assert [s.url for s in cfg.substituters][0] == "https://cache.nixos.org" and cfg.push_to.startswith("s3://")

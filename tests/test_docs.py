@@ -11,6 +11,7 @@ import tomllib
 from collections import Counter
 from pathlib import Path, PurePosixPath
 
+import matrices
 import pytest
 from buildmatrix import docs, edit, ledger, model, spec
 from buildmatrix.docs import DocsError
@@ -175,7 +176,12 @@ def test_the_model_facts_the_old_docs_got_wrong(shipped):
     ref = docs.GENERATORS["gpu-reference"](_ctx(m))
     sm103 = next(r for r in _tables(ref)[0] if r[0] == "sm103")
     assert "B200" not in sm103[3].replace("GB200", "")
-    assert "an sm80 build runs on 8.0, 8.6, 8.9 devices, not on 9.0" in ref
+    # The example sentence names a built GPU; its devices are exactly the ones the model's rule gives.
+    said = re.search(r"an (sm\d+) build runs on ([0-9., ]+) devices(?:, not on ([0-9.]+))?\.", ref)
+    assert said, ref[:400]
+    gpu, caps = m.gpus[said.group(1)], [g.capability for g in docs.sorted_gpus(m)]
+    assert said.group(2).split(", ") == [c for c in caps if gpu.runs_on(c)]
+    assert said.group(3) is None or (not gpu.runs_on(said.group(3)) and int(said.group(3).split(".")[0]) > gpu.major)
     # No example names a variant that cannot exist (sm121 is aarch64-only).
     for rel in DOC_FILES:
         text = (Path(__file__).resolve().parents[1] / rel).read_text(encoding="utf-8")
@@ -294,7 +300,8 @@ def test_markers_mentioned_inline_are_prose():
 )
 def test_a_marker_error_anywhere_writes_nothing_anywhere(docs_root, breakage, capsys):
     f = docs_root / "variants.toml"
-    edit.add(f, "sm70-avx2", cuda="12.9")  # every document is now stale: a run would rewrite them all
+    alias, cuda = matrices.absent_gpu_addition(f)
+    edit.add(f, alias, cuda=cuda)  # every document is now stale: a run would rewrite them all
     target = docs_root / "docs" / "BUILD_MATRIX.md"
     target.write_text(breakage(target.read_text(encoding="utf-8")), encoding="utf-8")
     before = _snapshot(docs_root)
@@ -430,14 +437,25 @@ def test_output_does_not_depend_on_hash_seed_or_clock(root, tmp_path):
 # ------------------------------------------------------------- invoke add → every table
 
 
+def _row_of(m: model.Matrix, name: str) -> str:
+    v = m.variant(name)
+    return (
+        f"| `{name}` | {v.gpu.family} | {v.gpu.name} | {v.isa.name} | {v.cuda.version} | {v.python.version} | "
+        f"{v.torch_version} | {v.platform} | not built |"
+    )
+
+
 def test_an_added_variant_appears_in_every_table(docs_root):
+    # sm70 on CUDA 12.9 (the QUICKSTART example), or the first valid combination the file lacks.
     f = docs_root / "variants.toml"
     docs.sync(docs_root, model.load(f))
     before = _all_regions(docs_root)
-    result = edit.add(f, "sm70-avx2", cuda="12.9")
-    added = result.added
-    assert added == ["pytorch-python313-cuda12_9-sm70-avx2", "torchvision-python313-cuda12_9-sm70-avx2"]
+    alias, cuda = matrices.absent_gpu_addition(f)
+    added = edit.add(f, alias, cuda=cuda).added
     m = model.load(f)
+    assert added and {m.variant(n).short for n in added} == {alias}
+    v = m.variant(added[0])
+    g, isa = v.gpu, v.isa
     report = docs.sync(docs_root, m)
     assert sorted(report.updated) == sorted(DOC_FILES)
     after = _all_regions(docs_root)
@@ -445,41 +463,58 @@ def test_an_added_variant_appears_in_every_table(docs_root):
     # Only regions that do not depend on the variant list stay as they were.
     assert {k.split(":")[1] for k in unchanged} <= {"evidence", "key-reference", "examples"}
 
+    def count(**kw) -> tuple[int, int]:
+        chosen = m.select(**kw)
+        return sum(x.package.name == "pytorch" for x in chosen), sum(x.package.name == "torchvision" for x in chosen)
+
     bm = after["docs/BUILD_MATRIX.md:variant-matrix"]
     for name in added:
-        assert f"| `{name}` | Volta | sm70 | avx2 | 12.9 | 3.13 | 2.10.0 | x86_64-linux | not built |" in bm
-    assert "[sm70](#sm70-volta) (2)" in bm
-    grid = after["docs/BUILD_MATRIX.md:sm-isa-grids"].split("#### CUDA 12.9", 1)[1].split("####", 1)[0]
-    assert re.search(r"^\| sm70 \(7\.0\) \| — \| ✓ \| — ", grid, flags=re.M)
+        assert _row_of(m, name) in bm
+    n_gpu = len(m.select(gpu=g.name))
+    assert f"[{g.name}](#{g.name}-{g.family.lower()}) ({n_gpu})" in bm
+    grid = after["docs/BUILD_MATRIX.md:sm-isa-grids"].split(f"#### CUDA {cuda}", 1)[1].split("####", 1)[0]
+    isas = [i.name for i in docs.sorted_isas(m)]
+    row = next(r for r in _tables(grid)[0] if r[0].split()[0] == g.name)
+    assert row[1 + isas.index(isa.name)].startswith("✓")
     counts = after["docs/BUILD_MATRIX.md:counts"]
-    assert "| sm70 (Volta) | 1 | 1 | 2 |" in counts and f"**{len(m.variants)}**" in counts
-    assert "| CUDA 12.9 | 59 | 59 | 118 |" in counts
-    vm_row = next(r for r in _tables(after["docs/BUILD_MATRIX.md:version-matrix"])[0] if r[3] == "CUDA 12.9")
-    assert vm_row[-1] == "118"
+    pt, tv = count(gpu=g.name)
+    assert f"| {g.name} ({g.family}) | {pt} | {tv} | {pt + tv} |" in counts and f"**{len(m.variants)}**" in counts
+    pt, tv = count(cuda=cuda)
+    assert f"| CUDA {cuda} | {pt} | {tv} | {pt + tv} |" in counts
+    vm_rows = [r for r in _tables(after["docs/BUILD_MATRIX.md:version-matrix"])[0][1:] if r[3] == f"CUDA {cuda}"]
+    assert sum(int(r[-1]) for r in vm_rows) == pt + tv
     assert f"**{len(m.variants)} variants**" in after["README.md:summary"]
-    assert re.search(r"^\| V100, Titan V \| 7\.0 \| `sm70` \| 12\.9 \| avx2 \|", after["README.md:gpu-picker"], flags=re.M)
-    assert re.search(
-        r"^\| V100, Titan V \| 7\.0 \| `sm70` \| 12\.9 \| avx2 \|", after["docs/QUICKSTART.md:decision-tree"], flags=re.M
-    )
+    products = ", ".join(g.gpus[:3]) + (", …" if len(g.gpus) > 3 else "")
+    pick = re.compile(rf"^\| {re.escape(products)} \| {re.escape(g.capability)} \| `{g.name}` \| [^|]*{re.escape(cuda)}[^|]*\| [^|]*{isa.name}", re.M)
+    assert pick.search(after["README.md:gpu-picker"]), after["README.md:gpu-picker"]
+    assert pick.search(after["docs/QUICKSTART.md:decision-tree"])
     ref = after["docs/QUICKSTART.md:gpu-reference"]
-    assert re.search(r"^\| sm70 \| 7\.0 \| Volta \| .* \| 12\.9 \| ≥ 396 \|", ref, flags=re.M)
-    assert re.search(r"^\| sm70 \| — \| ≥ 575\.51\.03 \| — \| — \|$", ref, flags=re.M)
-    assert "- Platform: x86_64-linux; 68 GPU and 2 CPU-only variants" in after["docs/QUICKSTART.md:cpu-isa-guide"]
-    assert "| CUDA 12.9 | [nixpkgs-0182a36]" in after["docs/QUICKSTART.md:magma-patch"]
-    assert "| not needed: CUDA 12.9 < 13.0 | 118 |" in after["docs/QUICKSTART.md:magma-patch"]
-    assert "`added-sm70-avx2-12_9`" in after["docs/variants.md:matrix-blocks"]
+    assert re.search(rf"^\| {g.name} \| {re.escape(g.capability)} \| {g.family} \| .*{re.escape(cuda)}", ref, flags=re.M)
+    on_isa = [x for x in m.variants if x.isa is isa or (x.isa and x.isa.name == isa.name)]
+    n_gpu_isa, n_cpu_isa = sum(1 for x in on_isa if x.gpu), sum(1 for x in on_isa if x.target == "cpu")
+    assert f"- Platform: {isa.platform}; {n_gpu_isa} GPU and {n_cpu_isa} CPU-only variants" in after["docs/QUICKSTART.md:cpu-isa-guide"]
+    magma_region = after["docs/QUICKSTART.md:magma-patch"]
+    magma_row = next(r for r in _tables(magma_region)[0][1:] if r[0] == f"CUDA {cuda}")
+    assert int(magma_row[-1]) == len(m.select(cuda=cuda))
+    block = v.origin[0].split("(", 1)[1].rstrip(")")
+    assert f"`{block}`" in after["docs/variants.md:matrix-blocks"]
     assert docs.cmd_docs(str(docs_root), str(f), True) == 0
 
 
 def test_a_new_python_version_shows_up_too(docs_root):
     f = docs_root / "variants.toml"
-    edit.add(f, "cpu-avx2", python="3.12")
+    alias, py = matrices.absent_python_addition(f)
+    added = edit.add(f, alias, python=py).added
     m = model.load(f)
     docs.sync(docs_root, m)
     regions = _all_regions(docs_root)
-    assert "| Python 3.12 | 1 | 1 | 2 |" in regions["docs/BUILD_MATRIX.md:counts"]
-    assert "`pytorch-python312-cpu-avx2`" in regions["docs/BUILD_MATRIX.md:variant-matrix"]
-    assert "(Python 3.12, 3.13)" in regions["README.md:summary"]
+    pt = sum(1 for v in m.variants if v.python.version == py and v.package.name == "pytorch")
+    tv = sum(1 for v in m.variants if v.python.version == py and v.package.name == "torchvision")
+    assert f"| Python {py} | {pt} | {tv} | {pt + tv} |" in regions["docs/BUILD_MATRIX.md:counts"]
+    for name in added:
+        assert f"`{name}`" in regions["docs/BUILD_MATRIX.md:variant-matrix"]
+    versions = ", ".join(sorted({v.python.version for v in m.variants}, key=lambda s: tuple(map(int, s.split(".")))))
+    assert f"(Python {versions})" in regions["README.md:summary"]
 
 
 # ------------------------------------------------------------------------ evidence

@@ -7,8 +7,10 @@ import hashlib
 import os
 import stat
 import subprocess
+import tomllib
 from pathlib import Path
 
+import matrices
 import pytest
 from buildmatrix import edit, model
 from buildmatrix.errors import BuildMatrixError, ModelError, UsageError
@@ -49,24 +51,47 @@ def test_add_to_block_extends_lists(toml):
     assert not any(v.gpu and v.gpu.name == "sm90" and v.cuda.version == "12.8" for v in model.load(toml).variants)
     before = toml.read_text()
     result = edit.add(toml, "sm90-avx", block="cuda12")
-    assert len(result.added) == 2 * 2 * 7  # both packages, both CUDA versions, every ISA of the block
+    block = next(b for b in tomllib.loads(toml.read_text())["matrix"] if b["name"] == "cuda12")
+    # every package, CUDA version and ISA of the block
+    assert len(result.added) == len(block["packages"]) * len(block["cuda"]) * len(block["isa"])
     assert "pytorch-python313-cuda12_8-sm90-avx512" in result.added and not result.removed
     after = toml.read_text()
     assert comments(after) == comments(before)
     assert '"sm103", "sm120", "sm90"]' in after
 
 
+def _used(m: model.Matrix, cuda: str, what: str) -> set[str]:
+    """The pin / torch source names the file's own variants of this CUDA version use."""
+    out = set()
+    for v in m.variants:
+        if v.cuda and v.cuda.version == cuda and not v.suffix and v.package.name == "pytorch":
+            out.add(v.pin.name if what == "pin" else (v.source.name if v.source else ""))
+    return out
+
+
 def test_add_single_variant_block(toml):
-    result = edit.add(toml, "sm70-avx2", cuda="12.9", packages=["pytorch"])
-    assert result.added == ["pytorch-python313-cuda12_9-sm70-avx2"]
+    alias, cuda = matrices.absent_gpu_addition(toml)
+    before = model.load(toml)
+    result = edit.add(toml, alias, cuda=cuda, packages=["pytorch"])
+    name = f"pytorch-python{before.defaults.python.replace('.', '')}-cuda{cuda.replace('.', '_')}-{alias}"
+    assert result.added == [name]
+    block = f"added-{alias}-{cuda.replace('.', '_')}"
     doc = toml.read_text()
-    assert 'name = "added-sm70-avx2-12_9"' in doc and 'pin = "nixpkgs-0182a36"' in doc and 'torch = "v2.10.0"' in doc
-    v = model.load(toml).variant("pytorch-python313-cuda12_9-sm70-avx2")
-    assert v.pin.name == "nixpkgs-0182a36" and v.source.name == "v2.10.0" and not v.cudnn
-    assert "torchvision =" not in doc.split('name = "added-sm70-avx2-12_9"')[1]  # pytorch only: no torchvision source
-    result = edit.add(toml, "sm70-avx512", cuda="12.9")
-    tv = model.load(toml).variant("torchvision-python313-cuda12_9-sm70-avx512")
-    assert tv.vision_source.name == "vision-v0.25.0" and tv.torchvision_version == "0.25.0"
+    assert f'name = "{block}"' in doc
+    v = model.load(toml).variant(name)
+    # Without --pin/--torch the new block takes what the file already uses for this CUDA version.
+    assert {v.pin.name} == _used(before, cuda, "pin") and {v.source.name if v.source else ""} == _used(before, cuda, "torch")
+    assert v.cudnn == v.gpu.cudnn
+    assert "torchvision =" not in doc.split(f'name = "{block}"')[1]  # pytorch only: no torchvision source
+    alias2, cuda2 = matrices.absent_gpu_addition(toml)
+    result = edit.add(toml, alias2, cuda=cuda2)
+    tv_name = next(n for n in result.added if n.startswith("torchvision-"))
+    m = model.load(toml)
+    tv, pt = m.variant(tv_name), m.torch_variant(m.variant(tv_name))
+    same = [x for x in before.variants if x.requires and x.cuda and x.cuda.version == cuda2 and not x.suffix]
+    if same:  # the torchvision source, too, is the one the file uses for that CUDA version
+        assert (tv.vision_source and tv.vision_source.name) == (same[0].vision_source and same[0].vision_source.name)
+    assert pt.package.name == "pytorch" and pt.torch_key == tv.torch_key
 
 
 def test_add_refuses_an_invalid_variant_and_writes_nothing(toml):

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import pytest
-from buildmatrix import builders, builds, ledger, push
+from buildmatrix import builders, builds, ledger, plan, push
 from conftest import require_tool
 
 SYSTEM = builds.host_platform()
@@ -150,10 +150,17 @@ def test_build_goes_over_ssh_then_push_and_substitute_from_a_file_cache(sshd, tm
         narinfo = (cache / f"{Path(out_path).name.split('-')[0]}.narinfo").read_text()
         assert "Sig: buildmatrix-test-1:" in narinfo
 
+        # invoke plan's lookup: in the local store now; after deleting it, in the cache only
+        drv_path = _nix(["nix-instantiate", str(tmp_path / "probe.nix")], base).stdout.strip()
+        graph = plan.load_graph([drv_path])
+        assert plan.availability(graph, [f"file://{cache}"]) == {out_path: "local store"}
+
         # gone from the store, then back from the cache: substituted (signature checked), not built
         link.unlink()
         deleted = _nix(["nix-store", "--delete", out_path], env)
         assert deleted.returncode == 0 and not os.path.exists(out_path), deleted.stderr
+        assert plan.availability(graph, [f"file://{cache}"]) == {out_path: f"file://{cache}"}
+        assert plan.to_build(graph, [drv_path], {out_path}) == set()
         no_builders = "\n".join(ln for ln in env["NIX_CONFIG"].splitlines() if not ln.startswith("builders"))
         again = _nix(["nix-store", "--realise", out_path], {**env, "NIX_CONFIG": no_builders})
         assert again.returncode == 0, again.stderr

@@ -10,7 +10,9 @@ one file you can read):
 
 No file: no builders, Nix's own substituters, builds local as before.
 
-The file (every key optional)::
+The file (every key optional; top-level keys before the first table)::
+
+    builders-use-substitutes = true   # builders fetch inputs from caches themselves (default)
 
     [local]
     max-jobs = 0                  # derivations built on this machine at once; 0: all on builders
@@ -24,8 +26,6 @@ The file (every key optional)::
     supported-features = ["big-parallel", "cuda"]
     mandatory-features = []
     public-host-key = "c3NoLWVkMjU1MTkg..."  # optional: base64 of the host's public key line
-
-    builders-use-substitutes = true   # builders fetch inputs from caches themselves (default)
 
     [[substituter]]
     url = "https://cache.nixos.org"

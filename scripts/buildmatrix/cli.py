@@ -22,11 +22,15 @@ def _err(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+_WARNED: set[str] = set()  # each warning once per process, however often the file is loaded
+
+
 def load(file: str | Path = model.DEFAULT_FILE, quiet: bool = False) -> model.Matrix:
     m = model.load(file)
-    if not quiet:
-        for w in m.warnings:
+    for w in m.warnings:
+        if not quiet and w not in _WARNED:
             _err(f"warning: {w}")
+        _WARNED.add(w)
     return m
 
 
@@ -70,45 +74,71 @@ def _filtered(m: model.Matrix, names: list[str] | None, filters: dict) -> list[s
 
 
 @guarded
-def cmd_gen(file: str, root: str, names: str | None, check: bool, prune: bool, filters: dict) -> int:
+def cmd_gen(
+    file: str,
+    root: str,
+    names: str | None,
+    check: bool,
+    prune: bool = True,
+    filters: dict | None = None,
+    as_json: bool = False,
+    quiet: bool = False,
+) -> int:
+    """Write (or check) the recipes and the jobset. A full run deletes generated recipes no variant
+    produces any more (``prune``; hand-written files are never touched); ``--check`` fails on them."""
     from . import gen, jobset
 
-    m = load(file)
-    chosen = _filtered(m, split_names(names), filters)
+    m = load(file, quiet=quiet or as_json)
+    chosen = _filtered(m, split_names(names), filters or {})
     if chosen is not None and not chosen:
         _err("error: the names and filters select no variant")
         return EXIT_BAD_INPUT
     root_path = Path(root)
+    say = (lambda *_: None) if quiet or as_json else print
     if check:
         drift = gen.check(m, root_path, chosen)
         jobs_state = jobset.check(m, root_path) if chosen is None else ""
+        count = len(chosen) if chosen is not None else len(m.variants)
+        if as_json:
+            out = {
+                "clean": drift.clean and not jobs_state,
+                "recipes": count,
+                "missing": drift.missing,
+                "different": drift.different,
+                "stale": drift.stale,
+                "jobset": jobs_state or "unchanged",
+            }
+            print(json.dumps(out, indent=2))
         if jobs_state:
-            print(f"{jobs_state:<9} {jobset.JOBS_FILE}  (the jobset)")
+            say(f"{jobs_state:<9} {jobset.JOBS_FILE}  (the jobset)")
         if drift.clean and not jobs_state:
-            count = len(chosen) if chosen is not None else len(m.variants)
-            print(f"gen --check: {count} recipe(s) match variants.toml")
+            say(f"gen --check: {count} recipe(s) match variants.toml")
             return EXIT_OK
         for line in drift.lines():
-            print(line)
-        print(
-            f"gen --check: {len(drift.lines()) + bool(jobs_state)} file(s) out of date; "
-            "run `invoke gen` (stale files: `invoke gen --prune`)"
-        )
+            say(line)
+        if not as_json:
+            print(
+                f"gen --check: {len(drift.lines()) + bool(jobs_state)} file(s) out of date; "
+                "run `invoke gen` (it also deletes stale recipes)"
+            )
         return EXIT_FAILED
     report = gen.generate(m, root_path, chosen, prune=prune)
     if chosen is None:  # the jobset lists every variant: written with the full set only
         getattr(report, jobset.write(m, root_path)).append(str(jobset.JOBS_FILE))
+    if as_json:
+        print(json.dumps({k: getattr(report, k) for k in ("created", "updated", "unchanged", "pruned", "stale")}, indent=2))
+        return EXIT_OK
     for n in report.created:
-        print(f"created   {n}")
+        say(f"created   {n}")
     for n in report.updated:
-        print(f"updated   {n}")
+        say(f"updated   {n}")
     for n in report.pruned:
-        print(f"pruned    {n}")
+        say(f"deleted   {n}  (stale: no variant produces it)")
     for n in report.stale:
-        print(f"stale     {n}  (no variant produces it; `invoke gen --prune` deletes it)")
-    print(
+        say(f"stale     {n}  (no variant produces it; a full `invoke gen` deletes it)")
+    say(
         f"gen: {len(report.created)} created, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged, {len(report.pruned)} pruned, {len(report.stale)} stale"
+        f"{len(report.unchanged)} unchanged, {len(report.pruned)} deleted, {len(report.stale)} stale"
     )
     return EXIT_OK
 

@@ -378,7 +378,10 @@ class Matrix:
         return out
 
     def resolve(self, alias: str) -> list[Variant]:
-        """Variants an alias names: a full name, ``sm120-avx`` (defaults) or ``cuda13_1-sm120-avx``."""
+        """Variants an alias names: a full name, ``sm120-avx`` (defaults) or ``cuda13_1-sm120-avx``.
+
+        An alias the defaults lack but exactly one other CUDA version has (``sm70-avx2``
+        built only with CUDA 12.9) names that one; several raise, listing the spellings."""
         if alias in self.by_name:
             return [self.by_name[alias]]
         found = [
@@ -394,6 +397,8 @@ class Matrix:
         if not found:
             elsewhere = sorted({f"{v.cuda.token}-{v.short}" for v in self.variants if v.short == alias and v.cuda})
             elsewhere += sorted({v.name for v in self.variants if v.short == alias and not v.cuda})
+            if len(elsewhere) == 1 and elsewhere[0] != alias:  # one CUDA version only (sm70-avx2 on 12.9): that one
+                return self.resolve(elsewhere[0])
             if elsewhere:
                 raise UsageError(
                     f"{alias!r} does not exist at the defaults (Python {self.defaults.python}, CUDA {self.defaults.cuda}); "
