@@ -170,6 +170,37 @@ def detect(c, json=False, cpu=""):
     _done(detect_module.cmd_detect(FILE, json, cpu or None))
 
 
+@task(help={"check": "write nothing; exit 1 if .github/workflows/build.yml differs from variants.toml"})
+def ci(c, check=False):
+    """Write .github/workflows/build.yml (GitHub Actions: a build job per torch configuration, smoke jobs) from variants.toml."""
+    from buildmatrix import workflow
+
+    _done(workflow.cmd_ci(FILE, str(ROOT), check))
+
+
+@task(
+    name="ci-plan",
+    help={
+        "tags": "only torch configurations with any of these tags, like nox -t (cuda13_0, sm120)",
+        "keyword": "only those matching this expression, like nox -k (\"sm120 and avx512\")",
+        "json": "print JSON",
+    },
+)
+def ci_plan(c, tags="", keyword="", json=False):
+    """Show which build and smoke jobs the workflow runs for these inputs, and what is not smoke-tested."""
+    from buildmatrix import workflow
+
+    _done(workflow.cmd_plan(FILE, tags, keyword, json))
+
+
+@task(name="ci-import", help={"path": "the downloaded ledger-records artifact: a directory (or .jsonl files, comma-separated)"})
+def ci_import(c, path):
+    """Append the ledger records of a CI run (artifact ledger-records) to ledger/records.jsonl, skipping those already there."""
+    from buildmatrix import ciimport
+
+    _done(ciimport.cmd_import(str(ROOT), path))
+
+
 @task(
     help={
         "names": "variant names or aliases whose result-<name> links to push (default: every result link here)",

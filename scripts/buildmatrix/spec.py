@@ -50,10 +50,21 @@ INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 STRING_KINDS = ("str", "strlist", "strmap", "strOrList")
 # Contexts short names, for the declarations below.
-FILE, ATTR, CODE, STRING, INDENTED, COMMENT, SHELL, VERSION, DOCS, REF = (
+FILE, ATTR, CODE, STRING, INDENTED, COMMENT, SHELL, VERSION, DOCS, REF, YAML = (
     reach.FILE, reach.ATTR, reach.CODE, reach.STRING, reach.INDENTED, reach.COMMENT,
-    reach.SHELL, reach.VERSION, reach.DOCS, reach.REF,
+    reach.SHELL, reach.VERSION, reach.DOCS, reach.REF, reach.YAML,
 )  # fmt: skip
+# [ci] values reach the generated GitHub Actions workflow (YAML scalars, `runs-on`, `uses`) and,
+# through `env:`, shell variables: each grammar keeps them inert in YAML, in a GitHub expression
+# (no `${{`, except the one secrets form of an action input) and in a double-quoted shell word.
+RUNNER_LABEL_RE = r"[A-Za-z0-9][A-Za-z0-9_.:-]*"
+ACTION_RE = r"[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[A-Za-z0-9_.-]+"
+SECRET_RE = r"[A-Za-z_][A-Za-z0-9_]*"
+STORE_URI_RE = r"(s3|https?|file)://[A-Za-z0-9_.~:/?=&%+@,-]+"
+CACHE_URL_RE = r"(https?|file|s3)://[A-Za-z0-9_.~:/?=&%+@,-]+"
+PUBLIC_KEY_RE = r"[A-Za-z0-9_.-]+:[A-Za-z0-9+/]+={0,2}"
+ACTION_INPUT_NAME_RE = r"[A-Za-z0-9_-]+"
+ACTION_INPUT_RE = r"\$\{\{ secrets\.[A-Za-z_][A-Za-z0-9_]* \}\}|[A-Za-z0-9_.,:/@+=-]*"
 TEXT = (STRING, INDENTED, DOCS)  # free text shown in meta.description / longDescription and the docs
 
 
@@ -168,6 +179,7 @@ SPECS: dict[str, Table] = {
             "patch": Key("tablemap", "Patches in patches/ applied to nixpkgs packages.", table="patch"),
             "matrix": Key("tablelist", "Blocks that expand to variants (cross products).", required=True, table="matrix"),
             "override": Key("tablelist", "Settings applied to every variant a match selects.", table="override"),
+            "ci": Key("table", "The GitHub Actions workflow `invoke ci` writes (.github/workflows/build.yml).", table="ci"),
         },
     ),
     "defaults": Table(
@@ -430,6 +442,80 @@ SPECS: dict[str, Table] = {
         },
     ),
     "match": MATCH_TABLE,
+    "ci": Table(
+        "Runners, cache and Flox step of the generated workflow: one build job per torch configuration, "
+        "one smoke job per variant a smoke runner matches.",
+        {
+            "runners": Key("table", "Build runner labels (`runs-on`) per platform.", required=True, table="ci_runners"),
+            "smoke_runner": Key(
+                "tablelist", "Runners smoke jobs run on; a variant no runner matches is listed as not smoke-tested.",
+                table="ci_smoke_runner",
+            ),
+            "plan_runner": Key(
+                "strlist", 'Labels of the light job that selects the jobs (default ["ubuntu-24.04"]).',
+                pattern=RUNNER_LABEL_RE, reaches=(YAML,),
+            ),
+            "max_parallel": Key(
+                "int", "Jobs of one matrix (one platform) running at once (`max-parallel`).", required=True, minimum=1, maximum=256
+            ),
+            "build_timeout_minutes": Key(
+                "int", "`timeout-minutes` of a build job (default 2880; GitHub's own default, 360, is shorter than a CUDA build).",
+                minimum=1, maximum=43200,
+            ),
+            "cache": Key("table", "The Nix binary cache builds push to and smoke jobs pull from.", required=True, table="ci_cache"),
+            "flox": Key("table", "The step that installs Flox on a runner.", required=True, table="ci_flox"),
+        },
+    ),
+    "ci_runners": Table(
+        "`runs-on` labels of the build jobs, per platform; every platform a variant has needs an entry.",
+        {p: Key("strlist", f"Labels of the {p} build runners.", pattern=RUNNER_LABEL_RE, reaches=(YAML,)) for p in PLATFORMS},
+    ),
+    "ci_smoke_runner": Table(
+        "A runner for smoke jobs. It matches a variant of its platform whose GPU architecture its GPU runs "
+        "(same major, at or above) and whose CPU ISA its CPU runs; CPU-only variants need only the ISA, "
+        "Apple (MPS) variants only the platform.",
+        {
+            "labels": Key("strlist", "`runs-on` labels of the runner.", required=True, pattern=RUNNER_LABEL_RE, reaches=(YAML,)),
+            "platform": Key("str", "The runner's platform.", required=True, enum=PLATFORMS, reaches=(REF,)),
+            "gpu": Key("str", "Its GPU architecture, a [gpu.NAME] (omit for a runner without NVIDIA GPU).", reaches=(REF,)),
+            "isas": Key("strlist", "CPU ISAs its CPU runs, [isa.NAME] entries (e.g. avx … avx512bf16).", reaches=(REF,)),
+        },
+    ),
+    "ci_cache": Table(
+        "A Nix binary cache. Build jobs sign with the secret key and push (`nix copy --to`); smoke jobs substitute from it.",
+        {
+            "push": Key(
+                "str", "Binary cache store to push to: s3://bucket?region=…, https://… (upload by PUT), file://….",
+                required=True, pattern=STORE_URI_RE, reaches=(YAML,),
+            ),
+            "substituter": Key(
+                "str", "URL runners pull from (`extra-substituters`).", required=True, pattern=CACHE_URL_RE, reaches=(YAML,)
+            ),
+            "public_key": Key(
+                "str", "The cache's public key (`extra-trusted-public-keys`).", required=True, pattern=PUBLIC_KEY_RE, reaches=(YAML,)
+            ),
+            "signing_key_secret": Key(
+                "str", "Name of the GitHub secret holding the Nix secret key results are signed with.",
+                required=True, pattern=SECRET_RE, reaches=(YAML,),
+            ),
+            "secrets": Key(
+                "strlist", "Other GitHub secrets the push step gets as environment variables (AWS_ACCESS_KEY_ID, …).",
+                pattern=SECRET_RE, reaches=(YAML,),
+            ),
+        },
+    ),
+    "ci_flox": Table(
+        "The Flox install step (`uses:` and `with:`).",
+        {
+            "uses": Key(
+                "str", "The action, owner/name@ref (flox/install-flox-action@v2).", required=True, pattern=ACTION_RE, reaches=(YAML,)
+            ),
+            "with": Key(
+                "strmap", "Its inputs; a value is plain text or `${{ secrets.NAME }}`.", pattern=ACTION_INPUT_RE, reaches=(YAML,),
+                key_pattern=ACTION_INPUT_NAME_RE, key_reaches=(YAML,), key_doc="action input name",
+            ),
+        },
+    ),
     "override": Table(
         "Settings for every variant the match selects (later overrides win).",
         {"match": Key("table", "Which variants.", required=True, table="match"), **SETTINGS_KEYS},
