@@ -12,6 +12,7 @@ import pytest
 from buildmatrix import builders, builds, ledger
 from buildmatrix.errors import ModelError
 from test_builds import HOST, HOST_ISA, fake_env, flox_calls, host_cpu_alias, make_repo
+from test_noxfile import nox, tree  # noqa: F401  (tree: a fixture, a copy of the repository to run nox in)
 
 CNO_KEY = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="
 TEAM_KEY = "team-cache-1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
@@ -242,3 +243,18 @@ def test_the_documented_builders_file_is_valid(root):
     cfg = builders.parse(block, "docs/BUILDING.md")
     assert cfg.systems == {"x86_64-linux", "aarch64-linux"} and not cfg.local_allowed
     assert [s.url for s in cfg.substituters][0] == "https://cache.nixos.org" and cfg.push_to.startswith("s3://")
+
+
+def test_nox_build_session_routes_a_foreign_variant_to_the_configured_builder(tree, tmp_path, shipped):  # noqa: F811
+    """End to end through nox: the per-variant session of another platform, no --force."""
+    v = _foreign(shipped)
+    repo = tree
+    env = _env_with(tmp_path, f'[[builder]]\nuri = "ssh://nix@remote"\nsystems = ["{v.platform}"]\n')
+    proc = nox(repo, "-s", f"build-{v.name}", "--", "--cores", "2", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (call,) = flox_calls(tmp_path)
+    assert (
+        call["nix_config"]
+        == f"cores = 2\nmax-jobs = 1\nbuilders = ssh://nix@remote {v.platform} - 1 1 - - -\nbuilders-use-substitutes = true"
+    )
+    assert f"build: builders: {tmp_path / 'builders.toml'}: 1 builder(s) for {v.platform}" in proc.stderr

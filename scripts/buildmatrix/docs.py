@@ -44,8 +44,20 @@ DOCS_DIR = PurePosixPath("docs")
 README = PurePosixPath("README.md")
 NIXPKGS_TREE = "https://github.com/NixOS/nixpkgs/tree/"
 TARGET_ORDER = {"cuda": 0, "cpu": 1, "mps": 2}
-ACTION_WORDS = {"eval": "evaluation", "build": "build", "push": "push to a binary cache", "smoke": "smoke test", "publish": "publish"}
-ACTION_DONE = {"eval": "evaluated", "build": "built", "push": "pushed to a binary cache", "smoke": "smoke-tested", "publish": "published"}
+ACTION_WORDS = {
+    "eval": "evaluation",
+    "build": "build",
+    "push": "push to a binary cache",
+    "smoke": "smoke test",
+    "publish": "publish",
+}
+ACTION_DONE = {
+    "eval": "evaluated",
+    "build": "built",
+    "push": "pushed to a binary cache",
+    "smoke": "smoke-tested",
+    "publish": "published",
+}
 
 # Regions each shipped document must keep (deleting one by accident is an error, not silent drift).
 REQUIRED: dict[str, tuple[str, ...]] = {

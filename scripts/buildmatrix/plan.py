@@ -109,11 +109,11 @@ def classify(d: Drv) -> str:
 
 
 def kinds(graph: Mapping[str, Drv], classes: Mapping[str, str]) -> dict[str, str]:
-    """``cuda`` for derivations that need a CUDA redistributable (directly or below), else ``cpu``."""
+    """``cuda`` for NCCL, the redistributables and whatever needs one of them (directly or below), else ``cpu``."""
     deps = {p: {i for i in d.inputs if i in graph} for p, d in graph.items()}
     cuda: dict[str, bool] = {}
     for p in _topological(graph, deps):  # inputs first
-        cuda[p] = any(classes.get(i) == "cuda-redist" or cuda[i] for i in deps[p])
+        cuda[p] = classes.get(p) in ("nccl", "cuda-redist") or any(cuda[i] for i in deps[p])
     return {p: ("cuda" if cuda[p] else "cpu") for p in graph}
 
 
