@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from buildmatrix import cli, gen, model, nix, render
+from buildmatrix import atomic, cli, gen, model, nix, render
 from buildmatrix.errors import BuildMatrixError
 from conftest import require_tool
 from hypothesis import given, settings
@@ -108,7 +108,7 @@ def test_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
     def boom(*_args, **_kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(gen.os, "replace", boom)
+    monkeypatch.setattr(atomic.os, "replace", boom)
     with pytest.raises(KeyboardInterrupt):
         gen.write_atomic(target, "new\n")
     assert target.read_text() == "old\n"

@@ -30,8 +30,8 @@ from pathlib import Path, PurePosixPath
 from packaging.version import Version
 
 from . import ledger, spec
+from .atomic import sweep, write_atomic
 from .errors import BuildMatrixError
-from .gen import write_atomic
 from .model import Gpu, Isa, Matrix, Variant
 
 BEGIN_RE = re.compile(r"<!-- BEGIN GENERATED: ([a-z0-9][a-z0-9-]*) -->")
@@ -1356,6 +1356,8 @@ def sync(
         ]
         report.updated.append(str(rel))
     if not check:
+        for directory in sorted({(root / rel).parent for rel in planned}):
+            sweep(directory)  # temp files of a run that was killed
         for rel in report.updated:
             write_atomic(root / rel, planned[PurePosixPath(rel)][1])
     return report
