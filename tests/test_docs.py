@@ -18,7 +18,7 @@ from buildmatrix.docs import DocsError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-DOC_FILES = ["README.md", "docs/BUILD_MATRIX.md", "docs/QUICKSTART.md", "docs/variants.md"]
+DOC_FILES = ["README.md", "docs/BUILDING.md", "docs/BUILD_MATRIX.md", "docs/QUICKSTART.md", "docs/variants.md"]
 
 
 @pytest.fixture

@@ -65,6 +65,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "docs/BUILD_MATRIX.md": ("summary", "counts", "version-matrix", "sm-isa-grids", "variant-matrix", "evidence"),
     "docs/QUICKSTART.md": ("decision-tree", "gpu-reference", "cpu-isa-guide", "examples", "magma-patch"),
     "docs/variants.md": ("key-reference", "matrix-blocks"),
+    "docs/BUILDING.md": ("scale-jobs",),
 }
 
 
@@ -1389,6 +1390,8 @@ def cmd_docs(root: str, file: str, check: bool) -> int:
 
     return run()
 
+
+from . import docs_scale  # noqa: E402,F401  (registers the scale-jobs region of docs/BUILDING.md)
 
 if __name__ == "__main__":  # python -m buildmatrix.docs [--check]
     sys.exit(cmd_docs(".", "variants.toml", "--check" in sys.argv[1:]))

@@ -459,8 +459,8 @@ SPECS: dict[str, Table] = {
                 "int", "Jobs of one matrix (one platform) running at once (`max-parallel`).", required=True, minimum=1, maximum=256
             ),
             "build_timeout_minutes": Key(
-                "int", "`timeout-minutes` of a build job (default 2880; GitHub's own default, 360, is shorter than a CUDA build).",
-                minimum=1, maximum=43200,
+                "int", "`timeout-minutes` of a build job (default 2880; GitHub's own default, 360, is shorter than a CUDA build; self-hosted jobs stop at 5 days).",
+                minimum=1, maximum=7200,
             ),
             "cache": Key("table", "The Nix binary cache builds push to and smoke jobs pull from.", required=True, table="ci_cache"),
             "flox": Key("table", "The step that installs Flox on a runner.", required=True, table="ci_flox"),
