@@ -62,7 +62,16 @@ ACTION_DONE = {
 # Regions each shipped document must keep (deleting one by accident is an error, not silent drift).
 REQUIRED: dict[str, tuple[str, ...]] = {
     "README.md": ("summary", "gpu-picker"),
-    "docs/BUILD_MATRIX.md": ("summary", "counts", "version-matrix", "sm-isa-grids", "variant-matrix", "evidence"),
+    "docs/BUILD_MATRIX.md": (
+        "summary",
+        "counts",
+        "version-matrix",
+        "nixpkgs-patches",
+        "unverified-fetches",
+        "sm-isa-grids",
+        "variant-matrix",
+        "evidence",
+    ),
     "docs/QUICKSTART.md": ("decision-tree", "gpu-reference", "cpu-isa-guide", "examples", "magma-patch"),
     "docs/variants.md": ("key-reference", "matrix-blocks"),
     "docs/BUILDING.md": ("scale-jobs",),
@@ -1395,3 +1404,6 @@ from . import docs_scale  # noqa: E402,F401  (registers the scale-jobs region of
 
 if __name__ == "__main__":  # python -m buildmatrix.docs [--check]
     sys.exit(cmd_docs(".", "variants.toml", "--check" in sys.argv[1:]))
+
+
+from . import docs_pins  # noqa: E402,F401  (registers the pin regions)
