@@ -18,6 +18,7 @@ against the stand-in, and from a cost table made for hand arithmetic (FIXTURE_CO
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import types
@@ -236,7 +237,11 @@ def test_a_pin_in_the_store_is_evaluated_as_the_pinned_nixpkgs(fx, tmp_path):
     pinned_root = tmp_path / "pinned"
     shutil.copytree(root, pinned_root)
     text = (pinned_root / "variants.toml").read_text()
-    (pinned_root / "variants.toml").write_text(text.replace('sha256 = ""', f'sha256 = "{sha}"', 1))
+    text = re.sub(r"(?m)^unverified = .*\n", "", text, count=1)
+    text = text.replace(
+        'sha256 = ""', f'sha256 = "{sha}"\nhash_source = "test: nix-hash of a tree forwarding to the stand-in"', 1
+    )
+    (pinned_root / "variants.toml").write_text(text)
     cache = tmp_path / "empty-cache"
     cache.mkdir()
     (tmp_path / "builders.toml").write_text(f'[[substituter]]\nurl = "file://{cache}"\n')
