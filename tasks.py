@@ -105,11 +105,12 @@ def remove(c, names=""):
         "name": "the [pin.NAME] (or, with --source, the [source.NAME]) to fill",
         "rev": "move it to this revision first",
         "source": "NAME is a torch source: hash it with nix-prefetch-git",
+        "hash": "record this hash (the `got:` one a failed fetch printed) instead of downloading",
     },
 )
-def pin_(c, name, rev="", source=False):
-    """Fill or bump a pin's sha256 (nix-prefetch-url --unpack) or a source's hash. Needs network."""
-    _done(cli.cmd_pin(FILE, name, rev, source))
+def pin_(c, name, rev="", source=False, hash=""):
+    """Fill or bump a pin's sha256 (nix-prefetch-url --unpack) or a source's hash. Needs network unless --hash."""
+    _done(cli.cmd_pin(FILE, name, rev, source, hash))
 
 
 @task(
@@ -189,6 +190,37 @@ def detect(c, json=False, cpu=""):
     from buildmatrix import detect as detect_module
 
     _done(detect_module.cmd_detect(FILE, json, cpu or None))
+
+
+@task(help={"check": "write nothing; exit 1 if .github/workflows/build.yml differs from variants.toml"})
+def ci(c, check=False):
+    """Write .github/workflows/build.yml (GitHub Actions: a build job per torch configuration, smoke jobs) from variants.toml."""
+    from buildmatrix import workflow
+
+    _done(workflow.cmd_ci(FILE, str(ROOT), check))
+
+
+@task(
+    name="ci-plan",
+    help={
+        "tags": "only torch configurations with any of these tags, like nox -t (cuda13_0, sm120)",
+        "keyword": "only those matching this expression, like nox -k (\"sm120 and avx512\")",
+        "json": "print JSON",
+    },
+)
+def ci_plan(c, tags="", keyword="", json=False):
+    """Show which build and smoke jobs the workflow runs for these inputs, and what is not smoke-tested."""
+    from buildmatrix import workflow
+
+    _done(workflow.cmd_plan(FILE, tags, keyword, json))
+
+
+@task(name="ci-import", help={"path": "the downloaded ledger-records artifact: a directory (or .jsonl files, comma-separated)"})
+def ci_import(c, path):
+    """Append the ledger records of a CI run (artifact ledger-records) to ledger/records.jsonl, skipping those already there."""
+    from buildmatrix import ciimport
+
+    _done(ciimport.cmd_import(str(ROOT), path))
 
 
 @task(

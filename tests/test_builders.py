@@ -12,6 +12,7 @@ import pytest
 from buildmatrix import builders, builds, ledger
 from buildmatrix.errors import ModelError
 from test_builds import HOST, HOST_ISA, fake_env, flox_calls, host_cpu_alias, make_repo
+from test_noxfile import nox, tree  # noqa: F401  (tree: a fixture, a copy of the repository to run nox in)
 
 CNO_KEY = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="
 TEAM_KEY = "team-cache-1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
@@ -77,6 +78,10 @@ def test_empty_file_and_no_file_change_nothing(tmp_path):
 def test_ssh_key_tilde_is_expanded(tmp_path):
     cfg = builders.parse('[[builder]]\nuri = "ssh://b"\nsystems = ["x86_64-linux"]\nssh-key = "~/.ssh/id"\n', "b.toml")
     assert cfg.builders[0].ssh_key == str(Path("~/.ssh/id").expanduser())
+    relative = builders.parse(
+        '[[builder]]\nuri = "ssh://b"\nsystems = ["x86_64-linux"]\nssh-key = "keys/id"\n', tmp_path / "b.toml"
+    )
+    assert relative.builders[0].ssh_key == str(tmp_path / "keys" / "id")
 
 
 def test_lookup_order_env_then_repository_then_user(tmp_path):
@@ -205,6 +210,13 @@ def test_max_jobs_zero_sends_everything_remote_or_refuses(tmp_path, shipped):
     (call,) = flox_calls(tmp_path)
     assert call["nix_config"].splitlines()[:3] == ["cores = 4", "max-jobs = 0", f"builders = ssh://nix@remote {HOST} - 3 1 - - -"]
     assert [r.extra["max_jobs"] for r in ledger.read(repo)] == [0, 0]
+    assert builders.parse(remote, "b.toml").warnings([HOST]) == [
+        f"no [[builder]] for {HOST} in b.toml lists big-parallel in supported-features, and local building is off: "
+        "Nix will not send torch (requiredSystemFeatures = big-parallel) anywhere"
+    ]
+    assert (
+        builders.parse(remote.replace("max-jobs = 3", 'supported-features = ["big-parallel"]'), "b.toml").warnings([HOST]) == []
+    )
     # local building off and nothing serves this host: refused before flox starts
     env = _env_with(tmp_path, '[local]\nmax-jobs = 0\n[[builder]]\nuri = "ssh://nix@remote"\nsystems = ["riscv64-linux"]\n')
     out = builds.build(repo, vs, builds.BuildOptions(), env=env, say=lambda *_: None)
@@ -234,3 +246,26 @@ def test_callers_nix_config_keeps_its_own_builders_and_substituters(tmp_path, sh
     assert not any(ln.startswith(("builders =", "substituters =")) for ln in lines[2:])
     assert "builders-use-substitutes = true" in lines and f"trusted-public-keys = {CNO_KEY} {TEAM_KEY}" in lines
     assert any("NIX_CONFIG already sets builders, substituters: kept" in s for s in said)
+
+
+def test_the_documented_builders_file_is_valid(root):
+    text = (root / "docs" / "BUILDING.md").read_text()
+    block = text.split("### Remote builders", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    cfg = builders.parse(block, "docs/BUILDING.md")
+    assert cfg.systems == {"x86_64-linux", "aarch64-linux"} and not cfg.local_allowed
+    assert [s.url for s in cfg.substituters][0] == "https://cache.nixos.org" and cfg.push_to.startswith("s3://")
+
+
+def test_nox_build_session_routes_a_foreign_variant_to_the_configured_builder(tree, tmp_path, shipped):  # noqa: F811
+    """End to end through nox: the per-variant session of another platform, no --force."""
+    v = _foreign(shipped)
+    repo = tree
+    env = _env_with(tmp_path, f'[[builder]]\nuri = "ssh://nix@remote"\nsystems = ["{v.platform}"]\n')
+    proc = nox(repo, "-s", f"build-{v.name}", "--", "--cores", "2", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (call,) = flox_calls(tmp_path)
+    assert (
+        call["nix_config"]
+        == f"cores = 2\nmax-jobs = 1\nbuilders = ssh://nix@remote {v.platform} - 1 1 - - -\nbuilders-use-substitutes = true"
+    )
+    assert f"build: builders: {tmp_path / 'builders.toml'}: 1 builder(s) for {v.platform}" in proc.stderr

@@ -18,7 +18,9 @@ against the stand-in, and from a cost table made for hand arithmetic (FIXTURE_CO
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
 import types
 from pathlib import Path
 
@@ -95,6 +97,8 @@ def test_what_is_available_is_not_built_nor_what_only_it_needs(fx):
     magma = next(d for d in graph.values() if plan.classify(d) == "magma")
     p = _compute(fx, available=set(magma.outputs))
     assert p.classes["magma"] == {**p.classes["magma"], "to_build": 0, "available": 1, "core_hours": 0}
+    assert p.where == {"given": 1} and [d["status"] for d in p.derivations if d["class"] == "magma"] == ["available"]
+    assert sum(c["not_needed"] for c in p.classes.values()) > 0  # what only magma needed
     assert p.as_dict()["total"]["core_hours"] == 29
     # 2 builders, 1 core: nccl [0,2] + CPU torch [0,4]; CUDA torches [2,12] and [4,14]; torchvisions end at 15
     assert p.schedules[1]["makespan_h"] == 15
@@ -131,6 +135,9 @@ def test_json_and_table_from_the_command(fx, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["variants"] == ["pytorch-python313-cuda13_0-sm90-avx512", "torchvision-python313-cuda13_0-sm90-avx512"]
     assert data["classes"]["torch"]["to_build"] == 1 and data["total"]["core_hours"] == 21
+    torch = [d for d in data["derivations"] if d["class"] == "torch"]
+    assert [(d["status"], d["kind"], d["core_hours"]) for d in torch] == [("build", "cuda", 10)]
+    assert torch[0]["drv"].endswith("-python3.13-pytorch-python313-cuda13_0-sm90-avx512-2.10.0.drv")
     # magma [0,8] next to nccl [0,2], torch [8,18], torchvision [18,19]: the critical path, above 21 / 2
     assert data["makespan"] == [{"builders": 2, "cores": 1, "makespan_h": 19, "lower_bound_h": 19, "critical_path_h": 19}]
     assert plan.cmd_plan(root, root / "variants.toml", "cpu-avx2", "1x4", False) == 0
@@ -208,3 +215,44 @@ def test_pin_without_sha256_or_not_in_the_store_means_the_stand_in():
     assert path is None and why == "no sha256 recorded for nixpkgs-x"
     path, why = plan.pin_store_path(types.SimpleNamespace(name="nixpkgs-x", sha256="0" * 52))
     assert path is None and "nixpkgs-x is not in the local store (/nix/store/" in why
+
+
+def test_a_pin_in_the_store_is_evaluated_as_the_pinned_nixpkgs(fx, tmp_path):
+    """The pinned branch for real: a 'nixpkgs' tree (here: one that forwards to the stand-in) added to the
+    store as the fixed-output path its sha256 names, then the plan evaluates against it, offline."""
+    require_tool("nix-store")
+    root, m, drvs, graph, _source = fx
+    v = m.variants[0]
+    tree = tmp_path / "source"
+    tree.mkdir()
+    standin = plan.nixeval.standin_dir(ROOT)
+    (tree / "default.nix").write_text(f'import {standin} {{ rev = "{v.pin.rev}"; system = "{v.platform}"; }}\n')
+    sha = subprocess.run(
+        ["nix-hash", "--type", "sha256", "--base32", str(tree)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    added = subprocess.run(
+        ["nix-store", "--add-fixed", "--recursive", "sha256", str(tree)], capture_output=True, text=True, check=True
+    )
+    store_path = added.stdout.strip()
+    pinned_root = tmp_path / "pinned"
+    shutil.copytree(root, pinned_root)
+    text = (pinned_root / "variants.toml").read_text()
+    text = re.sub(r"(?m)^unverified = .*\n", "", text, count=1)
+    text = text.replace(
+        'sha256 = ""', f'sha256 = "{sha}"\nhash_source = "test: nix-hash of a tree forwarding to the stand-in"', 1
+    )
+    (pinned_root / "variants.toml").write_text(text)
+    cache = tmp_path / "empty-cache"
+    cache.mkdir()
+    (tmp_path / "builders.toml").write_text(f'[[substituter]]\nurl = "file://{cache}"\n')
+    try:
+        pm = model.load(pinned_root / "variants.toml")
+        assert plan.pin_store_path(pm.variants[0].pin) == (store_path, "")
+        pinned_drvs, source = plan.instantiate(pm, pinned_root, pm.variants)
+        assert source == "the pinned nixpkgs (nixpkgs-6a030d5, from the local store)"
+        assert pinned_drvs == drvs  # the same derivations: only where the expression came from differs
+        p = plan.make_plan(pinned_root, pm, None, [(1, 1)], env={"BUILDMATRIX_BUILDERS": str(tmp_path / "builders.toml")})
+        assert p.evaluated_with == source and f"1 substituter(s) of {tmp_path / 'builders.toml'}" in p.availability_note
+        assert p.as_dict()["total"]["core_hours"] == 37 and p.where == {}
+    finally:
+        subprocess.run(["nix-store", "--delete", store_path], capture_output=True)

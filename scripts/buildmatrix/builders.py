@@ -10,7 +10,9 @@ one file you can read):
 
 No file: no builders, Nix's own substituters, builds local as before.
 
-The file (every key optional)::
+The file (every key optional; top-level keys before the first table)::
+
+    builders-use-substitutes = true   # builders fetch inputs from caches themselves (default)
 
     [local]
     max-jobs = 0                  # derivations built on this machine at once; 0: all on builders
@@ -18,14 +20,12 @@ The file (every key optional)::
     [[builder]]
     uri = "ssh://nix@big-x86.example.org"   # ssh:// or ssh-ng://
     systems = ["x86_64-linux"]
-    ssh-key = "~/.ssh/id_builder"           # optional: else ssh's own configuration
+    ssh-key = "~/.ssh/id_builder"           # optional: else ssh's own configuration (relative: to this file)
     max-jobs = 2
     speed-factor = 2
     supported-features = ["big-parallel", "cuda"]
     mandatory-features = []
     public-host-key = "c3NoLWVkMjU1MTkg..."  # optional: base64 of the host's public key line
-
-    builders-use-substitutes = true   # builders fetch inputs from caches themselves (default)
 
     [[substituter]]
     url = "https://cache.nixos.org"
@@ -157,6 +157,20 @@ class Config:
             if keys:
                 lines.append("trusted-public-keys = " + " ".join(keys))
         return lines
+
+    def warnings(self, platforms: Iterable[str]) -> list[str]:
+        """Settings under which Nix would refuse torch: it asks for ``big-parallel`` (nixpkgs' requiredSystemFeatures)."""
+        if self.local_allowed:
+            return []
+        out = []
+        for p in sorted(set(platforms)):
+            serving = [b for b in self.builders if p in b.systems]
+            if serving and not any("big-parallel" in b.supported_features for b in serving):
+                out.append(
+                    f"no [[builder]] for {p} in {self.source} lists big-parallel in supported-features, and local "
+                    "building is off: Nix will not send torch (requiredSystemFeatures = big-parallel) anywhere"
+                )
+        return out
 
     def refusals(self, platforms: Iterable[str], host: str) -> list[str]:
         """Why builds of these platforms cannot run at all with this file (local building off, no builder)."""
@@ -320,7 +334,7 @@ def parse(text: str, file: Path | str) -> Config:
             Builder(
                 uri=uri,
                 systems=r.strings(b, "systems", path, SYSTEM, "a Nix system such as x86_64-linux", required=True),
-                ssh_key=str(Path(key).expanduser()) if key else "",
+                ssh_key=str((file.parent / Path(key).expanduser()).resolve()) if key else "",  # relative: to this file
                 max_jobs=r.integer(b, "max-jobs", path, 1, 1),
                 speed_factor=r.integer(b, "speed-factor", path, 1, 1),
                 supported_features=r.strings(b, "supported-features", path, FEATURE, "a feature name such as big-parallel"),

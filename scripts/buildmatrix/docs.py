@@ -31,8 +31,8 @@ from pathlib import Path, PurePosixPath
 from packaging.version import Version
 
 from . import ledger, spec
+from .atomic import sweep, write_atomic
 from .errors import BuildMatrixError
-from .gen import write_atomic
 from .model import Gpu, Isa, Matrix, Variant
 
 BEGIN_RE = re.compile(r"<!-- BEGIN GENERATED: ([a-z0-9][a-z0-9-]*) -->")
@@ -45,15 +45,37 @@ DOCS_DIR = PurePosixPath("docs")
 README = PurePosixPath("README.md")
 NIXPKGS_TREE = "https://github.com/NixOS/nixpkgs/tree/"
 TARGET_ORDER = {"cuda": 0, "cpu": 1, "mps": 2}
-ACTION_WORDS = {"eval": "evaluation", "build": "build", "push": "push to a binary cache", "smoke": "smoke test", "publish": "publish"}
-ACTION_DONE = {"eval": "evaluated", "build": "built", "push": "pushed to a binary cache", "smoke": "smoke-tested", "publish": "published"}
+ACTION_WORDS = {
+    "eval": "evaluation",
+    "build": "build",
+    "push": "push to a binary cache",
+    "smoke": "smoke test",
+    "publish": "publish",
+}
+ACTION_DONE = {
+    "eval": "evaluated",
+    "build": "built",
+    "push": "pushed to a binary cache",
+    "smoke": "smoke-tested",
+    "publish": "published",
+}
 
 # Regions each shipped document must keep (deleting one by accident is an error, not silent drift).
 REQUIRED: dict[str, tuple[str, ...]] = {
     "README.md": ("summary", "gpu-picker"),
-    "docs/BUILD_MATRIX.md": ("summary", "counts", "version-matrix", "sm-isa-grids", "variant-matrix", "evidence"),
+    "docs/BUILD_MATRIX.md": (
+        "summary",
+        "counts",
+        "version-matrix",
+        "nixpkgs-patches",
+        "unverified-fetches",
+        "sm-isa-grids",
+        "variant-matrix",
+        "evidence",
+    ),
     "docs/QUICKSTART.md": ("decision-tree", "gpu-reference", "cpu-isa-guide", "examples", "magma-patch"),
     "docs/variants.md": ("key-reference", "matrix-blocks"),
+    "docs/BUILDING.md": ("scale-jobs",),
 }
 
 
@@ -1349,6 +1371,8 @@ def sync(
         ]
         report.updated.append(str(rel))
     if not check:
+        for directory in sorted({(root / rel).parent for rel in planned}):
+            sweep(directory)  # temp files of a run that was killed
         for rel in report.updated:
             write_atomic(root / rel, planned[PurePosixPath(rel)][1])
     return report
@@ -1387,5 +1411,10 @@ def cmd_docs(root: str, file: str, check: bool, as_json: bool = False, quiet: bo
     return run()
 
 
+from . import docs_scale  # noqa: E402,F401  (registers the scale-jobs region of docs/BUILDING.md)
+
 if __name__ == "__main__":  # python -m buildmatrix.docs [--check]
     sys.exit(cmd_docs(".", "variants.toml", "--check" in sys.argv[1:]))
+
+
+from . import docs_pins  # noqa: E402,F401  (registers the pin regions)

@@ -1,18 +1,17 @@
 """Write (or check) the generated recipes in .flox/pkgs.
 
 Rules: everything is rendered in memory before the first write; each file is
-written atomically (temp file + rename) and only when its content changed;
+written atomically (temp file + rename, see atomic.py) and only when its content changed;
 files without the generated marker are never touched; generated files no
 variant produces any more are reported as stale and deleted only on request.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .atomic import sweep, write_atomic
 from .errors import BuildMatrixError
 from .model import Matrix
 from .render import MARKER, PKGS_DIR, render_all
@@ -78,22 +77,10 @@ def _plan(matrix: Matrix, out_dir: Path, names: list[str] | None) -> dict[str, s
     return files
 
 
-def write_atomic(path: Path, content: str) -> None:
-    """Replace ``path`` with ``content`` so a reader sees the old or the new file, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def generate(matrix: Matrix, root: Path, names: list[str] | None = None, prune: bool = False) -> Report:
     out_dir = root / PKGS_DIR
     files = _plan(matrix, out_dir, names)
+    sweep(out_dir)  # temp files of a run that was killed
     report = Report()
     for name, content in files.items():
         path = out_dir / name

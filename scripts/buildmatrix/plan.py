@@ -109,11 +109,11 @@ def classify(d: Drv) -> str:
 
 
 def kinds(graph: Mapping[str, Drv], classes: Mapping[str, str]) -> dict[str, str]:
-    """``cuda`` for derivations that need a CUDA redistributable (directly or below), else ``cpu``."""
+    """``cuda`` for NCCL, the redistributables and whatever needs one of them (directly or below), else ``cpu``."""
     deps = {p: {i for i in d.inputs if i in graph} for p, d in graph.items()}
     cuda: dict[str, bool] = {}
     for p in _topological(graph, deps):  # inputs first
-        cuda[p] = any(classes.get(i) == "cuda-redist" or cuda[i] for i in deps[p])
+        cuda[p] = classes.get(p) in ("nccl", "cuda-redist") or any(cuda[i] for i in deps[p])
     return {p: ("cuda" if cuda[p] else "cpu") for p in graph}
 
 
@@ -385,6 +385,8 @@ class Plan:
     schedules: list[dict] = field(default_factory=list)
     availability_note: str = ""
     fetches: int = 0
+    derivations: list[dict] = field(default_factory=list)
+    where: dict[str, int] = field(default_factory=dict)  # location -> derivations available there
 
     def as_dict(self) -> dict:
         return {
@@ -396,16 +398,19 @@ class Plan:
             "total": {
                 "derivations": sum(c["derivations"] for c in self.classes.values()),
                 "to_build": sum(c["to_build"] for c in self.classes.values()),
+                "available": sum(c["available"] for c in self.classes.values()),
                 "core_hours": round(sum(c["core_hours"] for c in self.classes.values()), 2),
             },
             "makespan": self.schedules,
+            "available_in": self.where,
+            "derivations": self.derivations,
         }
 
 
 def compute(
     graph: Mapping[str, Drv],
     roots: Iterable[str],
-    available: set[str],
+    available: Mapping[str, str] | set[str],
     table: CostTable,
     measured: Mapping[tuple[str, str], Cost],
     fleets: Sequence[tuple[int, int]],
@@ -416,8 +421,10 @@ def compute(
 ) -> Plan:
     """The plan from a derivation graph (pure: the tests give it graphs and availability of their own)."""
     roots = list(roots)
+    where = dict(available) if isinstance(available, Mapping) else {o: "given" for o in available}
     reach = to_build(graph, roots, set())
-    build = to_build(graph, roots, available)
+    build = to_build(graph, roots, set(where))
+    present = {p for p in reach if graph[p].outputs and all(o in where for o in graph[p].outputs)}
     cls = {p: classify(graph[p]) for p in reach}
     kind = kinds({p: graph[p] for p in reach}, cls)
     plan = Plan(variants=list(variants), evaluated_with=evaluated_with, availability_note=availability_note)
@@ -438,12 +445,22 @@ def compute(
             "label": LABELS[c],
             "derivations": len(members),
             "to_build": len(todo),
-            "available": len(members) - len(todo),
+            "available": sum(1 for p in members if p in present),
+            "not_needed": sum(1 for p in members if p not in build and p not in present),
             "cuda": sum(1 for p in todo if kind[p] == "cuda"),
             "core_hours": round(sum(hours[p] for p in todo), 2),
             "sources": sorted(sources),
         }
     plan.fetches = sum(1 for p in build if cls[p] == "rest" and graph[p].fixed_output)
+    for p in sorted(reach, key=lambda p: (CLASSES.index(cls[p]), graph[p].name, p)):
+        status = "build" if p in build else ("available" if p in present else "not needed")
+        entry = {"drv": p, "name": graph[p].name, "class": cls[p], "kind": kind[p], "status": status}
+        if status == "build":
+            entry["core_hours"] = hours[p]
+        if status == "available":
+            entry["where"] = where[graph[p].outputs[0]]
+            plan.where[entry["where"]] = plan.where.get(entry["where"], 0) + 1
+        plan.derivations.append(entry)
     deps = {p: [i for i in graph[p].inputs if i in build] for p in build}
     total = sum(hours.values())
     for n, cores in fleets:
@@ -470,7 +487,7 @@ def make_plan(root: Path, m: model.Matrix, names: Sequence[str] | None, fleets: 
     cfg = builders.load(root, env)
     pinned = source.startswith("the pinned")
     subs = [s.url for s in cfg.substituters] if pinned else []
-    where = availability(graph, subs)
+    where = availability(graph, subs)  # output path -> location
     note = "local store" + (f" and {len(subs)} substituter(s) of {cfg.source}" if subs else "")
     if not pinned:
         note += " (substituters not asked: stand-in derivations are in no cache)"
@@ -481,7 +498,7 @@ def make_plan(root: Path, m: model.Matrix, names: Sequence[str] | None, fleets: 
     return compute(
         graph,
         drvs.values(),
-        set(where),
+        where,
         table,
         measured,
         fleets,
@@ -512,14 +529,17 @@ def render(plan: Plan) -> str:
         for c in plan.classes.values()
     ]
     t = d["total"]
-    rows.append(
-        ["total", str(t["derivations"]), str(t["to_build"]), str(t["derivations"] - t["to_build"]), f"{t['core_hours']:.1f}", ""]
-    )
+    rows.append(["total", str(t["derivations"]), str(t["to_build"]), str(t["available"]), f"{t['core_hours']:.1f}", ""])
     header = ["CLASS", "DERIVATIONS", "TO BUILD", "AVAILABLE", "CORE-HOURS", "COST"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, ["-" * w for w in widths], *rows]:
         lines.append("  ".join(x.ljust(w) if i in (0, 5) else x.rjust(w) for i, (x, w) in enumerate(zip(r, widths))).rstrip())
     lines.append(f"(the rest includes {plan.fetches} fixed-output fetch(es): sources, no compilation)")
+    if plan.where:
+        lines.append("available in: " + ", ".join(f"{loc} {n}" for loc, n in sorted(plan.where.items())))
+    skipped = sum(c["not_needed"] for c in plan.classes.values())
+    if skipped:
+        lines.append(f"not needed: {skipped} derivation(s) only available ones depend on")
     lines += [f"[{i}] {src}" for i, src in enumerate(notes, 1)]
     lines += ["", "predicted makespan (a prediction: Nix schedules the real build)"]
     for s in plan.schedules:

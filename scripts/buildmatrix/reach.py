@@ -30,6 +30,7 @@ SHELL = "shell"  # a word in a build script (checked again by nix.shell_word)
 VERSION = "version"  # compared as a version (packaging.version.Version)
 DOCS = "docs"  # the generated Markdown (docs.cell escapes pipes and line breaks)
 REF = "ref"  # only compared with the names of another table: it must equal one of them
+YAML = "yaml"  # a scalar of the generated GitHub Actions workflow (JSON-quoted; reaches shell only through env:)
 
 # Longest string any key accepts, and longest version.
 MAX_STRING = 1000
@@ -122,6 +123,7 @@ CONTEXTS: dict[str, Context] = {
         Context(VERSION, "a version comparison", version=True, needs_own_grammar=False),
         Context(DOCS, "the generated docs (escaped)", free_text=True),
         Context(REF, "a reference to another table's entry"),
+        Context(YAML, "the generated GitHub Actions workflow", needs_own_grammar=True, free_text=True),
     )
 }  # fmt: skip
 
