@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SHELL_LANGS = {"sh", "bash", "shell", "console"}
-COMMAND_WORDS = ("invoke", "nox", "python", "python3", "flox", "git", "archspec", "grep", ".venv/bin/", "nix", "PYTHONPATH=")
+COMMAND_WORDS = ("invoke", "nox", "python", "python3", "flox", "git", "gh", "archspec", "grep", ".venv/bin/", "nix", "PYTHONPATH=")
 
 
 @dataclass(frozen=True)
