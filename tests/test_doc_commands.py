@@ -51,6 +51,11 @@ SKIP = {
 SKIP_PATTERNS = [  # whole families of commands, by the start of their text
     (r"^invoke pin ", f"{NETWORK}: nix-prefetch-url / nix-prefetch-git download the pinned source"),
     (
+        r"^invoke publish ",
+        f"runs the real `flox publish` ({NETWORK}, a Flox account, a pushed upstream); tests/test_builds.py runs every "
+        "guard and a publish against the fake flox and a local bare remote",
+    ),
+    (
         r"^invoke push ",
         "copies built results with `nix copy`: needs real results in the Nix store (the fake flox's are not); "
         "tests/test_push.py and tests/test_remote_builder.py run it against a real signed file:// cache",
