@@ -48,7 +48,7 @@ def test_no_hand_written_matrix_figure(root):
         rel = str(path.relative_to(root))
         lines = _prose(root, rel).splitlines()
         for i, line in enumerate(lines):
-            if any(DATED.search(x) for x in lines[max(0, i - 6) : i + 1]):
+            if any(DATED.search(x) for x in lines[max(0, i - 6) : i + 3]):
                 continue  # a dated record ("on 2026-11-21 … printed"): history, not a claim about the current file
             for n in map(int, re.findall(r"(?<![\w.#/-])(\d{2,5})(?![\w.%/-])", line)):
                 if n in figures:
