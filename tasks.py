@@ -43,7 +43,7 @@ def _filters(package, python, cuda, gpu, isa, target) -> dict:
 @task(
     help={
         "names": "variant names or aliases (sm120-avx), as words, commas or spaces; default: all",
-        "check": "write nothing; exit 1 listing every missing, different or stale recipe",
+        "check": "write nothing; exit 1 listing every missing, different or stale recipe (and the jobset, the CI workflow)",
         "keep_stale": "keep generated recipes no variant produces any more (a full run deletes them)",
         "json": "print what was (or would be) written as JSON",
         "quiet": "print nothing but errors; the exit status says it all",

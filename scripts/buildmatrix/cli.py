@@ -98,6 +98,10 @@ def cmd_gen(
     if check:
         drift = gen.check(m, root_path, chosen)
         jobs_state = jobset.check(m, root_path) if chosen is None else ""
+        flow_state = _workflow(m, root_path, write=False) if chosen is None else ""
+        if flow_state:
+            say(f"{flow_state:<9} {_workflow_file()}  (the GitHub Actions workflow, `invoke ci`)")
+        jobs_state = jobs_state or flow_state
         count = len(chosen) if chosen is not None else len(m.variants)
         if as_json:
             out = {
@@ -127,6 +131,9 @@ def cmd_gen(
     report = gen.generate(m, root_path, chosen, prune=prune)
     if chosen is None:  # the jobset lists every variant: written with the full set only
         getattr(report, jobset.write(m, root_path)).append(str(jobset.JOBS_FILE))
+        flow_state = _workflow(m, root_path, write=True)  # so is the workflow: one `invoke gen` after any edit
+        if flow_state:
+            (report.created if flow_state == "missing" else report.updated).append(str(_workflow_file()))
     if as_json:
         print(json.dumps({k: getattr(report, k) for k in ("created", "updated", "unchanged", "pruned", "stale")}, indent=2))
         return EXIT_OK
@@ -147,6 +154,30 @@ def cmd_gen(
         f"{len(report.unchanged)} unchanged, {len(report.pruned)} deleted, {len(report.stale)} stale"
     )
     return EXIT_OK
+
+
+def _workflow_file() -> Path:
+    from . import workflow
+
+    return workflow.WORKFLOW_FILE
+
+
+def _workflow(m: model.Matrix, root: Path, write: bool) -> str:
+    """"" when the generated GitHub Actions workflow is current (or the repository has no
+    .github/workflows), else "missing" / "different" (written first when ``write``)."""
+    from . import gen, workflow
+
+    path = root / workflow.WORKFLOW_FILE
+    if not path.parent.is_dir():
+        return ""
+    workflow._refuse_handwritten(path)
+    text = workflow.render(m, workflow.load_config(m))
+    current = path.read_text(encoding="utf-8") if path.exists() else None
+    if current == text:
+        return ""
+    if write:
+        gen.write_atomic(path, text)
+    return "missing" if current is None else "different"
 
 
 # ---------------------------------------------------------------- list / show
