@@ -8,6 +8,7 @@ path and a line, says how to fix it, and that nothing was written.
 from __future__ import annotations
 
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -278,3 +279,20 @@ def test_a_key_without_reaches_cannot_be_declared():
     with pytest.raises(TypeError, match="must declare a pattern"):
         spec.Key("str", "a new file-name field", reaches=(reach.FILE,))
     spec.Key("int", "numbers need no reaches")
+
+
+def test_names_too_long_for_a_file_are_refused(scratch):
+    """A part of a file name is 64 characters at most, and a variant name 200: never ENAMETOOLONG in gen."""
+    f = scratch / "variants.toml"
+    _edit(scratch, lambda d: d["matrix"][0].__setitem__("suffix", "a" * 300))
+    _refused(scratch, "matrix[0].suffix", "part of a file name")
+    # Parts of 64 characters each, a name over 200: rename the first package and ISA everywhere.
+    text = (Path(__file__).parents[1] / "variants.toml").read_text()
+    raw = tomllib.loads(text)
+    for table in ("package", "isa"):
+        old, new = next(iter(raw[table])), table[0] * 64
+        lines = [line.replace(f"[{table}.{old}]", f"[{table}.{new}]") for line in text.splitlines()]
+        text = "\n".join(line if line.startswith("features") else line.replace(f'"{old}"', f'"{new}"') for line in lines)
+    f.write_text(text + "\n")
+    _edit(scratch, lambda d: [b.__setitem__("suffix", "s" * 64) for b in d["matrix"]])
+    text = _refused(scratch, "matrix[0]", "characters long (at most 200: it is a file name)")
