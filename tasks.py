@@ -105,11 +105,12 @@ def remove(c, names=""):
         "name": "the [pin.NAME] (or, with --source, the [source.NAME]) to fill",
         "rev": "move it to this revision first",
         "source": "NAME is a torch source: hash it with nix-prefetch-git",
+        "hash": "record this hash (the `got:` one a failed fetch printed) instead of downloading",
     },
 )
-def pin_(c, name, rev="", source=False):
-    """Fill or bump a pin's sha256 (nix-prefetch-url --unpack) or a source's hash. Needs network."""
-    _done(cli.cmd_pin(FILE, name, rev, source))
+def pin_(c, name, rev="", source=False, hash=""):
+    """Fill or bump a pin's sha256 (nix-prefetch-url --unpack) or a source's hash. Needs network unless --hash."""
+    _done(cli.cmd_pin(FILE, name, rev, source, hash))
 
 
 @task(

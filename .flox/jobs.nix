@@ -21,7 +21,7 @@ let
       name = "nixpkgs-0182a36";
       rev = "0182a361324364ae3f436a63005877674cf45efb";
       url = "https://github.com/NixOS/nixpkgs/archive/0182a361324364ae3f436a63005877674cf45efb.tar.gz";
-      sha256 = "";
+      sha256 = "sha256-0NBlEBKkN3lufyvFegY4TYv5mCNHbi5OmBDrzihbBMQ=";
     };
     nixpkgs-2017d6d = {
       name = "nixpkgs-2017d6d";

@@ -206,6 +206,13 @@ def test_max_jobs_zero_sends_everything_remote_or_refuses(tmp_path, shipped):
     (call,) = flox_calls(tmp_path)
     assert call["nix_config"].splitlines()[:3] == ["cores = 4", "max-jobs = 0", f"builders = ssh://nix@remote {HOST} - 3 1 - - -"]
     assert [r.extra["max_jobs"] for r in ledger.read(repo)] == [0, 0]
+    assert builders.parse(remote, "b.toml").warnings([HOST]) == [
+        f"no [[builder]] for {HOST} in b.toml lists big-parallel in supported-features, and local building is off: "
+        "Nix will not send torch (requiredSystemFeatures = big-parallel) anywhere"
+    ]
+    assert (
+        builders.parse(remote.replace("max-jobs = 3", 'supported-features = ["big-parallel"]'), "b.toml").warnings([HOST]) == []
+    )
     # local building off and nothing serves this host: refused before flox starts
     env = _env_with(tmp_path, '[local]\nmax-jobs = 0\n[[builder]]\nuri = "ssh://nix@remote"\nsystems = ["riscv64-linux"]\n')
     out = builds.build(repo, vs, builds.BuildOptions(), env=env, say=lambda *_: None)

@@ -93,15 +93,22 @@ rank = 20
 [pin.p12]
 rev = "0182a361324364ae3f436a63005877674cf45efb"
 sha256 = ""
+fetcher = "builtins.fetchTarball"
+unverified = "not prefetched"
 cuda = ["12.8"]
 torch = "2.9.1"
+torch_patches = ["fix-cmake-cuda-toolkit.patch"]
 torch_cuda13_broken = true
 
 [pin.p13]
 rev = "6a030d535719c5190187c4cec156f335e95e3211"
 sha256 = ""
+fetcher = "builtins.fetchTarball"
+unverified = "not prefetched"
 cuda = ["13.0"]
 torch = "2.9.1"
+torch_patches = ["fix-cmake-cuda-toolkit.patch"]
+torchvision_patches = []
 torch_cuda13_broken = true
 
 [source."v2.10.0"]
@@ -111,6 +118,15 @@ repo = "pytorch"
 rev = "v2.10.0"
 hash = "sha256-RKiZLHBCneMtZKRgTEuW1K7+Jpi+tx11BMXuS1jC1xQ="
 fetch_submodules = true
+fetcher = "fetchFromGitHub+submodules"
+hash_source = "a recipe"
+
+[nixpkgs_patch."fix-cmake-cuda-toolkit.patch"]
+package = "torch"
+when = "cuda"
+keep_on = []
+reason = "r"
+source = "s"
 
 [patch.magma]
 file = "patches/fix.patch"
@@ -195,9 +211,28 @@ def test_aliases_resolve_through_defaults(shipped):
         shipped.resolve("sm61-avx")
 
 
-def test_warnings_name_unhashed_pins_once(shipped):
-    pins = [w for w in shipped.warnings if "without sha256" in w]
-    assert len(pins) == 1 and "nixpkgs-6a030d5" in pins[0] and "invoke pin" in pins[0]
+def test_gen_names_each_unverified_variant_once(shipped):
+    """One warning with the counts; `invoke gen`'s report names every affected variant exactly once."""
+    from collections import Counter
+
+    from buildmatrix import pinfacts
+
+    affected = pinfacts.unverified(shipped)
+    warns = [w for w in shipped.warnings if "declared unverified" in w]
+    report = "\n".join(pinfacts.unverified_report(shipped))
+    if not affected:
+        assert warns == [] and report == ""
+        return
+    assert len(warns) == 1 and f"{len(affected)} variant(s)" in warns[0]
+    named = re.findall(r"[a-z0-9][a-z0-9_-]*-python3[0-9]+-[a-z0-9_-]+", report.split(":", 1)[1])
+    assert Counter(named) == Counter(list(affected)), "each affected variant once, no other"
+    for why in {w for ws in affected.values() for w in ws}:
+        assert pinfacts.fill_command(why) in report
+    unverified_names = {n for n, p in shipped.pins.items() if not p.sha256} | {
+        n for n, s in shipped.sources.items() if not s.hash
+    }
+    used = {w.split(" ", 1)[1] for ws in affected.values() for w in ws}
+    assert used <= unverified_names
 
 
 def test_mini_model_loads(tmp_path):
@@ -304,7 +339,11 @@ def test_names_with_dots_are_rejected(tmp_path):
     ("old", "new", "expected"),
     [
         ('rev = "0182a361324364ae3f436a63005877674cf45efb"', 'rev = "0182a36"', "pin.p12.rev: '0182a36' is malformed"),
-        ('sha256 = ""\ncuda = ["12.8"]', 'sha256 = "abc"\ncuda = ["12.8"]', "pin.p12.sha256: 'abc' is not a sha256"),
+        (
+            'sha256 = ""\nfetcher = "builtins.fetchTarball"\nunverified = "not prefetched"\ncuda = ["12.8"]',
+            'sha256 = "abc"\nfetcher = "builtins.fetchTarball"\nhash_source = "x"\ncuda = ["12.8"]',
+            "pin.p12.sha256: 'abc' is not a sha256",
+        ),
         ('hash = "sha256-RKiZLHBCneMtZKRgTEuW1K7+Jpi+tx11BMXuS1jC1xQ="', 'hash = "sha256-xyz"', "is not an SRI sha256 hash"),
     ],
 )
@@ -360,7 +399,7 @@ def test_torch_settings_must_agree_between_pair(tmp_path):
 
 
 def test_torchvision_must_pair_with_its_torch(tmp_path):
-    vision = '\n[source.tv24]\npackage = "torchvision"\nversion = "0.24.1"\nowner = "pytorch"\nrepo = "vision"\nrev = "v0.24.1"\nhash = ""\nfetch_submodules = false\n'
+    vision = '\n[source.tv24]\npackage = "torchvision"\nversion = "0.24.1"\nowner = "pytorch"\nrepo = "vision"\nrev = "v0.24.1"\nhash = ""\nfetch_submodules = false\nfetcher = "fetchFromGitHub"\nunverified = "u"\n'
     text = MINI.replace("[patch.magma]", vision + "\n[patch.magma]").replace(
         'torch = "v2.10.0"\n', 'torch = "v2.10.0"\ntorchvision = "tv24"\n', 1
     )

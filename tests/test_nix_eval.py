@@ -173,7 +173,7 @@ def test_unknown_override_argument_fails_like_nixpkgs(tmp_path, shipped_model):
 def test_missing_allow_broken_on_a_cuda13_pin_fails(tmp_path, shipped_model):
     require_tool("nix-instantiate")
     root = _copy(tmp_path, PT_130)
-    _edit(root, PT_130, "      allowBroken = true;\n", "")
+    _edit(root, PT_130, "    allowBroken = true;\n", "")
     report = nixeval.evaluate(shipped_model, root, [PT_130])
     assert "is marked as broken" in _checks(report, PT_130)["eval"].actual
 
@@ -206,8 +206,9 @@ def test_torchvision_that_reimports_nixpkgs_builds_torch_twice(tmp_path, shipped
     _edit(
         root,
         TV_128,
-        "  inherit (torch.buildmatrix) pkgs;\nin\n(pkgs.python313Packages.torchvision.override { inherit torch; })",
-        """  pkgs = import buildmatrixNixpkgs {
+        "  inherit (torch.buildmatrix) pkgs pinned;\n",
+        """  inherit (torch.buildmatrix) pinned;
+  pkgs = import buildmatrixNixpkgs {
     config = {
       allowUnfree = true;
       cudaSupport = true;
@@ -224,9 +225,9 @@ def test_torchvision_that_reimports_nixpkgs_builds_torch_twice(tmp_path, shipped
           cudaCapabilities = [ "9.0" ];
         };
       });
-in
-(pkgs.python313Packages.torchvision.override { torch = ownTorch; })""",
+""",
     )
+    _edit(root, TV_128, "override { inherit torch; })", "override { torch = ownTorch; })")
     report = nixeval.evaluate(shipped_model, root, [TV_128])
     bad = _checks(report, TV_128)["torch inside torchvision (drvPath)"]
     assert len(bad.actual) == 2 and report.facts[PT_128]["drvPath"] in bad.actual
@@ -257,7 +258,7 @@ def test_sm61_without_narrowed_capabilities_leaves_magma_without_code(tmp_path, 
     require_tool("nix-instantiate")
     name = "pytorch-python313-cuda12_8-sm61-avx2"
     root = _copy(tmp_path, name)
-    _edit(root, name, "      cudaCapabilities = [ capability ];\n      cudaForwardCompat = false;\n", "")
+    _edit(root, name, "    cudaCapabilities = [ capability ];\n    cudaForwardCompat = false;\n", "")
     checks = _checks(nixeval.evaluate(shipped_model, root, [name]), name)
     magma = checks["magma has code that runs on the GPU (SASS of its arch or PTX of a lower one)"]
     assert "=75;80;86;89;90;100;120" in magma.actual
@@ -286,7 +287,10 @@ def test_a_wrong_fact_in_variants_toml_is_caught(scratch):
     m = model.load(toml)
     gen.generate(m, scratch, [PT_131])
     report = nixeval.evaluate(m, scratch, [PT_131])
-    assert "Reversed (or previously applied) patch detected" in _checks(report, PT_131)["eval"].actual
+    # The recipe's own assertion names the key to correct, before MAGMA would fail to patch.
+    err = _checks(report, PT_131)["eval"].actual
+    assert "variants.toml [pin.nixpkgs-2017d6d] carries (magma-cuda13-clockrate) says false" in err
+    assert "fix-cuda13-compat.patch is true" in err
 
 
 # ------------------------------------------------------------ the stand-in's semantics

@@ -7,17 +7,22 @@
   # the evaluation tests pass a stand-in package set.
   buildmatrixNixpkgs ? builtins.fetchTarball {
     url = "https://github.com/NixOS/nixpkgs/archive/6a030d535719c5190187c4cec156f335e95e3211.tar.gz";
-    # No sha256 recorded yet: fill it with `invoke pin nixpkgs-6a030d5`.
+    # Unverified: no public flake.lock or prefetch records this rev's narHash (pin-facts.md 2.2: NOT
+    #   FOUND)
+    # This fake hash makes the first fetch fail and print the real one; record it with
+    # `invoke pin nixpkgs-6a030d5 --hash <printed hash>` (or `invoke pin nixpkgs-6a030d5`), then build again.
+    sha256 = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
   },
 }:
 
 let
   nixpkgs =
     if builtins.isFunction buildmatrixNixpkgs then buildmatrixNixpkgs else import buildmatrixNixpkgs;
+  config = {
+    allowUnfree = true;
+  };
   pkgs = nixpkgs {
-    config = {
-      allowUnfree = true;
-    };
+    inherit config;
     overlays = [
       # torch 2.10.0 from pytorch/pytorch@v2.10.0, in every Python package set.
       (final: prev: {
@@ -29,10 +34,21 @@ let
                 owner = "pytorch";
                 repo = "pytorch";
                 rev = "v2.10.0";
+                # Hash (fetchFromGitHub+submodules) from: build-pytorch pytorch-2.10-python313 (all
+                #   237 recipes; their builds got past the fetch), pin-facts.md 6: SINGLE-SOURCE,
+                #   build-confirmed
                 hash = "sha256-RKiZLHBCneMtZKRgTEuW1K7+Jpi+tx11BMXuS1jC1xQ=";
                 fetchSubmodules = true;
               };
-              # nixpkgs' torch patches are written for its own torch (2.9.1).
+              # nixpkgs' own torch patches at 6a030d5 (written for its torch 2.9.1), decided
+              # by name in variants.toml [nixpkgs_patch.*]:
+              # - clang19-template-warning.patch: dropped; tensorpipe/libnop template code clang >=
+              #   19 rejects; nixpkgs still applies it at torch 2.13 (libnop unfixed), so kept where
+              #   clang compiles (darwin); Linux builds use GCC and drop it as the anchor's recipes
+              #   do
+              # - pytorch-pr-108847.patch: dropped; propagates CUPTI to Kineto
+              #   (pytorch/pytorch#108847), written for 2.9.1; dropped as the anchor's
+              #   reported-working 2.10.0 recipes drop it
               patches = [ ];
               # overrideAttrs does not recompute the version nixpkgs derived from its own torch.
               cmakeFlags = (old.cmakeFlags or [ ]) ++ [ "-DTORCH_BUILD_VERSION=2.10.0" ];
@@ -46,7 +62,35 @@ let
       })
     ];
   };
+  # The pinned tree as it is, without this recipe's overlays: the facts variants.toml states
+  # about it ([pin.nixpkgs-6a030d5]) are asserted against it below, before anything is built.
+  pinned = nixpkgs { inherit config; };
+  # A patch's file name: nixpkgs lists its own patches as paths, fetchpatch ones are derivations.
+  patchName =
+    p:
+    let
+      base = baseNameOf (toString (p.name or p));
+      unhashed = builtins.match "[0-9a-z]{32}-(.*)" base;
+    in
+    if unhashed == null then base else builtins.head unhashed;
+  # A belief of variants.toml about the pinned nixpkgs, checked against the tree itself.
+  check =
+    key: what: expected: actual:
+    pinned.lib.assertMsg (expected == actual) (
+      "pytorch-python313-cpu-armv9: variants.toml "
+      + "${key} says ${builtins.toJSON expected}, but at nixpkgs 6a030d5 ${what} is "
+      + "${builtins.toJSON actual}; correct ${key} in variants.toml and run `invoke gen`"
+    );
 in
+assert check "[pin.nixpkgs-6a030d5] torch" "python313Packages.torch.version" "2.9.1" (
+  pinned.python313Packages.torch.version
+);
+assert check "[python.\"3.13\"] (attribute python313Packages)" "python313Packages.python.pythonVersion" "3.13" (
+  pinned.python313Packages.python.pythonVersion
+);
+assert check "[pin.nixpkgs-6a030d5] torch_patches" "the names of python313Packages.torch.patches" [ "clang19-template-warning.patch" "pytorch-pr-108847.patch" ] (
+  builtins.sort builtins.lessThan (map patchName (pinned.python313Packages.torch.patches or [ ]))
+);
 (pkgs.python313Packages.torch.override {
   cudaSupport = false;
 }).overrideAttrs
@@ -61,8 +105,8 @@ in
       cpuISA = "armv9";
       buildmatrix = {
         variant = "pytorch-python313-cpu-armv9";
-        # The configured package set, for recipes that build on this torch.
-        inherit pkgs;
+        # The configured package set and the pinned tree, for recipes that build on this torch.
+        inherit pkgs pinned;
       };
     };
     meta = old.meta // {

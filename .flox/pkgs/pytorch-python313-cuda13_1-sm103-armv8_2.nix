@@ -7,20 +7,25 @@
   # the evaluation tests pass a stand-in package set.
   buildmatrixNixpkgs ? builtins.fetchTarball {
     url = "https://github.com/NixOS/nixpkgs/archive/2017d6d515f8a7b289fe06d3a880a7ec588c3900.tar.gz";
-    # No sha256 recorded yet: fill it with `invoke pin nixpkgs-2017d6d`.
+    # Unverified: no public flake.lock or prefetch records this rev's narHash (pin-facts.md 3.2: NOT
+    #   FOUND)
+    # This fake hash makes the first fetch fail and print the real one; record it with
+    # `invoke pin nixpkgs-2017d6d --hash <printed hash>` (or `invoke pin nixpkgs-2017d6d`), then build again.
+    sha256 = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
   },
 }:
 
 let
   nixpkgs =
     if builtins.isFunction buildmatrixNixpkgs then buildmatrixNixpkgs else import buildmatrixNixpkgs;
-  pkgs = nixpkgs {
-    config = {
-      allowUnfree = true;
+  config = {
+    allowUnfree = true;
       # torch at this pin lists CUDA 13.1 among its brokenConditions.
-      allowBroken = true;
-      cudaSupport = true;
-    };
+    allowBroken = true;
+    cudaSupport = true;
+  };
+  pkgs = nixpkgs {
+    inherit config;
     overlays = [
       # CUDA 13.1 for everything in this package set.
       (final: prev: { cudaPackages = final.cudaPackages_13_1; })
@@ -34,10 +39,27 @@ let
                 owner = "pytorch";
                 repo = "pytorch";
                 rev = "v2.10.0";
+                # Hash (fetchFromGitHub+submodules) from: build-pytorch pytorch-2.10-python313 (all
+                #   237 recipes; their builds got past the fetch), pin-facts.md 6: SINGLE-SOURCE,
+                #   build-confirmed
                 hash = "sha256-RKiZLHBCneMtZKRgTEuW1K7+Jpi+tx11BMXuS1jC1xQ=";
                 fetchSubmodules = true;
               };
-              # nixpkgs' torch patches are written for its own torch (unknown).
+              # nixpkgs' own torch patches at 2017d6d (written for its torch 2.9.1), decided
+              # by name in variants.toml [nixpkgs_patch.*]:
+              # - clang19-template-warning.patch: dropped; tensorpipe/libnop template code clang >=
+              #   19 rejects; nixpkgs still applies it at torch 2.13 (libnop unfixed), so kept where
+              #   clang compiles (darwin); Linux builds use GCC and drop it as the anchor's recipes
+              #   do
+              # - fix-cmake-cuda-toolkit.patch: dropped; written for 2.9.1's CMake files (the
+              #   anchor's 2.10.0 builds stopped with "can't find file to patch"); the recipes write
+              #   a FindCUDAToolkit stub instead
+              # - nvtx3-hpp-path-fix.patch: dropped; dropped as the anchor's reported-working 2.10.0
+              #   recipes drop it (patches = []); nixpkgs still carries it at 2.13, so what dropping
+              #   it changes on 2.10.0 is unverified
+              # - pytorch-pr-108847.patch: dropped; propagates CUPTI to Kineto
+              #   (pytorch/pytorch#108847), written for 2.9.1; dropped as the anchor's
+              #   reported-working 2.10.0 recipes drop it
               patches = [ ];
               # overrideAttrs does not recompute the version nixpkgs derived from its own torch.
               cmakeFlags = (old.cmakeFlags or [ ]) ++ [ "-DTORCH_BUILD_VERSION=2.10.0" ];
@@ -51,9 +73,43 @@ let
       })
     ];
   };
+  # The pinned tree as it is, without this recipe's overlays: the facts variants.toml states
+  # about it ([pin.nixpkgs-2017d6d]) are asserted against it below, before anything is built.
+  pinned = nixpkgs { inherit config; };
+  # A patch's file name: nixpkgs lists its own patches as paths, fetchpatch ones are derivations.
+  patchName =
+    p:
+    let
+      base = baseNameOf (toString (p.name or p));
+      unhashed = builtins.match "[0-9a-z]{32}-(.*)" base;
+    in
+    if unhashed == null then base else builtins.head unhashed;
+  # A belief of variants.toml about the pinned nixpkgs, checked against the tree itself.
+  check =
+    key: what: expected: actual:
+    pinned.lib.assertMsg (expected == actual) (
+      "pytorch-python313-cuda13_1-sm103-armv8_2: variants.toml "
+      + "${key} says ${builtins.toJSON expected}, but at nixpkgs 2017d6d ${what} is "
+      + "${builtins.toJSON actual}; correct ${key} in variants.toml and run `invoke gen`"
+    );
   # Compute capability in dot form: what gpuTargets / TORCH_CUDA_ARCH_LIST accept.
   capability = "10.3";
 in
+assert check "[pin.nixpkgs-2017d6d] torch" "python313Packages.torch.version" "2.9.1" (
+  pinned.python313Packages.torch.version
+);
+assert check "[python.\"3.13\"] (attribute python313Packages)" "python313Packages.python.pythonVersion" "3.13" (
+  pinned.python313Packages.python.pythonVersion
+);
+assert check "[pin.nixpkgs-2017d6d] cuda" "cudaPackages_13_1.cudaMajorMinorVersion" "13.1" (
+  pinned.cudaPackages_13_1.cudaMajorMinorVersion
+);
+assert check "[pin.nixpkgs-2017d6d] torch_patches" "the names of python313Packages.torch.patches" [ "clang19-template-warning.patch" "fix-cmake-cuda-toolkit.patch" "nvtx3-hpp-path-fix.patch" "pytorch-pr-108847.patch" ] (
+  builtins.sort builtins.lessThan (map patchName (pinned.python313Packages.torch.patches or [ ]))
+);
+assert check "[pin.nixpkgs-2017d6d] carries (magma-cuda13-clockrate)" "whether magma-cuda-static.patches holds fix-cuda13-compat.patch" true (
+  builtins.elem "fix-cuda13-compat.patch" (map patchName (pinned.magma-cuda-static.patches or [ ]))
+);
 (pkgs.python313Packages.torch.override {
   cudaSupport = true;
   gpuTargets = [ capability ];
@@ -62,8 +118,8 @@ in
     pname = "pytorch-python313-cuda13_1-sm103-armv8_2";
     # nixpkgs deletes cmake/Modules/FindCUDAToolkit.cmake when building with CUDA and
     # patches the build to cope (fix-cmake-cuda-toolkit.patch), but the source override
-    # drops nixpkgs' patches and PyTorch's install step copies the file. A stub that
-    # defers to CMake's own module keeps both the install and gloo's CUDA detection working.
+    # drops that patch and PyTorch's install step copies the file. A stub that defers
+    # to CMake's own module keeps both the install and gloo's CUDA detection working.
     postPatch = (old.postPatch or "") + ''
       cat > cmake/Modules/FindCUDAToolkit.cmake <<'BUILDMATRIX_EOF'
       # Written by buildmatrix: defer to CMake's FindCUDAToolkit.
@@ -96,8 +152,8 @@ in
       cpuISA = "armv8_2";
       buildmatrix = {
         variant = "pytorch-python313-cuda13_1-sm103-armv8_2";
-        # The configured package set, for recipes that build on this torch.
-        inherit pkgs;
+        # The configured package set and the pinned tree, for recipes that build on this torch.
+        inherit pkgs pinned;
       };
     };
     meta = old.meta // {

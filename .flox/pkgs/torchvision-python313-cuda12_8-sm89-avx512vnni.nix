@@ -12,8 +12,30 @@ let
   torch = import ./pytorch-python313-cuda12_8-sm89-avx512vnni.nix (
     if buildmatrixNixpkgs == null then { } else { inherit buildmatrixNixpkgs; }
   );
-  inherit (torch.buildmatrix) pkgs;
+  inherit (torch.buildmatrix) pkgs pinned;
+  # A patch's file name: nixpkgs lists its own patches as paths, fetchpatch ones are derivations.
+  patchName =
+    p:
+    let
+      base = baseNameOf (toString (p.name or p));
+      unhashed = builtins.match "[0-9a-z]{32}-(.*)" base;
+    in
+    if unhashed == null then base else builtins.head unhashed;
+  # A belief of variants.toml about the pinned nixpkgs, checked against the tree itself.
+  check =
+    key: what: expected: actual:
+    pinned.lib.assertMsg (expected == actual) (
+      "torchvision-python313-cuda12_8-sm89-avx512vnni: variants.toml "
+      + "${key} says ${builtins.toJSON expected}, but at nixpkgs 0182a36 ${what} is "
+      + "${builtins.toJSON actual}; correct ${key} in variants.toml and run `invoke gen`"
+    );
 in
+assert check "[pin.nixpkgs-0182a36] torchvision" "python313Packages.torchvision.version" "0.24.1" (
+  pinned.python313Packages.torchvision.version
+);
+assert check "[pin.nixpkgs-0182a36] torchvision_patches" "the names of python313Packages.torchvision.patches" [ ] (
+  builtins.sort builtins.lessThan (map patchName (pinned.python313Packages.torchvision.patches or [ ]))
+);
 (pkgs.python313Packages.torchvision.override { inherit torch; }).overrideAttrs
   (old: {
     pname = "torchvision-python313-cuda12_8-sm89-avx512vnni";
@@ -23,9 +45,12 @@ in
       owner = "pytorch";
       repo = "vision";
       rev = "v0.25.0";
-      hash = "";
+      # Hash (fetchFromGitHub) from: a nixpkgs-style torchvision 0.25.0 (fetchFromGitHub tag, no
+      #   submodules) and a nix-prefetch-git --fetch-submodules record (2026-06-23) agree;
+      #   pin-facts.md 6: VERIFIED
+      hash = "sha256-oktJHcT6T4f58pUO+HSBpbyS1ISH3zDlTsXQh6PcMy4=";
     };
-    # nixpkgs' torchvision patches are written for its own torchvision.
+    # nixpkgs' torchvision at 0182a36 has no patches of its own (asserted above).
     patches = [ ];
     # Propagate torch's `out` output (its site-packages), not its headers.
     propagatedBuildInputs = (old.propagatedBuildInputs or [ ]) ++ [ torch.out ];

@@ -158,6 +158,20 @@ class Config:
                 lines.append("trusted-public-keys = " + " ".join(keys))
         return lines
 
+    def warnings(self, platforms: Iterable[str]) -> list[str]:
+        """Settings under which Nix would refuse torch: it asks for ``big-parallel`` (nixpkgs' requiredSystemFeatures)."""
+        if self.local_allowed:
+            return []
+        out = []
+        for p in sorted(set(platforms)):
+            serving = [b for b in self.builders if p in b.systems]
+            if serving and not any("big-parallel" in b.supported_features for b in serving):
+                out.append(
+                    f"no [[builder]] for {p} in {self.source} lists big-parallel in supported-features, and local "
+                    "building is off: Nix will not send torch (requiredSystemFeatures = big-parallel) anywhere"
+                )
+        return out
+
     def refusals(self, platforms: Iterable[str], host: str) -> list[str]:
         """Why builds of these platforms cannot run at all with this file (local building off, no builder)."""
         if self.local_allowed:

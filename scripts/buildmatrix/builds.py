@@ -664,6 +664,8 @@ def build(
     say(f"build: {' '.join(argv)}")
     say(f"build: parallelism cores={par.cores} max-jobs={par.max_jobs} ({par.reason}){'; ' + note if note else ''}")
     say(f"build: builders: {remote.describe()}")
+    for warning in remote.warnings({v.platform for v in variants}):
+        say(f"build: warning: {warning}")
     say(f"build: NIX_CONFIG={nix_config!r}; log {logs[0]}" + (f" (also {', '.join(map(str, logs[1:]))})" if logs[1:] else ""))
     if options.dry_run:
         return Outcome(STATUS_OK, "dry run: nothing built")

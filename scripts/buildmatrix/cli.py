@@ -139,6 +139,10 @@ def cmd_gen(
         say(f"deleted   {n}  (stale: no variant produces it)")
     for n in report.stale:
         say(f"stale     {n}  (no variant produces it; a full `invoke gen` deletes it)")
+    from . import pinfacts
+
+    for line in pinfacts.unverified_report(m):
+        say(line)
     say(
         f"gen: {len(report.created)} created, {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.pruned)} deleted, {len(report.stale)} stale"
@@ -293,10 +297,10 @@ def cmd_remove(file: str, names: str) -> int:
 
 
 @guarded
-def cmd_pin(file: str, name: str, rev: str, source: bool) -> int:
+def cmd_pin(file: str, name: str, rev: str, source: bool, hash: str = "") -> int:
     from . import edit
 
-    result = edit.pin_source(Path(file), name, rev) if source else edit.pin(Path(file), name, rev)
+    result = edit.pin_source(Path(file), name, rev, hash) if source else edit.pin(Path(file), name, rev, hash)
     return _print_edit(result)
 
 

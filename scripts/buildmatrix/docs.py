@@ -62,9 +62,19 @@ ACTION_DONE = {
 # Regions each shipped document must keep (deleting one by accident is an error, not silent drift).
 REQUIRED: dict[str, tuple[str, ...]] = {
     "README.md": ("summary", "gpu-picker"),
-    "docs/BUILD_MATRIX.md": ("summary", "counts", "version-matrix", "sm-isa-grids", "variant-matrix", "evidence"),
+    "docs/BUILD_MATRIX.md": (
+        "summary",
+        "counts",
+        "version-matrix",
+        "nixpkgs-patches",
+        "unverified-fetches",
+        "sm-isa-grids",
+        "variant-matrix",
+        "evidence",
+    ),
     "docs/QUICKSTART.md": ("decision-tree", "gpu-reference", "cpu-isa-guide", "examples", "magma-patch"),
     "docs/variants.md": ("key-reference", "matrix-blocks"),
+    "docs/BUILDING.md": ("scale-jobs",),
 }
 
 
@@ -1390,5 +1400,10 @@ def cmd_docs(root: str, file: str, check: bool) -> int:
     return run()
 
 
+from . import docs_scale  # noqa: E402,F401  (registers the scale-jobs region of docs/BUILDING.md)
+
 if __name__ == "__main__":  # python -m buildmatrix.docs [--check]
     sys.exit(cmd_docs(".", "variants.toml", "--check" in sys.argv[1:]))
+
+
+from . import docs_pins  # noqa: E402,F401  (registers the pin regions)

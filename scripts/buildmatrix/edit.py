@@ -113,7 +113,12 @@ def add(
         if value:
             _check_option(option, value, "matrix", key)
     m = model.load(path)
-    for option, value, known in (("pin", pin, m.pins), ("torch", torch, m.sources), ("cuda", cuda, m.cudas), ("python", python, m.pythons)):
+    for option, value, known in (
+        ("pin", pin, m.pins),
+        ("torch", torch, m.sources),
+        ("cuda", cuda, m.cudas),
+        ("python", python, m.pythons),
+    ):
         if value and value not in known:
             raise UsageError(f"--{option}: unknown {option} {value!r} (known: {', '.join(known) or 'none'})")
     doc = tomlkit.parse(path.read_text(encoding="utf-8"))
@@ -264,8 +269,33 @@ def _run(argv: list[str]) -> str:
     return proc.stdout
 
 
-def pin(path: Path, name: str, rev: str = "") -> EditResult:
-    """Fill (or bump) a nixpkgs pin: its rev and the sha256 of the unpacked tarball."""
+def given_hash(text: str) -> str:
+    """A hash as a failed fetch prints it (``sha256:<nix32>``, ``<nix32>`` or SRI), as SRI."""
+    text = text.strip()
+    if text.startswith("sha256:"):
+        text = text[len("sha256:") :]
+    if reach.full(spec.SRI_SHA256_RE, text):
+        return text
+    if reach.full(spec.NIX32_SHA256_RE, text):
+        return sri_from_nix32(text)
+    raise UsageError(f"--hash {text!r} is not a sha256 (give the `got:` hash the failed fetch printed)")
+
+
+def _record_provenance(entry, hash_key: str, value: str, how: str) -> None:
+    """Store a hash with where it came from; the entry is no longer unverified."""
+    import datetime
+
+    entry[hash_key] = value
+    entry["hash_source"] = f"{how} ({datetime.date.today().isoformat()})"
+    if "unverified" in entry:
+        del entry["unverified"]
+
+
+def pin(path: Path, name: str, rev: str = "", hash: str = "") -> EditResult:
+    """Fill (or bump) a nixpkgs pin: its rev and the sha256 of the unpacked tarball.
+
+    With ``hash`` (what the failed fetch of an unverified pin printed) nothing is downloaded.
+    """
     m = model.load(path)
     if name not in m.pins:
         raise UsageError(f"no pin named {name!r} (pins: {', '.join(m.pins)})")
@@ -273,15 +303,20 @@ def pin(path: Path, name: str, rev: str = "") -> EditResult:
     if not reach.full(spec.REV_RE, rev):
         raise UsageError(f"--rev must be a full 40-hex nixpkgs commit, got {rev!r}")
     url = f"https://github.com/NixOS/nixpkgs/archive/{rev}.tar.gz"
-    out = _run(["nix-prefetch-url", "--unpack", "--type", "sha256", url]).strip().splitlines()
-    sha = out[-1].strip() if out else ""
-    if not reach.full(spec.NIX32_SHA256_RE, sha):
-        raise BuildMatrixError(f"nix-prefetch-url printed {sha!r}, not a sha256")
+    if hash:
+        sha = given_hash(hash)
+        how = f"`invoke pin --hash`: the hash builtins.fetchTarball printed for {url}"
+    else:
+        out = _run(["nix-prefetch-url", "--unpack", "--type", "sha256", url]).strip().splitlines()
+        sha = out[-1].strip() if out else ""
+        if not reach.full(spec.NIX32_SHA256_RE, sha):
+            raise BuildMatrixError(f"nix-prefetch-url printed {sha!r}, not a sha256")
+        how = f"`invoke pin`: nix-prefetch-url --unpack {url}"
     doc = tomlkit.parse(path.read_text(encoding="utf-8"))
     entry = doc["pin"][name]
     bumped = entry["rev"] != rev
     entry["rev"] = rev
-    entry["sha256"] = sha
+    _record_provenance(entry, "sha256", sha, how)
     result = _save(path, doc, m)
     result.message = f"pin {name}: rev {rev}, sha256 {sha}"
     if bumped:
@@ -289,28 +324,39 @@ def pin(path: Path, name: str, rev: str = "") -> EditResult:
     return result
 
 
-def pin_source(path: Path, name: str, rev: str = "") -> EditResult:
-    """Fill (or bump) a torch source's hash with nix-prefetch-git (submodules included when the source fetches them)."""
+def pin_source(path: Path, name: str, rev: str = "", hash: str = "") -> EditResult:
+    """Fill (or bump) a source's hash with nix-prefetch-git (submodules included when the source fetches them).
+
+    With ``hash`` (what the failed fetch of an unverified source printed) nothing is downloaded.
+    nix-prefetch-git's hash is valid for fetchFromGitHub: without submodules it is the hash of the
+    git checkout, which equals the archive's unless the repository uses export-ignore/export-subst.
+    """
     m = model.load(path)
     if name not in m.sources:
         raise UsageError(f"no torch source named {name!r} (sources: {', '.join(m.sources) or 'none'})")
     src = m.sources[name]
     rev = rev or src.rev
     _check_option("rev", rev, "source", "rev")
-    argv = ["nix-prefetch-git", "--quiet", "--url", f"https://github.com/{src.owner}/{src.repo}.git", "--rev", rev]
-    if src.fetch_submodules:
-        argv.append("--fetch-submodules")
-    info = json.loads(_run(argv))
-    if isinstance(info.get("hash"), str) and info["hash"].startswith("sha256-"):
-        sri = info["hash"]
-    elif isinstance(info.get("sha256"), str):
-        sri = sri_from_nix32(info["sha256"])
+    repo_url = f"https://github.com/{src.owner}/{src.repo}.git"
+    if hash:
+        sri = given_hash(hash)
+        how = f"`invoke pin --source --hash`: the hash {src.fetcher} printed for {src.owner}/{src.repo}@{rev}"
     else:
-        raise BuildMatrixError("nix-prefetch-git printed no hash")
+        argv = ["nix-prefetch-git", "--quiet", "--url", repo_url, "--rev", rev]
+        if src.fetch_submodules:
+            argv.append("--fetch-submodules")
+        info = json.loads(_run(argv))
+        if isinstance(info.get("hash"), str) and info["hash"].startswith("sha256-"):
+            sri = info["hash"]
+        elif isinstance(info.get("sha256"), str):
+            sri = sri_from_nix32(info["sha256"])
+        else:
+            raise BuildMatrixError("nix-prefetch-git printed no hash")
+        how = f"`invoke pin --source`: {' '.join(argv[:1] + argv[2:])}"
     doc = tomlkit.parse(path.read_text(encoding="utf-8"))
     entry = doc["source"][name]
     entry["rev"] = rev
-    entry["hash"] = sri
+    _record_provenance(entry, "hash", sri, how)
     result = _save(path, doc, m)
     result.message = f"source {name}: rev {rev}, hash {sri}"
     return result

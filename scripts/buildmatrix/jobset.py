@@ -75,7 +75,7 @@ def render(matrix: Matrix) -> str:
         "#   Hydra: jobset expression `.flox/jobs.nix` in this repository's input.\n"
         "#   nix-eval-jobs --force-recurse --impure .flox/jobs.nix\n"
         "#   nix-build .flox/jobs.nix -A x86_64-linux.<variant>\n"
-        "# Guide: docs/BUILDING.md, \"Building at scale\".\n"
+        '# Guide: docs/BUILDING.md, "Building at scale".\n'
         "{\n"
         "  # The nixpkgs source of a pin ({ name, rev, url, sha256 }): a source tree, or what\n"
         "  # `import <nixpkgs>` returns. The default fetches the pinned tarball, as every recipe\n"
@@ -127,7 +127,7 @@ def write(matrix: Matrix, root: Path) -> str:
 
 
 def check(matrix: Matrix, root: Path) -> str:
-    """"" when .flox/jobs.nix is current, else "missing" or "different"."""
+    """ "" when .flox/jobs.nix is current, else "missing" or "different"."""
     path = Path(root) / JOBS_FILE
     _refuse_handwritten(path)
     if not path.exists():
@@ -256,4 +256,3 @@ def evaluate(matrix: Matrix, root: Path, standin: Path | None = None) -> JobsetR
     if extra:
         report.problems.append(f"jobs no variant produces: {', '.join(extra[:10])}")
     return report
-

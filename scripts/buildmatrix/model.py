@@ -18,7 +18,7 @@ from typing import Any
 
 from packaging.version import Version
 
-from . import loadguard, reach, requires, spec
+from . import loadguard, pinfacts, reach, requires, spec
 from .errors import ModelError, Problem, ProblemList, UsageError
 from .tomlpos import LineIndex
 
@@ -137,6 +137,13 @@ class Pin:
     carries: tuple[str, ...]
     note: str = ""
     torchvision: str | None = None
+    fetcher: str = "builtins.fetchTarball"
+    hash_source: str = ""
+    unverified: str = ""
+    torch_patches: tuple[str, ...] | None = None
+    torchvision_patches: tuple[str, ...] | None = None
+    apple_sdk: str | None = None
+    apple_sdk_version: str | None = None
 
     @property
     def url(self) -> str:
@@ -160,6 +167,9 @@ class Source:
     rev: str
     hash: str
     fetch_submodules: bool
+    fetcher: str = "fetchFromGitHub"
+    hash_source: str = ""
+    unverified: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,6 +180,7 @@ class Patch:
     min_cuda: str
     upstream: str
     summary: str
+    nixpkgs_name: str | None = None
 
     def wanted_by(self, cuda: Cuda | None) -> bool:
         """Whether a variant on ``cuda`` needs this patch (before asking its pin)."""
@@ -357,6 +368,7 @@ class Matrix:
     patches: dict[str, Patch]
     variants: list[Variant]
     warnings: list[str] = field(default_factory=list)
+    nixpkgs_patches: dict[str, Any] = field(default_factory=dict)  # pinfacts.NixpkgsPatch by file name
 
     @cached_property
     def by_name(self) -> dict[str, Variant]:
@@ -495,18 +507,30 @@ class _Builder:
         pythons = {n: Python(n, e.get("attr")) for n, e in raw["python"].items()}
         cudas = {n: Cuda(n, e["min_driver"], tuple(e["default_capabilities"]), e.get("attr")) for n, e in raw["cuda"].items()}
         patches = {
-            n: Patch(n, e["file"], e["package"], e["min_cuda"], e["upstream"], e["summary"])
+            n: Patch(n, e["file"], e["package"], e["min_cuda"], e["upstream"], e["summary"], e.get("nixpkgs_name"))
             for n, e in raw.get("patch", {}).items()
         }
         sources = {
             n: Source(
-                n, e.get("package", "torch"), e["version"], e["owner"], e["repo"], e["rev"], e["hash"], e["fetch_submodules"]
+                n,
+                e.get("package", "torch"),
+                e["version"],
+                e["owner"],
+                e["repo"],
+                e["rev"],
+                e["hash"],
+                e["fetch_submodules"],
+                e["fetcher"],
+                e.get("hash_source", ""),
+                e.get("unverified", ""),
             )
             for n, e in raw.get("source", {}).items()
         }
+        nixpkgs_patches = pinfacts.load_nixpkgs_patches(raw.get("nixpkgs_patch", {}))
         gpus = {n: self._gpu(n, e) for n, e in raw["gpu"].items()}
         isas = {n: self._isa(n, e) for n, e in raw["isa"].items()}
         pins = {n: self._pin(n, e, cudas, patches) for n, e in raw["pin"].items()}
+        pinfacts.check(raw, pins, sources, patches, nixpkgs_patches, self.problem)
         for n, p in packages.items():
             if p.requires:
                 self.ref(("package", n, "requires"), p.requires, packages, "package", "package")
@@ -546,24 +570,9 @@ class _Builder:
         self.fail_if_problems()
 
         matrix = Matrix(self.path, defaults, packages, pythons, cudas, gpus, isas, pins, sources, patches, variants)
+        matrix.nixpkgs_patches = nixpkgs_patches
         used_pins = {v.pin.name for v in variants}
-        unhashed = sorted(p for p in used_pins if not pins[p].sha256)
-        if unhashed:
-            matrix.warnings.append(
-                "nixpkgs pins without sha256 (fetched unverified, re-downloaded per TTL): "
-                + ", ".join(unhashed)
-                + "; fill them with `invoke pin NAME` on a machine with network"
-            )
-        unhashed_src = sorted(
-            {v.source.name for v in variants if v.source and not v.source.hash}
-            | {v.vision_source.name for v in variants if v.requires and v.vision_source and not v.vision_source.hash}
-        )
-        if unhashed_src:
-            matrix.warnings.append(
-                "sources without hash (the first build stops at the fetch and prints it): "
-                + ", ".join(unhashed_src)
-                + "; fill them with `invoke pin --source NAME`"
-            )
+        matrix.warnings += pinfacts.unverified_warnings(matrix)
         unused = sorted(set(pins) - used_pins)
         if unused:
             matrix.warnings.append("pins no variant uses: " + ", ".join(unused))
@@ -655,6 +664,13 @@ class _Builder:
             tuple(e.get("carries", [])),
             e.get("note", ""),
             e.get("torchvision"),
+            e["fetcher"],
+            e.get("hash_source", ""),
+            e.get("unverified", ""),
+            tuple(e["torch_patches"]) if "torch_patches" in e else None,
+            tuple(e["torchvision_patches"]) if "torchvision_patches" in e else None,
+            e.get("apple_sdk"),
+            e.get("apple_sdk_version"),
         )
 
     # -- matrix expansion
@@ -843,6 +859,7 @@ class _Builder:
                     f"pin {v.pin.name} has no CUDA {cuda.version} package set (it has {', '.join(v.pin.cuda) or 'none'})",
                     "use a pin that provides it (override pin for that CUDA version)",
                 )
+        pinfacts.check_variant(v, self.problem, where)
         if v.source is None and v.pin.torch is None:
             self.problem(
                 (*where, "pin"),

@@ -36,14 +36,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import jobset, ledger, model, nix
+from . import darwin, jobset, ledger, model, nix, pinfacts
 from .errors import BuildMatrixError
 from .model import Matrix, Variant
 from .render import PKGS_DIR, file_name
 
 REPO = Path(__file__).resolve().parents[2]
 STANDIN = Path("tests") / "nixpkgs-standin"
-FAKE_HASH = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+FAKE_HASH = pinfacts.FAKE_HASH
 HARDWARE = "nix-instantiate (stand-in nixpkgs)"
 
 # Variables nixpkgs' own preConfigure and the recipes' build plumbing export: not switches.
@@ -445,8 +445,7 @@ def expected_switches(v: Variant) -> dict[str, str]:
     out.update(dict(v.env))
     if v.target == "cuda" and not v.gpu.cudnn:
         out["USE_CUDNN"] = "0"
-    if v.target == "mps":
-        out["USE_MPS"] = "1"
+    out.update(dict(darwin.env(v)))
     return out
 
 
@@ -492,7 +491,7 @@ def _check_common(c: _Checker, v: Variant, f: dict) -> None:
     c.eq("exported switches", expected_switches(v), switches(f["preConfigure"]))
 
 
-def _check_torch(c: _Checker, v: Variant, f: dict, pin: dict) -> None:
+def _check_torch(c: _Checker, v: Variant, f: dict, pin: dict, m: Matrix) -> None:
     version = v.torch_version
     _check_common(c, v, f)
     c.eq("name", f"python{v.python.version}-{v.name}-{version}", f["name"])
@@ -503,9 +502,10 @@ def _check_torch(c: _Checker, v: Variant, f: dict, pin: dict) -> None:
         c.eq("src.rev", v.source.rev, f["src"]["rev"])
         c.eq("src.owner/repo", f"{v.source.owner}/{v.source.repo}", f"{f['src']['owner']}/{f['src']['repo']}")
         c.eq("src.fetchSubmodules", v.source.fetch_submodules, f["src"]["fetchSubmodules"])
-    if version != pin_torch:
-        # nixpkgs' torch patches are written for the pin's torch; they do not apply to another.
-        c.eq(f"patches (nixpkgs' are for torch {pin_torch})", [], f["patches"])
+    if v.source:
+        # nixpkgs' torch patches are written for the pin's torch: each is kept or dropped by name.
+        kept = [p.name for p, keep in pinfacts.torch_patch_decisions(m, v) if keep]
+        c.eq(f"patches (nixpkgs' for torch {pin_torch}, decided by name)", kept, _names(f["patches"]))
     build_version = last_export(f["preConfigure"], "PYTORCH_BUILD_VERSION") or f["buildVersion"]
     c.eq("PYTORCH_BUILD_VERSION", version, build_version)
     c.eq("cmakeFlags added", expected_cmake(v), [x for x in f["cmakeFlags"] if not x.startswith(BASE_CMAKE)])
@@ -562,7 +562,12 @@ def _check_torch(c: _Checker, v: Variant, f: dict, pin: dict) -> None:
     c.eq("variants.toml MAGMA patches (pin facts)", wanted, bool(v.patches))
 
 
-def _check_torchvision(c: _Checker, v: Variant, f: dict, torch_drv: str | None) -> None:
+def _names(patches: list[str]) -> list[str]:
+    """Patch names without a store path's hash prefix."""
+    return [re.sub(r"^[0-9a-z]{32}-", "", p) for p in patches]
+
+
+def _check_torchvision(c: _Checker, v: Variant, f: dict, torch_drv: str | None, m: Matrix) -> None:
     _check_common(c, v, f)
     c.true(
         "name",
@@ -578,7 +583,8 @@ def _check_torchvision(c: _Checker, v: Variant, f: dict, torch_drv: str | None) 
         c.eq("src.hash", v.vision_source.hash or FAKE_HASH, f["src"]["hash"])
         c.eq("src.rev", v.vision_source.rev, f["src"]["rev"])
         c.eq("src.owner/repo", f"{v.vision_source.owner}/{v.vision_source.repo}", f"{f['src']['owner']}/{f['src']['repo']}")
-        c.eq("patches (nixpkgs' are for the pin's torchvision)", [], f["patches"])
+        kept = [p.name for p, keep in pinfacts.torchvision_patch_decisions(m, v) if keep]
+        c.eq("patches (nixpkgs' for the pin's torchvision, decided by name)", kept, _names(f["patches"]))
     c.eq("torch inside torchvision (drvPath)", [torch_drv], f["torchDrvPaths"])
     arch = last_export(f["preConfigure"], "TORCH_CUDA_ARCH_LIST") or f["archList"]
     if v.target == "cuda":
@@ -669,7 +675,7 @@ def evaluate(
         if f is None or v.requires:
             continue
         torch_drv_by_name[v.name] = f["drvPath"]
-        _check_torch(_Checker(report, v.name), v, f, pins[v.pin.rev])
+        _check_torch(_Checker(report, v.name), v, f, pins[v.pin.rev], matrix)
     torch_drvs: set[str] = set(torch_drv_by_name.values())
     configs: set[tuple] = set()
     for v in variants:
@@ -678,7 +684,7 @@ def evaluate(
         if f is None or not v.requires:
             continue
         torch_drvs.update(f["torchDrvPaths"])
-        _check_torchvision(_Checker(report, v.name), v, f, torch_drv_by_name.get(v.requires))
+        _check_torchvision(_Checker(report, v.name), v, f, torch_drv_by_name.get(v.requires), matrix)
         if v.target == "cuda":
             arch = last_export(f["preConfigure"], "TORCH_CUDA_ARCH_LIST") or f["archList"] or ""
             report.arch_entries[v.name] = len([a for a in arch.split(";") if a])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jinja2
 
-from . import nix
+from . import darwin, nix, pinfacts
 from .model import Matrix, Variant
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -38,7 +38,23 @@ def _env() -> jinja2.Environment:
     env.filters["shell_flags"] = lambda flags: " ".join(nix.shell_word(f) for f in flags.split(" "))
     env.filters["shell_comment"] = nix.comment
     env.filters["attr"] = nix.attr_name
+    env.filters["comment_lines"] = comment_lines
     return env
+
+
+def comment_lines(text: str, indent: str, first: str = "", rest: str = "") -> str:
+    """``text`` as Nix comment lines of at most 100 columns: ``indent# first…``, then ``indent# rest…``."""
+    import textwrap
+
+    lines = textwrap.wrap(
+        nix.comment(text),
+        width=100 - len(indent) - 2,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return "\n".join(f"{indent}# {ln}".rstrip() for ln in lines)
 
 
 def template_for(v: Variant) -> str:
@@ -92,15 +108,39 @@ def long_description(v: Variant, matrix: Matrix) -> str:
 
 def context(v: Variant, matrix: Matrix) -> dict:
     isa = v.isa
-    env = list(isa.env if isa else ()) + list(v.env)
+    env = list(isa.env if isa else ()) + darwin.env(v) + list(v.env)
     if v.target == "cuda" and not v.gpu.cudnn:
         env.append(("USE_CUDNN", "0"))
+    python_attr = nix.attr_name(v.python.attr)
+    cuda_attr = nix.attr_name(v.pin.cuda_attr(v.cuda)) if v.cuda else None
+    if v.requires:
+        assertions = pinfacts.torchvision_assertions(matrix, v, python_attr)
+        torch_patches: list = []
+        vision_patches = pinfacts.torchvision_patch_decisions(matrix, v) if v.vision_source else []
+    else:
+        assertions = pinfacts.torch_assertions(matrix, v, python_attr, cuda_attr)
+        torch_patches = pinfacts.torch_patch_decisions(matrix, v) if v.source else []
+        vision_patches = []
+
+    def kept(decisions) -> str:
+        names = [p.name for p, keep in decisions if keep]
+        return "[ " + " ".join(nix.string(n) for n in names) + " ]" if names else ""
+
     return {
         "v": v,
         "marker": MARKER,
         "pin": v.pin,
-        "python_attr": nix.attr_name(v.python.attr),
-        "cuda_attr": nix.attr_name(v.pin.cuda_attr(v.cuda)) if v.cuda else None,
+        "python_attr": python_attr,
+        "cuda_attr": cuda_attr,
+        "assertions": assertions,
+        "fake_hash": pinfacts.FAKE_HASH,
+        "torch_patches": torch_patches,
+        "kept_torch_patches": kept(torch_patches),
+        "torchvision_patches": vision_patches,
+        "kept_torchvision_patches": kept(vision_patches),
+        "find_cuda_toolkit_stub": pinfacts.needs_find_cuda_toolkit_stub(matrix, v),
+        "frameworks": darwin.FRAMEWORKS,
+        "apple_sdk": darwin.sdk_attr(v),
         "cpu_flags": " ".join(isa.flags) if isa else "",
         "env": env,
         "cmake_flags": list(isa.cmake_flags if isa else ()) + list(v.cmake_flags),

@@ -66,6 +66,12 @@ PUBLIC_KEY_RE = r"[A-Za-z0-9_.-]+:[A-Za-z0-9+/]+={0,2}"
 ACTION_INPUT_NAME_RE = r"[A-Za-z0-9_-]+"
 ACTION_INPUT_RE = r"\$\{\{ secrets\.[A-Za-z_][A-Za-z0-9_]* \}\}|[A-Za-z0-9_.,:/@+=-]*"
 TEXT = (STRING, INDENTED, DOCS)  # free text shown in meta.description / longDescription and the docs
+# The fetch calls a recorded hash can be valid for (the recipe uses exactly the one named).
+PIN_FETCHERS = ("builtins.fetchTarball",)
+SOURCE_FETCHERS = ("fetchFromGitHub", "fetchFromGitHub+submodules")
+# When nixpkgs adds one of its own patches to a package (the condition in its expression).
+PATCH_WHEN = ("always", "cuda", "linux", "darwin", "mkl")
+PATCH_NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._+-]*\.(patch|diff)"
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,31 @@ def _check_declaration(what: str, holds_strings: bool, reaches: tuple, grammar) 
             raise TypeError(f"spec: {what!r} reaches unknown context {name!r}")
         if context.needs_own_grammar and not grammar:
             raise TypeError(f"spec: {what!r} reaches {name} and must declare a pattern or enum")
+
+
+def _provenance_keys(fetchers: tuple[str, ...], hash_key: str) -> dict[str, Key]:
+    """Where a pin's or source's hash comes from and which fetch call it is valid for."""
+    return {
+        "hash_source": Key(
+            "str",
+            f"Where `{hash_key}` comes from: the public source (file, commit, thread) or the `invoke pin` run that "
+            "computed it. Required with a hash; not allowed without one.",
+            reaches=(COMMENT, DOCS),
+        ),
+        "fetcher": Key(
+            "str",
+            f"The fetch call `{hash_key}` is valid for; the recipe fetches with exactly this call.",
+            required=True,
+            enum=fetchers,
+            reaches=(COMMENT, DOCS),
+        ),
+        "unverified": Key(
+            "str",
+            f"Why no trustworthy `{hash_key}` is recorded. Required when `{hash_key}` is empty: the recipe then "
+            "carries a fake hash, so its first fetch fails and prints the real one for `invoke pin`.",
+            reaches=(COMMENT, DOCS),
+        ),
+    }
 
 
 SETTINGS_KEYS: dict[str, Key] = {
@@ -177,6 +208,12 @@ SPECS: dict[str, Table] = {
             "pin": Key("tablemap", "nixpkgs revisions recipes are built on.", required=True, table="pin"),
             "source": Key("tablemap", "torch and torchvision sources that replace a pin's own.", table="source"),
             "patch": Key("tablemap", "Patches in patches/ applied to nixpkgs packages.", table="patch"),
+            "nixpkgs_patch": Key(
+                "tablemap",
+                "nixpkgs' own torch / torchvision patches (by file name): when nixpkgs adds each, and whether a "
+                "source override keeps it.",
+                table="nixpkgs_patch",
+            ),
             "matrix": Key("tablelist", "Blocks that expand to variants (cross products).", required=True, table="matrix"),
             "override": Key("tablelist", "Settings applied to every variant a match selects.", table="override"),
             "ci": Key("table", "The GitHub Actions workflow `invoke ci` writes (.github/workflows/build.yml).", table="ci"),
@@ -328,10 +365,12 @@ SPECS: dict[str, Table] = {
             "rev": Key("str", "Full 40-hex nixpkgs commit.", required=True, pattern=REV_RE, reaches=(STRING, DOCS)),
             "sha256": Key(
                 "str",
-                "sha256 of the unpacked tarball (nix-prefetch-url --unpack); empty until `invoke pin` fills it.",
+                "NAR hash of the unpacked GitHub tarball (SRI or nix-base32), as builtins.fetchTarball checks it; "
+                "empty (with `unverified`) until `invoke pin` fills it.",
                 required=True,
                 reaches=(STRING,),
             ),
+            **_provenance_keys(PIN_FETCHERS, "sha256"),
             "cuda": Key("strlist", "CUDA versions whose package set this revision provides.", required=True, reaches=(REF,)),
             "cuda_attrs": Key(
                 "strmap",
@@ -353,6 +392,30 @@ SPECS: dict[str, Table] = {
                 pattern=SOURCE_VERSION_RE,
                 reaches=(VERSION, STRING, COMMENT, DOCS),
             ),
+            "torch_patches": Key(
+                "strlist",
+                "File names of the patches the revision's own torch applies (each decided in [nixpkgs_patch.NAME]).",
+                pattern=PATCH_NAME_RE,
+                reaches=(STRING, COMMENT, DOCS, REF),
+            ),
+            "torchvision_patches": Key(
+                "strlist",
+                "File names of the patches the revision's own torchvision applies (each decided in [nixpkgs_patch.NAME]).",
+                pattern=PATCH_NAME_RE,
+                reaches=(STRING, COMMENT, DOCS, REF),
+            ),
+            "apple_sdk": Key(
+                "str",
+                "The Apple SDK attribute darwin recipes add (one that exists at this revision, e.g. apple-sdk_14).",
+                pattern=r"apple-sdk(_[0-9]+)?",
+                reaches=(ATTR, STRING, COMMENT, DOCS),
+            ),
+            "apple_sdk_version": Key(
+                "str",
+                "Major version of that SDK at this revision (asserted at evaluation).",
+                pattern=r"[0-9]+",
+                reaches=(STRING, DOCS),
+            ),
             "torch_cuda13_broken": Key(
                 "bool", "Whether the revision's torch marks CUDA 13 broken (recipes then set allowBroken).", required=True
             ),
@@ -360,7 +423,7 @@ SPECS: dict[str, Table] = {
             "note": Key("str", "Where the revision comes from.", reaches=(DOCS,)),
         },
         key_pattern=KEY_RE,
-        name_reaches=(COMMENT, DOCS, REF),
+        name_reaches=(STRING, COMMENT, DOCS, REF),
     ),
     "source": Table(
         "A torch or torchvision source that replaces a pin's own (a nightly is just another source).",
@@ -382,14 +445,17 @@ SPECS: dict[str, Table] = {
             "rev": Key("str", "Tag or commit.", required=True, pattern=GIT_REV_RE, reaches=(STRING, SHELL, COMMENT, DOCS)),
             "hash": Key(
                 "str",
-                "SRI hash of the fetched tree; empty until `invoke pin --source` fills it.",
+                "SRI hash of the fetched tree; empty (with `unverified`) until `invoke pin --source` fills it.",
                 required=True,
                 reaches=(STRING,),
             ),
-            "fetch_submodules": Key("bool", "Fetch git submodules (PyTorch needs them).", required=True),
+            "fetch_submodules": Key(
+                "bool", "Fetch git submodules (PyTorch needs them); must agree with `fetcher`.", required=True
+            ),
+            **_provenance_keys(SOURCE_FETCHERS, "hash"),
         },
         key_pattern=KEY_RE,
-        name_reaches=(DOCS, REF),
+        name_reaches=(COMMENT, DOCS, REF),
     ),
     "patch": Table(
         "A patch file applied to a nixpkgs package.",
@@ -417,9 +483,41 @@ SPECS: dict[str, Table] = {
             ),
             "upstream": Key("str", "Upstream fix this patch corresponds to.", required=True, reaches=(COMMENT, DOCS)),
             "summary": Key("str", "What it fixes.", required=True, reaches=(COMMENT, DOCS)),
+            "nixpkgs_name": Key(
+                "str",
+                "The name of the same fix among nixpkgs' own patches of `package`, where a pin carries it "
+                "(the recipes assert `carries` against it).",
+                pattern=PATCH_NAME_RE,
+                reaches=(STRING, DOCS),
+            ),
         },
         key_pattern=KEY_RE,
-        name_reaches=(COMMENT, DOCS, REF),
+        name_reaches=(STRING, COMMENT, DOCS, REF),
+    ),
+    "nixpkgs_patch": Table(
+        "One of nixpkgs' own patches of torch or torchvision, and what a source override does with it.",
+        {
+            "package": Key("str", "Whose patch it is.", required=True, enum=("torch", "torchvision"), reaches=(REF, DOCS)),
+            "when": Key(
+                "str", "When nixpkgs adds it (the condition in its expression).", required=True, enum=PATCH_WHEN, reaches=(DOCS,)
+            ),
+            "keep_on": Key(
+                "strlist",
+                "Platforms on which a source override keeps it (empty: dropped everywhere).",
+                required=True,
+                enum=PLATFORMS,
+                reaches=(REF, DOCS),
+            ),
+            "reason": Key("str", "Why it is kept or dropped.", required=True, reaches=(COMMENT, DOCS)),
+            "source": Key(
+                "str",
+                "Where the facts about it come from (nixpkgs file@commit, facts sheet).",
+                required=True,
+                reaches=(DOCS,),
+            ),
+        },
+        key_pattern=PATCH_NAME_RE,
+        name_reaches=(STRING, COMMENT, DOCS, REF),
     ),
     "matrix": Table(
         "A block: the cross product of its lists, minus excludes.",
@@ -459,8 +557,8 @@ SPECS: dict[str, Table] = {
                 "int", "Jobs of one matrix (one platform) running at once (`max-parallel`).", required=True, minimum=1, maximum=256
             ),
             "build_timeout_minutes": Key(
-                "int", "`timeout-minutes` of a build job (default 2880; GitHub's own default, 360, is shorter than a CUDA build).",
-                minimum=1, maximum=43200,
+                "int", "`timeout-minutes` of a build job (default 2880; GitHub's own default, 360, is shorter than a CUDA build; self-hosted jobs stop at 5 days).",
+                minimum=1, maximum=7200,
             ),
             "cache": Key("table", "The Nix binary cache builds push to and smoke jobs pull from.", required=True, table="ci_cache"),
             "flox": Key("table", "The step that installs Flox on a runner.", required=True, table="ci_flox"),

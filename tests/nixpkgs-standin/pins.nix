@@ -46,6 +46,30 @@ let
   # torch 2.9.1 (source build), as in nixpkgs from late 2025 to ~Feb 2026 (N§1).
   torch291 = {
     version = "2.9.1";
+    # nixpkgs' own patches, with the condition under which its expression adds each
+    # (torch/source/default.nix @6b516b42: clang19 always, two with CUDA, one on Linux, one with MKL).
+    patches = [
+      {
+        name = "clang19-template-warning.patch";
+        when = "always";
+      }
+      {
+        name = "fix-cmake-cuda-toolkit.patch";
+        when = "cuda";
+      }
+      {
+        name = "nvtx3-hpp-path-fix.patch";
+        when = "cuda";
+      }
+      {
+        name = "pytorch-pr-108847.patch";
+        when = "linux";
+      }
+      {
+        name = "disable-cmake-mkl-rpath.patch";
+        when = "mkl";
+      }
+    ];
     # brokenConditions "Unsupported CUDA version": cudaMajorVersion must be one of these.
     supportedCudaMajors = [
       "11"
@@ -90,6 +114,28 @@ let
   torchvision0241 = {
     version = "0.24.1";
     hash = "sha256-ddJWD2xjoNAuyZIaZD7ctcuSQZ9lSUGExWCq1W5prI8=";
+    # nixpkgs' torchvision 0.24.1 applies no patches of its own.
+    patches = [ ];
+  };
+
+  # Apple SDK attributes (name -> SDK version): nixpkgs PR #447364 (merged 2025-09-30) made
+  # 14.4 the default `apple-sdk` and moved 11.3/12.3/13.3 to aliases.nix.
+  appleSdks2026 = {
+    apple-sdk = "14.4";
+    apple-sdk_14 = "14.4";
+  };
+
+  # Citations shared by the three 2026 pins: the facts sheets (/work/shared/facts/…) by section.
+  citeTorch291 = {
+    torch = "pin-facts.md §1.3/§2.3/§3.3 (torch 2.9.1: build-vllm 6e05100 eval at 0182a36, build-pytorch f7b60e9); nixpkgs torch/source/default.nix @6b516b42";
+    "torch.supportedCudaMajors" = "nixpkgs torch/source/default.nix @6b516b42 brokenConditions (nixpkgs-facts.md §1)";
+    "torch.supportedCapabilities" = "nixpkgs torch/source/default.nix @6b516b42 supportedTorchCudaCapabilities";
+    "torch.patches" = "nixpkgs torch/source/default.nix @6b516b42 patches (nixpkgs-torch-audit.md)";
+    torchvision = "pin-facts.md §1.3 (0.24.x SINGLE-SOURCE; 0.24.0 vs 0.24.1 CONFLICTING); nixpkgs torchvision/default.nix 0.24.1 (stored id 986423962: hash, no patches)";
+    python = "pin-facts.md §1.6/§2.6 (bv PYTORCH-PIN-ALIGNMENT.md: python3 = 3.13); python311/312Packages used at these pins by bv/bp recipes";
+    "cuda.defaults" = "nixpkgs-facts.md §4 (defaults computed from _cuda/db/bootstrap/cuda.nix @55d5788)";
+    "magma.version" = "nixpkgs-facts.md §3 (nixpkgs packages MAGMA 2.9.0 through 2026)";
+    darwin = "nixpkgs PR #447364 (apple-sdk: darwinSdkVersion 14.4, merged 2025-09-30; issues corpus)";
   };
 
   # Python interpreters (python3 = python313 since nixos-25.05).
@@ -134,6 +180,13 @@ in
       # early Feb 2026): not known for this rev. Only matters with CUDA 13.
       carriesCuda13ClockRateFix = null;
     };
+    darwin.appleSdks = appleSdks2026;
+    cite = citeTorch291 // {
+      short = "the rev itself";
+      "cuda.sets" = "pin-facts.md §1.4 (12.8/12.9 bv/bp overlays; 13.0 bp c9e35a0); 12.6 inferred (nixpkgs-facts.md §4)";
+      "cuda.aliases" = "pin-facts.md §1.4 (default NOT FOUND; 12.9 inferred from 6a030d5, bp 022313e)";
+      "magma.carriesCuda13ClockRateFix" = "pin-facts.md §1.5 (PROBABLY PRESENT, not verified: left unknown)";
+    };
   };
 
   # CUDA 13.0 / CPU / darwin pin of the 2.10 line: torch 2.9.1, torchvision 0.24.x, "CUDA 12.9
@@ -161,6 +214,13 @@ in
     magma = {
       version = "2.9.0";
       carriesCuda13ClockRateFix = false;
+    };
+    darwin.appleSdks = appleSdks2026;
+    cite = citeTorch291 // {
+      short = "the rev itself";
+      "cuda.sets" = "pin-facts.md §2.4 (12.9 default bp 022313e; cudaPackages_13 recipes ids 5738456904, 5653889207); 12.6/12.8/13_0 names inferred";
+      "cuda.aliases" = "pin-facts.md §2.4 (bp 022313e: CUDA 12.9 by default; cudaPackages_13 = 13.0 per the anchor's cuda13_0 recipes)";
+      "magma.carriesCuda13ClockRateFix" = "pin-facts.md §2.5 (anchor recipes add 235aefb and build; pin predates PR #487064)";
     };
   };
 
@@ -193,6 +253,14 @@ in
     magma = {
       version = "2.9.0";
       carriesCuda13ClockRateFix = true;
+    };
+    darwin.appleSdks = appleSdks2026;
+    cite = citeTorch291 // {
+      short = "the rev itself";
+      torch = "pin-facts.md §3.3 (recipes override 2.9.1 -> 2.10.0, id 59095126227; SINGLE-SOURCE)";
+      "cuda.sets" = "pin-facts.md §3.4 (cudaPackages_13_1: PR #486717 + 60 bp / 52 btv recipes, VERIFIED); others inferred";
+      "cuda.aliases" = "pin-facts.md §3.4 (default NOT FOUND; 12.9 inferred)";
+      "magma.carriesCuda13ClockRateFix" = "pin-facts.md §3.5 (bp d395449 'already applied' build failure + PR #487064, VERIFIED)";
     };
   };
 }

@@ -182,7 +182,8 @@ let
     )
     // builtins.mapAttrs (
       name: v: if v == null then unknownAlias name else final.${cudaAttr v}
-    ) pin.cuda.aliases;
+    ) pin.cuda.aliases
+    // builtins.mapAttrs (name: version: leaf name version) (pin.darwin.appleSdks or { });
 
   pkgs = lib.fix (lib.foldl' (acc: overlay: lib.extends overlay acc) allPackages checkedOverlays);
 in

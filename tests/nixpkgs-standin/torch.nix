@@ -124,7 +124,7 @@ let
       cudaSupport && (effectiveMagma.cudaPackages.cudaMajorMinorVersion != cudaPackages.cudaMajorMinorVersion);
   };
 
-  # Stand-ins for the patch files next to nixpkgs' expression (written for torch 2.9.1).
+  # Stand-ins for the patch files next to nixpkgs' expression (written for the pin's torch).
   patchFile = name: builtins.toFile name "stand-in for nixpkgs' torch/source/${name}\n";
 
   stdenv' = if cudaSupport then cudaPackages.backendStdenv else stdenv;
@@ -150,14 +150,20 @@ buildPythonPackage.override { stdenv = stdenv'; } rec {
     sha256 = builtins.hashString "sha256" "stand-in pytorch v${version} with submodules";
   };
 
-  patches = [
-    (patchFile "clang19-template-warning.patch")
-  ]
-  ++ optionals cudaSupport [
-    (patchFile "fix-cmake-cuda-toolkit.patch")
-    (patchFile "nvtx3-hpp-path-fix.patch")
-  ]
-  ++ optionals stdenv.hostPlatform.isLinux [ (patchFile "pytorch-pr-108847.patch") ];
+  # nixpkgs' own patches at this pin (pins.nix), each under nixpkgs' condition for it.
+  patches = map (p: patchFile p.name) (
+    builtins.filter (
+      p:
+      {
+        always = true;
+        cuda = cudaSupport;
+        linux = stdenv.hostPlatform.isLinux;
+        darwin = stdenv.hostPlatform.isDarwin;
+        mkl = lib.getName blas.provider == "mkl";
+      }
+      .${p.when}
+    ) facts.patches
+  );
 
   # nixpkgs' postPatch, in substance: relaxed pins and tool paths; with CUDA it deletes
   # PyTorch's vendored FindCUDAToolkit.cmake so that CMake's own module is used.

@@ -1,0 +1,85 @@
+"""Generated doc regions about the pins: the variants that fetch something unverified, and
+nixpkgs' own patches decided per pin (registered with docs.generator; docs imports this module)."""
+
+from __future__ import annotations
+
+from . import pinfacts
+from .docs import Context, code, generator, table
+
+
+@generator("unverified-fetches")
+def gen_unverified_fetches(ctx: Context) -> str:
+    """Every variant whose build fetches a pin or source declared unverified, once, with the command that fixes it."""
+    m = ctx.matrix
+    groups = pinfacts.unverified_groups(m)
+    if not groups:
+        return "Every pin and source of every variant has a recorded hash with its source."
+    total = sum(len(names) for _, names in groups)
+    entries = {
+        **{f"pin {n}": p.unverified for n, p in m.pins.items()},
+        **{f"source {n}": s.unverified for n, s in m.sources.items()},
+    }
+    out = [
+        f"{total} of {len(m.variants)} variants fetch a pin or source declared `unverified` in variants.toml. "
+        "Their recipes carry a fake hash: the first real build stops at that fetch and prints the real hash. "
+        "Record it with the command below (add `--hash <printed hash>` to record what the failed fetch printed "
+        "without downloading again), run `invoke gen`, and build again.",
+        "",
+        table(
+            ["Unverified", "Why", "Fill with"],
+            [
+                [
+                    " + ".join(code(w) for w in why),
+                    "; ".join(entries[w] for w in why),
+                    "; ".join(code(pinfacts.fill_command(w)) for w in why),
+                ]
+                for why, _ in groups
+            ],
+        ),
+    ]
+    for why, names in groups:
+        out += ["", f"**{' + '.join(why)}** ({len(names)}): " + ", ".join(code(n) for n in names)]
+    return "\n".join(out)
+
+
+@generator("nixpkgs-patches")
+def gen_nixpkgs_patches(ctx: Context) -> str:
+    """nixpkgs' own torch / torchvision patches at each pin: kept or dropped by a source override, and why."""
+    m = ctx.matrix
+    rows = []
+    for pin in m.pins.values():
+        for key in ("torch_patches", "torchvision_patches"):
+            for name in getattr(pin, key) or ():
+                p = m.nixpkgs_patches[name]
+                users = [v for v in m.variants if v.pin is pin and (v.vision_source if v.requires else v.source)]
+                users = [v for v in users if (v.requires is not None) == (p.package == "torchvision") and p.added_for(v)]
+                kept = sorted({v.platform for v in users if p.kept_for(v)})
+                dropped = sorted({v.platform for v in users if not p.kept_for(v)})
+                verdict = (
+                    "never added here"
+                    if not users
+                    else "; ".join(
+                        part
+                        for part in (
+                            f"kept on {', '.join(kept)}" if kept else "",
+                            f"dropped on {', '.join(dropped)}" if dropped else "",
+                        )
+                        if part
+                    )
+                )
+                rows.append([code(pin.name), p.package, code(name), p.when, verdict, str(len(users)), p.reason])
+        if pin.torchvision_patches == ():
+            rows.append(
+                [
+                    code(pin.name),
+                    "torchvision",
+                    "(none)",
+                    "—",
+                    "nothing to decide",
+                    "—",
+                    "nixpkgs' torchvision has no patches here",
+                ]
+            )
+    if not rows:
+        return "No pin lists its torch or torchvision patches."
+    return table(["Pin", "Package", "nixpkgs patch", "nixpkgs adds it", "Source override", "Variants", "Why"], rows)
