@@ -64,9 +64,9 @@ def _fields() -> list[tuple[str, str, str, tuple]]:
                 if present or first:
                     out.append((table, key, "value", p))
             elif k.kind == "strlist":
-                if present:
+                if present and data[key]:
                     out.extend((table, key, "value", (*p, i)) for i in range(len(data[key])))
-                elif first:
+                elif present or first:  # an empty list gets a first element
                     out.append((table, key, "value", (*p, 0)))
             elif k.kind == "strmap":
                 for name in data.get(key, {}) if present else ["NEW_NAME"] if first else []:
