@@ -89,3 +89,33 @@ def test_docs_are_in_sync_and_their_counts_are_the_model_s(derived):
 def test_magma_report_counts_are_the_model_s(derived):
     root, m, _ = derived
     test_magma.test_report_counts_and_recipe_agreement(m, root, None)
+
+
+def test_the_jobset_lists_every_variant_and_shares_every_torch(derived):
+    require_tool("nix-instantiate")
+    from buildmatrix import jobset
+
+    root, m, how = derived
+    assert jobset.check(m, root) == "", how  # the full gen wrote it
+    report = jobset.evaluate(m, root)
+    assert report.problems == [], (how, report.problems[:5])
+    platforms = {v.platform for v in m.variants}
+    assert report.jobs == {p: sum(1 for v in m.variants if v.platform == p) for p in sorted(platforms)}
+    assert report.sharing == report.torchvision_jobs == sum(1 for v in m.variants if v.requires)
+
+
+def test_the_workflow_has_a_build_job_per_torch_configuration(derived):
+    import yaml
+    from buildmatrix import builds, workflow
+
+    root, m, how = derived
+    config = workflow.load_config(m)
+    assert yaml.safe_load(workflow.render(m, config))["jobs"]["plan"]
+    result = workflow.plan(m, config)
+    assert len(result["builds"]) == len({m.torch_variant(v).name for v in m.variants}), how
+    assert sorted(n for j in result["builds"] for n in j.variants) == sorted(v.name for v in m.variants)
+    assert sorted([s.variant for s in result["smoke"]] + result["untested"]) == sorted(v.name for v in m.variants)
+    sessions = {s.name: {v.name for v in s.variants} for s in builds.sessions(m)}
+    for j in result["builds"]:  # every job's command builds exactly its configuration
+        words = j.session.split()
+        assert set(words[2:]) == set(j.variants) if words[0] == "build" else sessions[words[0]] == set(j.variants)

@@ -305,6 +305,9 @@ def test_the_plan_step_writes_github_outputs_and_a_summary(tmp_path, monkeypatch
         ('push = "s3://buildmatrix-cache?region=eu-central-1"', 'push = "s3://x; rm -rf /"', "ci.cache.push", "malformed"),
         ('uses = "flox/install-flox-action@v2"', 'uses = "flox/install-flox-action"', "ci.flox.uses", "malformed"),
         ("max_parallel = 8", "max_parallel = 0", "ci.max_parallel", "out of range"),
+        ('secrets = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]', 'secrets = ["AWS_ACCESS_KEY_ID", "NIX_SIGNING_KEY"]',
+         "ci.cache.secrets[1]", "listed twice"),
+        ('secrets = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]', 'secrets = ["CACHE_PUSH"]', "ci.cache.secrets[0]", "sets itself"),
     ],
 )
 def test_bad_ci_tables_are_refused_with_file_line_and_fix(tmp_path, capsys, old, new, where, says):

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import nix
+from . import nix, pinfacts
 from .errors import BuildMatrixError
 from .gen import is_generated, write_atomic
 from .model import Matrix
@@ -44,9 +44,12 @@ STANDIN = Path("tests") / "nixpkgs-standin"
 
 
 def _pin_attrs(pin) -> str:
-    fields = (("name", pin.name), ("rev", pin.rev), ("url", pin.url), ("sha256", pin.sha256))
+    # The recipes' own rule: a pin without a recorded sha256 gets the fake hash, so the first
+    # fetch fails and prints the real one (`invoke pin NAME`), never an unverified tree.
+    fields = (("name", pin.name), ("rev", pin.rev), ("url", pin.url), ("sha256", pin.sha256 or pinfacts.FAKE_HASH))
     body = "\n".join(f"      {k} = {nix.string(v)};" for k, v in fields)
-    return f"    {nix.attr_name(pin.name)} = {{\n{body}\n    }};"
+    comment = "" if pin.sha256 else f"    # No sha256 recorded: the fake hash fails the fetch until `invoke pin {pin.name}`.\n"
+    return f"{comment}    {nix.attr_name(pin.name)} = {{\n{body}\n    }};"
 
 
 def jobs_by_platform(matrix: Matrix) -> dict[str, list]:
@@ -73,18 +76,14 @@ def render(matrix: Matrix) -> str:
         f"{MARKER} Change variants.toml and run `invoke gen`.\n"
         f"# The jobset: every variant of variants.toml as a job, by platform ({len(matrix.variants)} jobs: {counts}).\n"
         "#   Hydra: jobset expression `.flox/jobs.nix` in this repository's input.\n"
-        "#   nix-eval-jobs --force-recurse --impure .flox/jobs.nix\n"
+        "#   nix-eval-jobs --force-recurse .flox/jobs.nix\n"
         "#   nix-build .flox/jobs.nix -A x86_64-linux.<variant>\n"
         '# Guide: docs/BUILDING.md, "Building at scale".\n'
         "{\n"
         "  # The nixpkgs source of a pin ({ name, rev, url, sha256 }): a source tree, or what\n"
         "  # `import <nixpkgs>` returns. The default fetches the pinned tarball, as every recipe\n"
         "  # does; the tests pass the stand-in (tests/nixpkgs-standin).\n"
-        "  nixpkgsSource ?\n"
-        "    pin:\n"
-        "    builtins.fetchTarball (\n"
-        '      { inherit (pin) url; } // (if pin.sha256 == "" then { } else { inherit (pin) sha256; })\n'
-        "    ),\n"
+        "  nixpkgsSource ? pin: builtins.fetchTarball { inherit (pin) url sha256; },\n"
         "}:\n"
         "\n"
         "let\n"

@@ -48,6 +48,8 @@ MATRIX_LIMIT = 256  # GitHub: a matrix generates at most 256 jobs
 DEFAULT_PLAN_RUNNER = ("ubuntu-24.04",)
 DEFAULT_BUILD_TIMEOUT = 2880
 TEMPLATES = Path(__file__).parent / "templates"
+# Variables the push step sets itself: a [ci.cache] secret of that name would clash.
+RESERVED_ENV = frozenset({"CACHE_PUSH", "SIGNING_KEY", "DEST", "SESSION", "ALIAS", "VARIANT", "PATH", "NIX_CONFIG"})
 
 
 # ---------------------------------------------------------------------- [ci] config
@@ -120,9 +122,17 @@ def load_config(m: model.Matrix) -> CiConfig:
         if key in raw and raw[key] < 1:
             problem((key,), f"must be at least 1, found {raw[key]}", "give a positive number")
     cache = raw["cache"]
-    for name in [cache["signing_key_secret"], *cache.get("secrets", [])]:
+    seen: set[str] = set()
+    for i, name in enumerate(cache.get("secrets", [])):
+        where = ("cache", "secrets", i)
         if name.upper().startswith("GITHUB_"):
-            problem(("cache",), f"secret name {name!r} starts with GITHUB_, which GitHub reserves", "rename the secret")
+            problem(where, f"secret name {name!r} starts with GITHUB_, which GitHub reserves", "rename the secret")
+        if name in RESERVED_ENV or name == cache["signing_key_secret"] or name in seen:
+            problem(where, f"{name!r} is listed twice or is a variable the push step sets itself",
+                    f"list each secret once, not the signing key, and none of {', '.join(sorted(RESERVED_ENV))}")  # fmt: skip
+        seen.add(name)
+    if cache["signing_key_secret"].upper().startswith("GITHUB_"):
+        problem(("cache", "signing_key_secret"), "GitHub reserves secret names starting with GITHUB_", "rename the secret")
     flox = raw["flox"]
     for name in flox.get("with", {}):
         if not name.replace("-", "").replace("_", "").isalnum():
