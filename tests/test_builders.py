@@ -78,6 +78,10 @@ def test_empty_file_and_no_file_change_nothing(tmp_path):
 def test_ssh_key_tilde_is_expanded(tmp_path):
     cfg = builders.parse('[[builder]]\nuri = "ssh://b"\nsystems = ["x86_64-linux"]\nssh-key = "~/.ssh/id"\n', "b.toml")
     assert cfg.builders[0].ssh_key == str(Path("~/.ssh/id").expanduser())
+    relative = builders.parse(
+        '[[builder]]\nuri = "ssh://b"\nsystems = ["x86_64-linux"]\nssh-key = "keys/id"\n', tmp_path / "b.toml"
+    )
+    assert relative.builders[0].ssh_key == str(tmp_path / "keys" / "id")
 
 
 def test_lookup_order_env_then_repository_then_user(tmp_path):

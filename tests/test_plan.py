@@ -18,7 +18,9 @@ against the stand-in, and from a cost table made for hand arithmetic (FIXTURE_CO
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
 import types
 from pathlib import Path
 
@@ -213,3 +215,44 @@ def test_pin_without_sha256_or_not_in_the_store_means_the_stand_in():
     assert path is None and why == "no sha256 recorded for nixpkgs-x"
     path, why = plan.pin_store_path(types.SimpleNamespace(name="nixpkgs-x", sha256="0" * 52))
     assert path is None and "nixpkgs-x is not in the local store (/nix/store/" in why
+
+
+def test_a_pin_in_the_store_is_evaluated_as_the_pinned_nixpkgs(fx, tmp_path):
+    """The pinned branch for real: a 'nixpkgs' tree (here: one that forwards to the stand-in) added to the
+    store as the fixed-output path its sha256 names, then the plan evaluates against it, offline."""
+    require_tool("nix-store")
+    root, m, drvs, graph, _source = fx
+    v = m.variants[0]
+    tree = tmp_path / "source"
+    tree.mkdir()
+    standin = plan.nixeval.standin_dir(ROOT)
+    (tree / "default.nix").write_text(f'import {standin} {{ rev = "{v.pin.rev}"; system = "{v.platform}"; }}\n')
+    sha = subprocess.run(
+        ["nix-hash", "--type", "sha256", "--base32", str(tree)], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    added = subprocess.run(
+        ["nix-store", "--add-fixed", "--recursive", "sha256", str(tree)], capture_output=True, text=True, check=True
+    )
+    store_path = added.stdout.strip()
+    pinned_root = tmp_path / "pinned"
+    shutil.copytree(root, pinned_root)
+    text = (pinned_root / "variants.toml").read_text()
+    text = re.sub(r"(?m)^unverified = .*\n", "", text, count=1)
+    text = text.replace(
+        'sha256 = ""', f'sha256 = "{sha}"\nhash_source = "test: nix-hash of a tree forwarding to the stand-in"', 1
+    )
+    (pinned_root / "variants.toml").write_text(text)
+    cache = tmp_path / "empty-cache"
+    cache.mkdir()
+    (tmp_path / "builders.toml").write_text(f'[[substituter]]\nurl = "file://{cache}"\n')
+    try:
+        pm = model.load(pinned_root / "variants.toml")
+        assert plan.pin_store_path(pm.variants[0].pin) == (store_path, "")
+        pinned_drvs, source = plan.instantiate(pm, pinned_root, pm.variants)
+        assert source == "the pinned nixpkgs (nixpkgs-6a030d5, from the local store)"
+        assert pinned_drvs == drvs  # the same derivations: only where the expression came from differs
+        p = plan.make_plan(pinned_root, pm, None, [(1, 1)], env={"BUILDMATRIX_BUILDERS": str(tmp_path / "builders.toml")})
+        assert p.evaluated_with == source and f"1 substituter(s) of {tmp_path / 'builders.toml'}" in p.availability_note
+        assert p.as_dict()["total"]["core_hours"] == 37 and p.where == {}
+    finally:
+        subprocess.run(["nix-store", "--delete", store_path], capture_output=True)

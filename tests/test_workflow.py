@@ -361,3 +361,33 @@ def test_a_bad_record_imports_nothing(tmp_path, capsys):
     assert "a.jsonl:2: not a ledger record" in err and "nothing was imported" in err
     assert ledger.read(root) == []
     assert ciimport.cmd_import(str(root), str(tmp_path / "missing")) == 2
+
+
+def test_invoke_ci_plan_prints_the_selection_and_what_is_not_smoke_tested(m, config, capsys):
+    assert workflow.cmd_plan(str(ROOT / "variants.toml"), "sm120", "avx2", True) == 0
+    data = json.loads(capsys.readouterr().out)
+    expected = workflow.plan(m, config, "sm120", "avx2")
+    assert [b["alias"] for b in data["builds"]] == [j.alias for j in expected["builds"]] != []
+    assert data["untested"] == expected["untested"]
+    assert workflow.cmd_plan(str(ROOT / "variants.toml"), "", "", False) == 0
+    out = capsys.readouterr().out
+    assert f"**{len({v.torch_key for v in m.variants if not v.requires})} build job(s)**" in out
+    assert "Not smoke-tested" in out
+    assert workflow.cmd_plan(str(ROOT / "variants.toml"), "nosuchtag", "", False) == 2
+
+
+def test_the_docs_table_of_jobs_per_platform_is_the_model_s(m, config):
+    text = (ROOT / "docs" / "BUILDING.md").read_text(encoding="utf-8")
+    region = text[text.index("<!-- BEGIN GENERATED: scale-jobs -->") : text.index("<!-- END GENERATED: scale-jobs -->")]
+    rows = {r[0].strip("` *"): [c.strip(" *") for c in r[1:]] for r in (ln.strip("|").split("|") for ln in region.splitlines()
+            if ln.startswith("| `") or ln.startswith("| **all"))}  # fmt: skip
+    smoke, untested = workflow.smoke_jobs(m, config, workflow.build_jobs(m))
+    for platform in {v.platform for v in m.variants}:
+        vs = [v for v in m.variants if v.platform == platform]
+        assert rows[platform] == [
+            str(len(vs)),
+            str(len({v.torch_key for v in vs if not v.requires})),
+            str(sum(1 for s in smoke if s.platform == platform)),
+            str(sum(1 for n in untested if m.by_name[n].platform == platform)),
+        ]
+    assert rows["all"][0] == str(len(m.variants))

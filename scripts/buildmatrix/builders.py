@@ -20,7 +20,7 @@ The file (every key optional; top-level keys before the first table)::
     [[builder]]
     uri = "ssh://nix@big-x86.example.org"   # ssh:// or ssh-ng://
     systems = ["x86_64-linux"]
-    ssh-key = "~/.ssh/id_builder"           # optional: else ssh's own configuration
+    ssh-key = "~/.ssh/id_builder"           # optional: else ssh's own configuration (relative: to this file)
     max-jobs = 2
     speed-factor = 2
     supported-features = ["big-parallel", "cuda"]
@@ -334,7 +334,7 @@ def parse(text: str, file: Path | str) -> Config:
             Builder(
                 uri=uri,
                 systems=r.strings(b, "systems", path, SYSTEM, "a Nix system such as x86_64-linux", required=True),
-                ssh_key=str(Path(key).expanduser()) if key else "",
+                ssh_key=str((file.parent / Path(key).expanduser()).resolve()) if key else "",  # relative: to this file
                 max_jobs=r.integer(b, "max-jobs", path, 1, 1),
                 speed_factor=r.integer(b, "speed-factor", path, 1, 1),
                 supported_features=r.strings(b, "supported-features", path, FEATURE, "a feature name such as big-parallel"),
