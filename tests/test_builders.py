@@ -143,6 +143,7 @@ def test_malformed_file_lists_every_problem_with_file_line_and_key(tmp_path):
     ]
     for line in expected:
         assert line in text, (line, text)
+    assert [text.index(line) for line in expected] == sorted(text.index(line) for line in expected)  # file order
     assert f"{len(expected)} problem(s)" in text
 
 

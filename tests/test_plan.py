@@ -133,6 +133,7 @@ def test_json_and_table_from_the_command(fx, capsys):
     root, *_ = fx
     assert plan.cmd_plan(root, root / "variants.toml", "sm90-avx512", "2x1", True) == 0
     data = json.loads(capsys.readouterr().out)
+    assert data["nixpkgs"] == "stand-in"
     assert data["variants"] == ["pytorch-python313-cuda13_0-sm90-avx512", "torchvision-python313-cuda13_0-sm90-avx512"]
     assert data["classes"]["torch"]["to_build"] == 1 and data["total"]["core_hours"] == 21
     torch = [d for d in data["derivations"] if d["class"] == "torch"]
@@ -252,6 +253,7 @@ def test_a_pin_in_the_store_is_evaluated_as_the_pinned_nixpkgs(fx, tmp_path):
         assert source == "the pinned nixpkgs (nixpkgs-6a030d5, from the local store)"
         assert pinned_drvs == drvs  # the same derivations: only where the expression came from differs
         p = plan.make_plan(pinned_root, pm, None, [(1, 1)], env={"BUILDMATRIX_BUILDERS": str(tmp_path / "builders.toml")})
+        assert p.as_dict()["nixpkgs"] == "pinned"
         assert p.evaluated_with == source and f"1 substituter(s) of {tmp_path / 'builders.toml'}" in p.availability_note
         assert p.as_dict()["total"]["core_hours"] == 37 and p.where == {}
     finally:

@@ -111,6 +111,9 @@ assert check "[python.\"3.13\"] (attribute python313Packages)" "python313Package
 assert check "[pin.nixpkgs-6a030d5] cuda_attrs" "cudaPackages_13.cudaMajorMinorVersion" "13.0" (
   pinned.cudaPackages_13.cudaMajorMinorVersion
 );
+assert check "[pin.nixpkgs-6a030d5] torch_cuda13_broken" "whether python313Packages.torch with cudaPackages_13 lists \"Unsupported CUDA version\"" true (
+  (pinned.python313Packages.torch.override { cudaSupport = true; cudaPackages = pinned.cudaPackages_13; }).brokenConditions ? "Unsupported CUDA version"
+);
 assert check "[pin.nixpkgs-6a030d5] torch_patches" "the names of python313Packages.torch.patches" [ "clang19-template-warning.patch" "fix-cmake-cuda-toolkit.patch" "nvtx3-hpp-path-fix.patch" "pytorch-pr-108847.patch" ] (
   builtins.sort builtins.lessThan (map patchName (pinned.python313Packages.torch.patches or [ ]))
 );

@@ -104,6 +104,9 @@ assert check "[python.\"3.13\"] (attribute python313Packages)" "python313Package
 assert check "[pin.nixpkgs-2017d6d] cuda" "cudaPackages_13_1.cudaMajorMinorVersion" "13.1" (
   pinned.cudaPackages_13_1.cudaMajorMinorVersion
 );
+assert check "[pin.nixpkgs-2017d6d] torch_cuda13_broken" "whether python313Packages.torch with cudaPackages_13_1 lists \"Unsupported CUDA version\"" true (
+  (pinned.python313Packages.torch.override { cudaSupport = true; cudaPackages = pinned.cudaPackages_13_1; }).brokenConditions ? "Unsupported CUDA version"
+);
 assert check "[pin.nixpkgs-2017d6d] torch_patches" "the names of python313Packages.torch.patches" [ "clang19-template-warning.patch" "fix-cmake-cuda-toolkit.patch" "nvtx3-hpp-path-fix.patch" "pytorch-pr-108847.patch" ] (
   builtins.sort builtins.lessThan (map patchName (pinned.python313Packages.torch.patches or [ ]))
 );

@@ -349,7 +349,7 @@ def parse(text: str, file: Path | str) -> Config:
     r.unknown(push, {"to"}, ("push",))
     push_to = r.string(push, "to", ("push",))
     if r.problems:
-        raise ModelError(file, r.problems)
+        raise ModelError(file, sorted(r.problems, key=lambda p: p.line or 0))  # in file order (stable)
     return Config(
         source=file,
         builders=tuple(builders),

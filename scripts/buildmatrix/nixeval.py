@@ -139,6 +139,13 @@ let
       broken = t.meta.broken or false;
       brokenConditions = builtins.attrNames (t.brokenConditions or { });
       allowBroken = t.buildmatrix.pkgs.config.allowBroken or null;
+      config = {
+        allowUnfree = t.buildmatrix.pkgs.config.allowUnfree or null;
+        cudaSupport = t.buildmatrix.pkgs.config.cudaSupport or null;
+      };
+      buildInputNames = map (x: x.pname or x.name or "?") (
+        builtins.filter builtins.isAttrs (t.buildInputs or [ ])
+      );
       configCapabilities = t.buildmatrix.pkgs.config.cudaCapabilities or null;
       magma = magmaFacts (magmaOf t);
     };

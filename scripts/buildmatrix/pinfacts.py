@@ -292,6 +292,17 @@ def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | N
                 _nix_value(v.cuda.version),
             )
         )
+    if v.cuda and v.cuda.major >= 13:
+        # allowBroken rests on it: the pin's own torch lists this CUDA major among its brokenConditions.
+        out.append(
+            Assertion(
+                f"{key} torch_cuda13_broken",
+                f'whether {python_attr}.torch with {cuda_attr} lists "Unsupported CUDA version"',
+                f"(pinned.{python_attr}.torch.override {{ cudaSupport = true; cudaPackages = pinned.{cuda_attr}; }})"
+                '.brokenConditions ? "Unsupported CUDA version"',
+                _nix_value(pin.torch_cuda13_broken),
+            )
+        )
     if v.source and pin.torch_patches is not None:
         names = sorted(p.name for p, _ in torch_patch_decisions(m, v))
         out.append(

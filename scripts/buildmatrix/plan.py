@@ -386,6 +386,7 @@ class Plan:
         return {
             "variants": self.variants,
             "evaluated_with": self.evaluated_with,
+            "nixpkgs": "pinned" if self.evaluated_with.startswith("the pinned") else "stand-in",
             "availability": self.availability_note,
             "classes": self.classes,
             "fixed_output_fetches_in_rest": self.fetches,

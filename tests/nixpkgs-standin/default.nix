@@ -7,9 +7,11 @@
 # the package set. A directory whose default.nix is that expression can be passed wherever a
 # nixpkgs source tree is expected (the recipes' `buildmatrixNixpkgs`).
 # `system` is the evaluating machine's system (builtins.currentSystem when null).
+# `traceFetches`: every fetcher call prints `trace: buildmatrix-fetch {json}` (the fetch walk).
 {
   rev,
   system ? null,
+  traceFetches ? false,
 }:
 let
   pins = import ./pins.nix;
@@ -18,6 +20,6 @@ let
       or (throw "stand-in nixpkgs: no facts for nixpkgs rev ${rev}; known: ${toString (builtins.attrNames pins)}");
 in
 import ./top-level.nix {
-  inherit pin;
+  inherit pin traceFetches;
   defaultSystem = system;
 }

@@ -4,8 +4,19 @@
 # as SRI or `sha256`; an empty hash means lib.fakeHash, so the first build stops and prints
 # the real one), `rev` xor `tag`, and the attributes a fetched source exposes
 # (owner, repo, rev, tag, url, fetchSubmodules, outputHash).
-{ lib, stdenv }:
+{
+  lib,
+  stdenv,
+  traceFetches ? false,
+}:
 let
+  # The fetch walk: one trace line per fetcher call, read by buildmatrix.fetchwalk.
+  traced =
+    fetcher: id: extra: hash: value:
+    if traceFetches then
+      builtins.trace ("buildmatrix-fetch " + builtins.toJSON ({ inherit fetcher id hash; } // extra)) value
+    else
+      value;
   fixedOutput =
     {
       name,
@@ -52,13 +63,15 @@ let
       sha256 ? "",
       ...
     }:
-    fixedOutput {
-      inherit name hash sha256;
-      recursive = false;
-      attrs = {
-        urls = if url != "" then [ url ] else urls;
-      };
-    };
+    traced "fetchurl" (if url != "" then url else builtins.head urls) { } (if hash != "" then hash else sha256) (
+      fixedOutput {
+        inherit name hash sha256;
+        recursive = false;
+        attrs = {
+          urls = if url != "" then [ url ] else urls;
+        };
+      }
+    );
 
   fetchzip =
     {
@@ -69,13 +82,15 @@ let
       sha256 ? "",
       ...
     }:
-    fixedOutput {
-      inherit name hash sha256;
-      recursive = true;
-      attrs = {
-        urls = if url != "" then [ url ] else urls;
-      };
-    };
+    traced "fetchzip" (if url != "" then url else builtins.head urls) { } (if hash != "" then hash else sha256) (
+      fixedOutput {
+        inherit name hash sha256;
+        recursive = true;
+        attrs = {
+          urls = if url != "" then [ url ] else urls;
+        };
+      }
+    );
 
   fetchFromGitHub =
     {
@@ -104,17 +119,21 @@ let
         };
       };
     in
-    src
-    // {
-      inherit
-        owner
-        repo
-        tag
-        fetchSubmodules
-        ;
-      rev = rev';
-      gitRepoUrl = "https://github.com/${owner}/${repo}.git";
-    };
+    traced "fetchFromGitHub" "${owner}/${repo}@${if tag != null then tag else rev}" { inherit fetchSubmodules; } (
+      if hash != "" then hash else sha256
+    ) (
+      src
+      // {
+        inherit
+          owner
+          repo
+          tag
+          fetchSubmodules
+          ;
+        rev = rev';
+        gitRepoUrl = "https://github.com/${owner}/${repo}.git";
+      }
+    );
 
   fetchpatch =
     {
@@ -127,19 +146,21 @@ let
       stripLen ? 0,
       ...
     }:
-    fixedOutput {
-      inherit name hash sha256;
-      recursive = false;
-      attrs = {
+    traced "fetchpatch" url { } (if hash != "" then hash else sha256) (
+      fixedOutput {
+        inherit name hash sha256;
+        recursive = false;
+        attrs = {
+          inherit url;
+          excludes = builtins.concatStringsSep " " excludes;
+          includes = builtins.concatStringsSep " " includes;
+          stripLen = toString stripLen;
+        };
+      }
+      // {
         inherit url;
-        excludes = builtins.concatStringsSep " " excludes;
-        includes = builtins.concatStringsSep " " includes;
-        stripLen = toString stripLen;
-      };
-    }
-    // {
-      inherit url;
-    };
+      }
+    );
 in
 {
   inherit
@@ -159,12 +180,14 @@ in
       name ? "source",
       ...
     }:
-    fixedOutput {
-      inherit name hash sha256;
-      recursive = true;
-      attrs = {
-        inherit url;
-        rev = if tag != null then "refs/tags/${tag}" else rev;
-      };
-    };
+    traced "fetchgit" "${url}@${if tag != null then tag else toString rev}" { } (if hash != "" then hash else sha256) (
+      fixedOutput {
+        inherit name hash sha256;
+        recursive = true;
+        attrs = {
+          inherit url;
+          rev = if tag != null then "refs/tags/${tag}" else rev;
+        };
+      }
+    );
 }

@@ -9,7 +9,11 @@
 #   package set, `final` being the fixed point;
 # - per pin (pins.nix): which cudaPackages_<X_Y> sets and aliases exist, the default
 #   `cudaPackages`, the Python interpreters and python3, torch / torchvision / magma facts.
-{ pin, defaultSystem }:
+{
+  pin,
+  defaultSystem,
+  traceFetches ? false,
+}:
 {
   localSystem ? {
     system =
@@ -82,7 +86,7 @@ let
           inherit pname version;
           meta.license = lib.licenses.mit;
         };
-      fetchers = import ./fetchers.nix { inherit lib stdenv; };
+      fetchers = import ./fetchers.nix { inherit lib stdenv traceFetches; };
       python = import ./python.nix { inherit lib final pin; };
       mkCuda =
         v:
