@@ -58,6 +58,7 @@ def test_a_hand_written_jobs_file_is_never_overwritten(scratch, capsys):
     assert _gen(scratch) == 2
     assert "never overwritten" in capsys.readouterr().err
     assert path.read_text(encoding="utf-8") == "{ }\n"
+    assert list((scratch / ".flox" / "pkgs").iterdir()) == []  # refused before any recipe was written
 
 
 def test_a_subset_gen_leaves_the_jobset_alone(scratch):

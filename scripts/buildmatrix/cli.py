@@ -122,6 +122,8 @@ def cmd_gen(
                 "run `invoke gen` (it also deletes stale recipes)"
             )
         return EXIT_FAILED
+    if chosen is None:
+        jobset.check(m, root_path)  # a hand-written .flox/jobs.nix stops the run before anything is written
     report = gen.generate(m, root_path, chosen, prune=prune)
     if chosen is None:  # the jobset lists every variant: written with the full set only
         getattr(report, jobset.write(m, root_path)).append(str(jobset.JOBS_FILE))
