@@ -764,11 +764,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         _record(root, report, started, ledger.now())
     # The jobset lists every variant: evaluated (and timed) when every recipe is.
     jobs = None if args.names or not (root / jobset.JOBS_FILE).exists() else jobset.evaluate(matrix, root)
+    from . import fetchwalk  # imports this module
+
+    walk = fetchwalk.walk(matrix, root, args.names or None)
+    walk_lines = [f"fetch walk: {len(walk.fetches)} fetch calls, {len(walk.findings)} without a trustworthy hash"]
+    walk_lines += [f"FETCH {x}" for x in walk.findings] + ([f"FETCH evaluation failed: {walk.error}"] if walk.error else [])
     if args.json:
-        print(json.dumps({**report.as_dict(), **({"jobset": jobs.as_dict()} if jobs else {})}, indent=2, sort_keys=True))
+        extra = {"jobset": jobs.as_dict()} if jobs else {}
+        extra["fetch_walk"] = {"fetches": len(walk.fetches), "findings": walk.findings, "error": walk.error}
+        print(json.dumps({**report.as_dict(), **extra}, indent=2, sort_keys=True))
     else:
-        print("\n".join(report.lines() + (jobs.lines() if jobs else [])))
-    return 0 if report.ok and (jobs is None or jobs.ok) else 1
+        print("\n".join(report.lines() + (jobs.lines() if jobs else []) + walk_lines))
+    return 0 if report.ok and (jobs is None or jobs.ok) and walk.ok else 1
 
 
 if __name__ == "__main__":
