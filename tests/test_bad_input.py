@@ -8,6 +8,7 @@ path and a line, says how to fix it, and that nothing was written.
 from __future__ import annotations
 
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -278,3 +279,34 @@ def test_a_key_without_reaches_cannot_be_declared():
     with pytest.raises(TypeError, match="must declare a pattern"):
         spec.Key("str", "a new file-name field", reaches=(reach.FILE,))
     spec.Key("int", "numbers need no reaches")
+
+
+def test_names_too_long_for_a_file_are_refused(scratch):
+    """A part of a file name is 64 characters at most, and a variant name 200: never ENAMETOOLONG in gen."""
+    f = scratch / "variants.toml"
+    _edit(scratch, lambda d: d["matrix"][0].__setitem__("suffix", "a" * 300))
+    _refused(scratch, "matrix[0].suffix", "part of a file name")
+    # Parts of 64 characters each, a name over 200: rename the first package and ISA everywhere.
+    text = (Path(__file__).parents[1] / "variants.toml").read_text()
+    raw = tomllib.loads(text)
+    for table in ("package", "isa"):
+        old, new = next(iter(raw[table])), table[0] * 64
+        lines = [line.replace(f"[{table}.{old}]", f"[{table}.{new}]") for line in text.splitlines()]
+        text = "\n".join(line if line.startswith("features") else line.replace(f'"{old}"', f'"{new}"') for line in lines)
+    f.write_text(text + "\n")
+    _edit(scratch, lambda d: [b.__setitem__("suffix", "s" * 64) for b in d["matrix"]])
+    text = _refused(scratch, "matrix[0]", "characters long (at most 200: it is a file name)")
+
+
+@pytest.mark.parametrize("content", [b"[local]\nmax-jobs = 1\n# caf\xff\n", b"x = " + b"[" * 3000 + b"]" * 3000 + b"\n"])
+def test_the_other_toml_inputs_are_guarded_too(tmp_path, content):
+    """The builders file and the build-cost table go through the same guard: a ModelError naming the file."""
+    from buildmatrix import builders, plan
+
+    f = tmp_path / "x.toml"
+    f.write_bytes(content)
+    for load in (lambda: builders.load(tmp_path, {builders.ENV_VAR: str(f)}), lambda: plan.load_costs(f)):
+        with pytest.raises(ModelError) as info:
+            load()
+        assert str(info.value).startswith(f"{f}: 1 problem(s)")
+        assert f"{f}:" in str(info.value).splitlines()[1]

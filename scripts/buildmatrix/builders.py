@@ -51,11 +51,11 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import loadguard
 from .errors import ModelError, Problem
 from .tomlpos import LineIndex
 
@@ -216,7 +216,7 @@ def load(root: Path, env: Mapping[str, str] | None = None) -> Config:
     path = locate(root, env)
     if path is None:
         return Config()
-    return parse(path.read_text(encoding="utf-8") if path.is_file() else "", path)
+    return parse(loadguard.read(path) if path.is_file() else "", path)
 
 
 # ------------------------------------------------------------------------- parsing
@@ -306,13 +306,7 @@ class _Reader:
 def parse(text: str, file: Path | str) -> Config:
     """A Config from the text of a builders file; ModelError listing every problem."""
     file = Path(file)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = re.search(r"line (\d+)", str(exc))
-        raise ModelError(
-            file, [Problem((), f"not valid TOML: {exc}", "fix the syntax", int(line.group(1)) if line else None)]
-        ) from None
+    data = loadguard.parse(text, file)  # ModelError (file, line) for bad TOML, depth, size: never a traceback
     r = _Reader(file, LineIndex(text))
     r.unknown(data, _TOP, ())
     local = r.table(data, "local")

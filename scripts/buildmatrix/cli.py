@@ -46,6 +46,9 @@ def guarded(fn):
         except BuildMatrixError as exc:
             _err(f"error: {exc}")
             return EXIT_BAD_INPUT
+        except OSError as exc:  # a file that cannot be written (read-only tree, full disk): a message, not a traceback
+            _err(f"error: {exc.filename or ''}: {exc.strerror or exc}")
+            return EXIT_FAILED
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__

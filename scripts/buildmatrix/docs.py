@@ -1202,15 +1202,16 @@ def gen_key_reference(ctx: Context) -> str:
         if forms.get(name):
             head += " Written as " + "; ".join(forms[name]) + "."
         if t.key_pattern:
-            head += f" `NAME` must match {code(t.key_pattern)}."
+            head += f" `NAME` must match {code(t.key_pattern)} and reaches: {', '.join(t.name_reaches)}."
         rows = []
         for key, k in t.keys.items():
             kind = KIND_NAMES.get(k.kind, k.kind)
             if k.table:
                 kind += f" ([{k.table}](#{slug(_spec_heading(k.table))}))"
             allowed = ", ".join(code(e) for e in k.enum) if k.enum else (code(k.pattern) if k.pattern else "")
-            rows.append([code(key), kind, "yes" if k.required else "no", k.doc, allowed or "—"])
-        parts.append(head + "\n\n" + table(["Key", "Type", "Required", "Meaning", "Allowed"], rows))
+            reaches = ", ".join(k.reaches) or "—"
+            rows.append([code(key), kind, "yes" if k.required else "no", k.doc, allowed or "—", reaches])
+        parts.append(head + "\n\n" + table(["Key", "Type", "Required", "Meaning", "Allowed", "Reaches"], rows))
     return "\n\n".join(parts)
 
 

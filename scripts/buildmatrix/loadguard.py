@@ -1,4 +1,4 @@
-"""Turn variants.toml's bytes into TOML data, or into a ModelError: never a traceback.
+"""Turn a TOML file's bytes (variants.toml, the builders file, build-costs.toml) into data, or into a ModelError: never a traceback.
 
 Before the model sees anything, this module bounds what a hostile or broken file
 can cost: its size, the nesting of its arrays and tables, the length of its dotted
@@ -69,7 +69,7 @@ def read(path: Path) -> str:
 
 def _too_big() -> Problem:
     return Problem(
-        (), f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB", "a matrix is a few KB: is this the right file?"
+        (), f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB", "is this the right file? (variants.toml is a few KB)"
     )
 
 
@@ -89,7 +89,7 @@ def prescan(text: str) -> Problem | None:
                 return Problem(
                     (),
                     f"arrays or tables are nested more than {MAX_NESTING} deep",
-                    "variants.toml needs three levels at most: flatten it",
+                    "flatten it (variants.toml needs three levels at most)",
                     _line(text, m.start()),
                 )
         elif first in "]}":

@@ -23,6 +23,7 @@ from .errors import ModelError, Problem, ProblemList, UsageError
 from .tomlpos import LineIndex
 
 DEFAULT_FILE = "variants.toml"
+MAX_NAME = 200  # a variant name is a file name (<name>.nix): file systems allow 255 bytes
 
 
 # ------------------------------------------------------------------ axis entries
@@ -913,7 +914,13 @@ class _Builder:
                     "remove the overlap between the blocks (or give one a suffix)",
                 )
             seen[v.name] = v
-            if not _re_name(v.name):
+            if len(v.name) > MAX_NAME:
+                self.problem(
+                    _origin_path(v),
+                    f"variant name {v.name[:40]}… is {len(v.name)} characters long (at most {MAX_NAME}: it is a file name)",
+                    "shorten the suffix or the names of the entries it is made of",
+                )
+            elif not _re_name(v.name):
                 self.problem(
                     ("matrix",),
                     f"variant name {v.name!r} is not a valid attribute name",

@@ -33,12 +33,11 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import builders, ledger, model, nixeval
+from . import builders, ledger, loadguard, model, nixeval
 from .errors import ModelError, Problem, UsageError
 from .render import PKGS_DIR, file_name
 from .tomlpos import LineIndex
@@ -231,13 +230,8 @@ class CostTable:
 
 def load_costs(path: Path) -> CostTable:
     """The cost table: ``[class]`` tables with ``core-hours`` (or ``cuda``/``cpu``) and ``source``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text)
-    except OSError as exc:
-        raise ModelError(path, [Problem((), f"cannot read the cost table: {exc}")]) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ModelError(path, [Problem((), f"not valid TOML: {exc}")]) from None
+    text = loadguard.read(path)  # ModelError naming the file for unreadable, undecodable, huge or deep input
+    data = loadguard.parse(text, path)
     index, problems, costs = LineIndex(text), [], {}
     for key in data:
         if key not in CLASSES:

@@ -32,9 +32,10 @@ DOCS = "docs"  # the generated Markdown (docs.cell escapes pipes and line breaks
 REF = "ref"  # only compared with the names of another table: it must equal one of them
 YAML = "yaml"  # a scalar of the generated GitHub Actions workflow (JSON-quoted; reaches shell only through env:)
 
-# Longest string any key accepts, and longest version.
+# Longest string any key accepts, longest version, longest part of a file name.
 MAX_STRING = 1000
 MAX_VERSION = 64
+MAX_FILE_PART = 64
 
 # Nix keywords are identifiers by shape but cannot be used as bare attribute names.
 NIX_KEYWORDS = frozenset({"if", "then", "else", "assert", "with", "let", "in", "rec", "inherit", "or"})
@@ -138,6 +139,8 @@ def problem(text: str, reaches: tuple[str, ...]) -> tuple[str, str] | None:
         return (f"is {len(text)} characters long (at most {MAX_STRING})", "shorten it")
     if "\x00" in text:
         return ("contains a NUL character", "remove it")
+    if FILE in reaches and len(text) > MAX_FILE_PART:
+        return (f"is {len(text)} characters long; part of a file name, it may have {MAX_FILE_PART}", "shorten it")
     for name in reaches:
         c = CONTEXTS[name]
         if c.grammar and not full(c.grammar, text):
