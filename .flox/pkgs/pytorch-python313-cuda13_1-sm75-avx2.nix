@@ -20,7 +20,7 @@ let
     if builtins.isFunction buildmatrixNixpkgs then buildmatrixNixpkgs else import buildmatrixNixpkgs;
   config = {
     allowUnfree = true;
-      # torch at this pin lists CUDA 13.1 among its brokenConditions.
+    # torch at this pin lists CUDA 13.1 among its brokenConditions.
     allowBroken = true;
     cudaSupport = true;
   };
