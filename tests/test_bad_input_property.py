@@ -16,6 +16,7 @@ Any other exception (a traceback, or render's second line of defence firing) fai
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -253,3 +254,48 @@ def test_a_trailing_newline_is_refused_in_every_field(workdir, field):
         if p.path[: len(where)] == where or (len(p.path) > 2 and where[: len(p.path)] == p.path)
     ]
     assert named, (where, str(info.value))
+
+
+ADD_OPTIONS = ("alias", "suffix", "cuda", "python", "pin", "torch", "block")
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped() -> model.Matrix:
+    return model.load(ROOT / "variants.toml")
+
+
+@st.composite
+def _add_call(draw):
+    m = _shipped()
+    v = draw(st.sampled_from(m.variants))
+    kwargs = {"alias": v.short.removesuffix(f"-{v.suffix}") if v.suffix else v.short}
+    option = draw(st.sampled_from(ADD_OPTIONS))
+    base = {"alias": kwargs["alias"], "suffix": "x", "cuda": v.cuda.version if v.cuda else "", "python": v.python.version,
+            "pin": v.pin.name, "torch": v.source.name if v.source else "", "block": ""}[option]  # fmt: skip
+    kwargs[option] = draw(
+        st.one_of(st.text(max_size=20), st.builds(lambda a, b: a + b, st.just(base), st.one_of(NASTY, st.text(max_size=3))))
+    )
+    return kwargs
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(kwargs=_add_call())
+def test_invoke_add_with_any_option_value_is_refused_or_writes_a_valid_file(workdir, kwargs):
+    """`invoke add` with an arbitrary option value: a clear refusal and the file unchanged, or a file that loads."""
+    from buildmatrix import cli
+
+    f = workdir / "variants.toml"
+    original = (ROOT / "variants.toml").read_bytes()
+    f.write_bytes(original)
+    status = cli.cmd_add(
+        str(f), kwargs["alias"], kwargs.get("block", ""), kwargs.get("cuda", ""), kwargs.get("python", ""), "",
+        kwargs.get("pin", ""), kwargs.get("torch", ""), kwargs.get("suffix", ""),
+    )  # fmt: skip
+    if status == cli.EXIT_OK:
+        after = model.load(f)
+        assert len(after.variants) > len(_shipped().variants)
+        for v in after.variants:
+            assert FILE_NAME.fullmatch(render.file_name(v))
+    else:
+        assert status == cli.EXIT_BAD_INPUT
+        assert f.read_bytes() == original
