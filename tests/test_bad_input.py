@@ -310,3 +310,14 @@ def test_the_other_toml_inputs_are_guarded_too(tmp_path, content):
             load()
         assert str(info.value).startswith(f"{f}: 1 problem(s)")
         assert f"{f}:" in str(info.value).splitlines()[1]
+
+
+def test_a_byte_order_mark_is_accepted_by_load_and_by_add(scratch):
+    """Editors on Windows write one; tomllib and tomlkit both choke on it (tomlkit with a traceback)."""
+    f = scratch / "variants.toml"
+    f.write_bytes(b"\xef\xbb\xbf" + f.read_bytes())
+    m = model.load(f)
+    v = next(v for v in m.variants if v.target == "cuda" and v.cuda.version == m.defaults.cuda and not v.suffix)
+    result = edit.add(f, v.short, suffix="bom")
+    assert result.added and not f.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert len(model.load(f).variants) == len(m.variants) + len(result.added)

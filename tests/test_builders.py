@@ -165,7 +165,11 @@ def test_wrong_types_are_problems_not_tracebacks(tmp_path):
 
 
 def _foreign(m):
-    return next(v for v in m.variants if v.platform != HOST and v.target == "cpu" and not v.requires)
+    """A pytorch variant for another platform than this host (a CPU one when there is one)."""
+    others = sorted((v for v in m.variants if v.platform != HOST and not v.requires), key=lambda v: v.target != "cpu")
+    if not others:
+        pytest.skip(f"every variant of this variants.toml is for {HOST}")
+    return others[0]
 
 
 def _env_with(tmp_path: Path, text: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from buildmatrix import builders, ledger, push
+from buildmatrix import builders, builds, ledger, push
 from buildmatrix.errors import UsageError
 
 FAKE_NIX = r"""#!{python}
@@ -30,7 +30,10 @@ def setup(tmp_path, shipped):
         d.mkdir()
     (bindir / "nix").write_text(FAKE_NIX.format(python=sys.executable))
     (bindir / "nix").chmod(0o755)
-    alias = next(a for a in ("sm120-avx", "cpu-avx2") if len(shipped.resolve(a)) == 2)
+    pairs = [a for a, vs in builds.alias_groups(shipped).items() if len(vs) == 2]
+    if not pairs:
+        pytest.skip("no alias of this variants.toml names two variants")
+    alias = pairs[0]
     variants = shipped.resolve(alias)
     for v in variants:
         (store / f"abc-{v.name}").mkdir()

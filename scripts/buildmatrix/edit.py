@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tomlkit
+from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Table
 
-from . import model, reach, spec
+from . import loadguard, model, reach, spec
 from .errors import BuildMatrixError, UsageError
 from .gen import write_atomic
 
@@ -35,6 +36,14 @@ def _save(path: Path, doc: tomlkit.TOMLDocument, before: model.Matrix) -> EditRe
     old, new = set(before.by_name), set(after.by_name)
     write_atomic(path, text)
     return EditResult(sorted(new - old), sorted(old - new))
+
+
+def _document(path: Path) -> tomlkit.TOMLDocument:
+    """The file as tomlkit keeps it (comments, order), read through the same guard as the model."""
+    try:
+        return tomlkit.parse(loadguard.read(path))
+    except TOMLKitError as exc:  # tomllib accepted it (the model loaded); tomlkit did not
+        raise BuildMatrixError(f"{path}: tomlkit cannot edit this file ({exc}); edit it by hand") from None
 
 
 def _check_option(option: str, value: str, table: str, key: str) -> None:
@@ -121,7 +130,7 @@ def add(
     ):
         if value and value not in known:
             raise UsageError(f"--{option}: unknown {option} {value!r} (known: {', '.join(known) or 'none'})")
-    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    doc = _document(path)
     matrix: AoT = doc["matrix"]
     if block:
         target = next((b for b in matrix if b["name"] == block), None)
@@ -179,7 +188,7 @@ def remove(path: Path, aliases: list[str]) -> EditResult:
     for alias in aliases:
         _check_option("alias", alias, "match", "name")
     m = model.load(path)
-    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    doc = _document(path)
     matrix: AoT = doc["matrix"]
     doomed = {v.name: v for a in aliases for v in m.resolve(a)}
     by_block: dict[int, list[model.Variant]] = {}
@@ -312,7 +321,7 @@ def pin(path: Path, name: str, rev: str = "", hash: str = "") -> EditResult:
         if not reach.full(spec.NIX32_SHA256_RE, sha):
             raise BuildMatrixError(f"nix-prefetch-url printed {sha!r}, not a sha256")
         how = f"`invoke pin`: nix-prefetch-url --unpack {url}"
-    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    doc = _document(path)
     entry = doc["pin"][name]
     bumped = entry["rev"] != rev
     entry["rev"] = rev
@@ -353,7 +362,7 @@ def pin_source(path: Path, name: str, rev: str = "", hash: str = "") -> EditResu
         else:
             raise BuildMatrixError("nix-prefetch-git printed no hash")
         how = f"`invoke pin --source`: {' '.join(argv[:1] + argv[2:])}"
-    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    doc = _document(path)
     entry = doc["source"][name]
     entry["rev"] = rev
     _record_provenance(entry, "hash", sri, how)

@@ -214,7 +214,7 @@ def smoke_jobs(m: model.Matrix, config: CiConfig, jobs: list[BuildJob]) -> tuple
     return smoke, untested
 
 
-class _Keyword(ast.NodeVisitor):
+class _Keyword:
     """A ``nox -k`` expression, evaluated without eval: words, and, or, not, parentheses."""
 
     def __init__(self, expression: str):
