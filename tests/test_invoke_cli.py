@@ -113,3 +113,13 @@ def test_each_warning_once_per_command():
     proc = run("docs", "--check")
     lines = [x for x in proc.stderr.splitlines() if x.startswith("warning:")]
     assert len(lines) == len(set(lines)), proc.stderr
+
+
+@pytest.mark.parametrize("task", ["gen", "list", "remove"])
+def test_help_shows_every_option_help(task):
+    """invokeargs reads each task's options; `invoke --help TASK` must still show their help text."""
+    out = subprocess.run([INVOKE, "--help", task], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    options = [line for line in out.splitlines() if line.strip().startswith("-")]
+    assert options, out
+    bare = [line for line in options if len(line.strip().split("  ")) < 2]
+    assert not bare, f"options without help text:\n{out}"

@@ -67,7 +67,15 @@ def fold(
 def flags_with_values(task) -> list[str]:
     """``--cuda``, ``-c``, … : the spellings of a task's options that take a value."""
     out = []
-    for arg in task.get_arguments():
+    # Task.get_arguments() pops the entries of task.help it uses, so calling it here would
+    # leave `invoke --help TASK` without any option help: give it a copy and put the dict back.
+    help_text = task.help
+    task.help = dict(help_text)
+    try:
+        arguments = task.get_arguments()
+    finally:
+        task.help = help_text
+    for arg in arguments:
         if arg.takes_value:
             out += [f"--{n}" if len(n) > 1 else f"-{n}" for n in arg.names]
     return out
