@@ -216,7 +216,7 @@ def test_examples_name_only_variants_that_exist(shipped):
 def test_key_reference_covers_every_key_of_the_spec():
     text = docs.GENERATORS["key-reference"](_ctx(model.load(Path(__file__).resolve().parents[1] / "variants.toml")))
     for name, t in spec.SPECS.items():
-        heading = "### " + docs._spec_heading(name)
+        heading = "### " + docs.spec_heading(name)
         assert heading in text
         section = text.split(heading, 1)[1].split("\n### ", 1)[0]
         for key in t.keys:
@@ -649,7 +649,7 @@ def test_decision_tree_agrees_with_invoke_detect(shipped):
         got = {c.variant.gpu.name for c in rec.recommended if c.variant.gpu}
         assert got == ({want.name} if want else set()), (g.name, got)
         if want:
-            cudas = docs._cudas_of(m, want)
+            cudas = docs.cudas_of(m, want)
             expect_cuda = m.defaults.cuda if m.defaults.cuda in cudas else cudas[-1]
             assert {c.variant.cuda.version for c in rec.recommended} == {expect_cuda}
     facts = docs.isa_facts(m)

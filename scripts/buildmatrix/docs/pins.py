@@ -1,10 +1,12 @@
-"""Generated doc regions about the pins: the variants that fetch something unverified, and
-nixpkgs' own patches decided per pin (registered with docs.generator; docs imports this module)."""
+"""docs/BUILD_MATRIX.md pin regions: ``unverified-fetches`` (variants that fetch something unverified) and
+``nixpkgs-patches`` (nixpkgs' own patches decided per pin).
+"""
 
 from __future__ import annotations
 
-from . import pinfacts
-from .docs import Context, code, generator, table
+from .. import pinfacts
+from .context import Context, generator
+from .markdown import code, table
 
 
 @generator("unverified-fetches")

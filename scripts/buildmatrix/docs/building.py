@@ -1,17 +1,15 @@
-"""The ``scale-jobs`` region of docs/BUILDING.md: jobs per platform of the jobset and of the workflow.
-
-Registered with :func:`buildmatrix.docs.generator` (docs.py imports this module), so
-``invoke docs`` keeps the figures true to variants.toml and its ``[ci]`` table.
-"""
+"""docs/BUILDING.md region ``scale-jobs``: jobs per platform of the jobset and of the workflow."""
 
 from __future__ import annotations
 
-from . import docs, jobset, workflow
-from .errors import ModelError
+from .. import jobset, workflow
+from ..errors import ModelError
+from .context import Context, generator
+from .markdown import code, table
 
 
-@docs.generator("scale-jobs")
-def gen_scale_jobs(ctx: docs.Context) -> str:
+@generator("scale-jobs")
+def gen_scale_jobs(ctx: Context) -> str:
     """Per platform: jobset jobs, build jobs (torch configurations), smoke jobs, variants not smoke-tested."""
     m = ctx.matrix
     per = {p: len(vs) for p, vs in jobset.jobs_by_platform(m).items()}
@@ -26,9 +24,9 @@ def gen_scale_jobs(ctx: docs.Context) -> str:
         b = sum(1 for j in builds if j.platform == p)
         s = sum(1 for j in smoke if j.platform == p)
         u = sum(1 for name in untested if m.by_name[name].platform == p)
-        rows.append([docs.code(p), str(n), str(b), str(s) if config else "—", str(u) if config else "—"])
+        rows.append([code(p), str(n), str(b), str(s) if config else "—", str(u) if config else "—"])
     rows.append(["**all**", f"**{len(m.variants)}**", f"**{len(builds)}**",
                  f"**{len(smoke)}**" if config else "—", f"**{len(untested)}**" if config else "—"])  # fmt: skip
     head = ["platform", "jobset jobs (`.flox/jobs.nix`)", "build jobs (torch configurations)", "smoke jobs", "not smoke-tested"]
     note = "" if config else "\n\nvariants.toml has no `[ci]` table, so there is no workflow to count."
-    return docs.table(head, rows) + note
+    return table(head, rows) + note

@@ -1,0 +1,7 @@
+"""``python -m buildmatrix.docs [--check]``: `invoke docs` without invoke."""
+
+import sys
+
+from .sync import cmd_docs
+
+sys.exit(cmd_docs(".", "variants.toml", "--check" in sys.argv[1:]))
