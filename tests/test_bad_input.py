@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from buildmatrix import cli, edit, model, nix, reach, spec
+from buildmatrix import cli, edit, model, nix, reach, spec, speccheck, speckey
 from buildmatrix.errors import SHOWN_PROBLEMS, BuildMatrixError, ModelError, UsageError, format_keypath
 from buildmatrix.render import PKGS_DIR
 
@@ -101,7 +101,7 @@ def test_every_version_field_of_the_spec_parses_at_load():
     for table, key in version_keys:
         k = spec.SPECS[table].keys[key]
         for bad in ("banana split", "2.x.y", "1" * 70, " 2.0", "v2.0", "2.0\n"):
-            assert spec.check_string(bad, k.pattern, k.enum, k.reaches) is not None, (table, key, bad)
+            assert speccheck.check_string(bad, k.pattern, k.enum, k.reaches) is not None, (table, key, bad)
 
 
 # ---------------------------------------------- values that reach Nix as code
@@ -267,7 +267,7 @@ def test_add_refuses_a_suffix_with_a_newline_and_writes_nothing(scratch):
 def test_every_string_key_says_where_it_goes():
     for name, table in spec.SPECS.items():
         for key, k in table.keys.items():
-            if k.kind in spec.STRING_KINDS:
+            if k.kind in speckey.STRING_KINDS:
                 assert k.reaches and set(k.reaches) <= set(reach.CONTEXTS), (name, key)
         if table.key_pattern:
             assert table.name_reaches, name
@@ -275,10 +275,10 @@ def test_every_string_key_says_where_it_goes():
 
 def test_a_key_without_reaches_cannot_be_declared():
     with pytest.raises(TypeError, match="does not declare reaches"):
-        spec.Key("str", "a new field")
+        speckey.Key("str", "a new field")
     with pytest.raises(TypeError, match="must declare a pattern"):
-        spec.Key("str", "a new file-name field", reaches=(reach.FILE,))
-    spec.Key("int", "numbers need no reaches")
+        speckey.Key("str", "a new file-name field", reaches=(reach.FILE,))
+    speckey.Key("int", "numbers need no reaches")
 
 
 def test_names_too_long_for_a_file_are_refused(scratch):

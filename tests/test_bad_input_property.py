@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from buildmatrix import gen, model, nixeval, reach, render, spec, workflow
+from buildmatrix import gen, model, nixeval, reach, render, spec, speckey, workflow
 from buildmatrix.errors import ModelError
 from conftest import ROOT, require_tool
 from hypothesis import HealthCheck, given, settings
@@ -229,7 +229,7 @@ def test_the_fields_cover_every_string_key_of_the_spec():
         if name not in occurring:
             continue
         for key, k in table.keys.items():
-            if k.kind in spec.STRING_KINDS:
+            if k.kind in speckey.STRING_KINDS:
                 assert (name, key) in covered, (name, key)
         if table.key_pattern:
             assert (name, "<name>") in covered, name

@@ -275,10 +275,10 @@ SCHEMA_FILE = Path("docs") / "variants.schema.json"
 
 @guarded
 def cmd_schema(root: str, check: bool) -> int:
-    from . import gen, spec
+    from . import gen, schema
 
     path = Path(root) / SCHEMA_FILE
-    text = spec.json_schema()
+    text = schema.json_schema()
     current = path.read_text(encoding="utf-8") if path.exists() else None
     if check:
         if current == text:

@@ -18,7 +18,7 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Table
 
-from . import loadguard, model, reach, spec
+from . import loadguard, model, reach, spec, speccheck
 from .errors import BuildMatrixError, UsageError
 from .gen import write_atomic
 
@@ -49,7 +49,7 @@ def _document(path: Path) -> tomlkit.TOMLDocument:
 def _check_option(option: str, value: str, table: str, key: str) -> None:
     """Hold a command-line value to the rule of the key it is written to (spec.py), before anything is read or written."""
     k = spec.SPECS[table].keys[key]
-    found = spec.check_string(value, k.pattern, None, k.reaches)
+    found = speccheck.check_string(value, k.pattern, None, k.reaches)
     if found:
         message, fix = found
         raise UsageError(f"--{option}: {message}" + (f" ({fix})" if fix else ""))

@@ -18,7 +18,7 @@ from typing import Any
 
 from packaging.version import Version
 
-from . import loadguard, pinfacts, reach, requires, spec
+from . import loadguard, pinfacts, reach, requires, spec, speccheck
 from .errors import ModelError, Problem, ProblemList, UsageError
 from .tomlpos import LineIndex
 
@@ -484,7 +484,7 @@ class _Builder:
     def ref(self, keypath: tuple, name: str, table: dict, what: str, table_name: str) -> bool:
         if name in table:
             return True
-        hint = spec.did_you_mean(name, table)
+        hint = speccheck.did_you_mean(name, table)
         known = ", ".join(sorted(table)) or "none defined"
         define = f"define [{table_name}.{_q(name)}] or " if reach.full(spec.KEY_RE, name) else ""
         self.problem(keypath, f"unknown {what} {name!r}", hint or f"{define}use one of: {known}")
@@ -493,7 +493,7 @@ class _Builder:
     # -- main
     def build(self) -> Matrix:
         structural = ProblemList()
-        spec.check_table(self.raw, "root", (), structural)
+        speccheck.check_table(self.raw, "root", (), structural)
         # Re-locate problems from the structural pass (they were created without lines).
         self.problems = [Problem(p.path, p.message, p.fix, p.line or self.lines.line_of(p.path)) for p in structural]
         self.fail_if_problems(structural.omitted)
@@ -610,7 +610,7 @@ class _Builder:
             for i, target in enumerate(e["archspec"]):
                 t = archspec.cpu.TARGETS.get(target)
                 if t is None:
-                    hint = spec.did_you_mean(target, archspec.cpu.TARGETS)
+                    hint = speccheck.did_you_mean(target, archspec.cpu.TARGETS)
                     self.problem(
                         ("isa", n, "archspec", i),
                         f"archspec knows no microarchitecture {target!r}",

@@ -1,7 +1,7 @@
 """Where a value of variants.toml can end up, and the rule each of those places imposes.
 
-Every string-valued key of the spec (``spec.Key``) and every table-entry name
-(``spec.Table.name_reaches``) declares the contexts it reaches. The loader applies
+Every string-valued key of the spec (``speckey.Key`` in ``spec.py``) and every table-entry name
+(``speckey.Table.name_reaches``) declares the contexts it reaches. The loader applies
 the rules of all of them, so a value that is fine for a Nix string but would break
 a file name, a comment or a version comparison is refused when the file is loaded,
 with the key, line and a fix, instead of breaking a recipe later.

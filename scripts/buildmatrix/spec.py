@@ -1,23 +1,20 @@
 """The shape of variants.toml: every table, every key, its type and meaning.
 
-One declaration serves three purposes: unknown-key and type checking at load
-time (with "did you mean"), the JSON schema shipped for editors
-(``docs/variants.schema.json``), and the key reference in the docs.
+This is the one place a key is described (with ``speckey.Key`` and ``speckey.Table``).
+One declaration serves three purposes: unknown-key and type checking at load time
+(``speccheck.py``, with "did you mean"), the JSON schema shipped for editors
+(``schema.py`` writes ``docs/variants.schema.json``), and the key reference in the docs
+(``docs/reference.py``). Importing this module checks every declaration (speckey.py).
 """
 
 from __future__ import annotations
 
-import difflib
-import json
-from dataclasses import dataclass, field
-from typing import Any
-
 from . import reach
-from .errors import Problem
+from .speckey import Key, Table
 
 # Patterns shared by the validator and the JSON schema. They are grammars for a
 # whole value: the validator applies them with re.fullmatch (reach.full), the
-# schema anchors them (schema_pattern).
+# schema anchors them (schema.schema_pattern).
 NAME_RE = r"[a-z0-9][a-z0-9_-]*"
 KEY_RE = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 VERSION_RE = r"[0-9]+\.[0-9]+"
@@ -45,10 +42,6 @@ GPU_NAME_RE = r"sm[0-9]{2,3}"
 PLATFORMS = ("x86_64-linux", "aarch64-linux", "aarch64-darwin", "x86_64-darwin")
 TARGETS = ("cuda", "cpu", "mps")
 MATCH_KEYS = ("name", "package", "python", "target", "cuda", "gpu", "isa")
-# Integers are 64-bit signed at most (TOML's own range, and what JSON tools keep exact).
-INT_MIN, INT_MAX = -(2**63), 2**63 - 1
-
-STRING_KINDS = ("str", "strlist", "strmap", "strOrList")
 # Contexts short names, for the declarations below.
 FILE, ATTR, CODE, STRING, INDENTED, COMMENT, SHELL, VERSION, DOCS, REF, YAML = (
     reach.FILE, reach.ATTR, reach.CODE, reach.STRING, reach.INDENTED, reach.COMMENT,
@@ -72,59 +65,6 @@ SOURCE_FETCHERS = ("fetchFromGitHub", "fetchFromGitHub+submodules")
 # When nixpkgs adds one of its own patches to a package (the condition in its expression).
 PATCH_WHEN = ("always", "cuda", "linux", "darwin", "mkl")
 PATCH_NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._+-]*\.(patch|diff)"
-
-
-@dataclass(frozen=True)
-class Key:
-    """One key of a table.
-
-    A key holding strings must say, in ``reaches``, every context its value can end
-    up in (reach.CONTEXTS); the checker applies each context's rule on top of
-    ``pattern`` and ``enum``. Declaring a string key without ``reaches`` fails at import.
-    """
-
-    kind: str  # str, int, bool, strlist, strmap, table, tablemap, tablelist, strOrList
-    doc: str
-    required: bool = False
-    pattern: str | None = None
-    enum: tuple[str, ...] | None = None
-    table: str | None = None  # for table / tablemap / tablelist: the name of the nested spec
-    reaches: tuple[str, ...] = ()
-    key_pattern: str | None = None  # strmap: the grammar of its names
-    key_reaches: tuple[str, ...] = ()  # strmap: where its names end up
-    key_doc: str = "name"  # strmap: what its names are, for messages
-    minimum: int = INT_MIN  # int
-    maximum: int = INT_MAX  # int
-
-    def __post_init__(self) -> None:
-        _check_declaration(self.doc, self.kind in STRING_KINDS, self.reaches, self.pattern or self.enum)
-        if self.kind == "strmap":
-            _check_declaration(self.doc + " (names)", True, self.key_reaches, self.key_pattern)
-
-
-@dataclass(frozen=True)
-class Table:
-    doc: str
-    keys: dict[str, Key] = field(default_factory=dict)
-    key_pattern: str | None = None  # for tablemap entries: pattern of the entry names
-    name_reaches: tuple[str, ...] = ()  # for tablemap entries: where the entry names end up
-
-    def __post_init__(self) -> None:
-        _check_declaration(self.doc + " (entry names)", self.key_pattern is not None, self.name_reaches, self.key_pattern)
-
-
-def _check_declaration(what: str, holds_strings: bool, reaches: tuple, grammar) -> None:
-    """A string must say where it goes; a context that needs a grammar must get one."""
-    if not holds_strings:
-        return
-    if not reaches:
-        raise TypeError(f"spec: {what!r} holds strings but does not declare reaches=(...)")
-    for name in reaches:
-        context = reach.CONTEXTS.get(name)
-        if context is None:
-            raise TypeError(f"spec: {what!r} reaches unknown context {name!r}")
-        if context.needs_own_grammar and not grammar:
-            raise TypeError(f"spec: {what!r} reaches {name} and must declare a pattern or enum")
 
 
 def _provenance_keys(fetchers: tuple[str, ...], hash_key: str) -> dict[str, Key]:
@@ -620,200 +560,3 @@ SPECS: dict[str, Table] = {
     ),
 }
 SPECS["matrix"].keys["pin"] = Key("str", SETTINGS_KEYS["pin"].doc, required=True, reaches=(REF,))
-
-
-def schema_pattern(pattern: str) -> str:
-    """``pattern`` anchored for JSON Schema (ECMA-262: ``$`` is the end of the input there)."""
-    return f"^(?:{pattern})$" if "|" in pattern else f"^{pattern}$"
-
-
-def _typename(value: Any) -> str:
-    return {
-        str: "a string",
-        int: "an integer",
-        bool: "true/false",
-        list: "a list",
-        dict: "a table",
-    }.get(type(value), type(value).__name__)
-
-
-def did_you_mean(word: str, options) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else ""
-
-
-# Past this many problems the checker stops looking for "did you mean" hints: a
-# file of a hundred thousand unknown keys is answered in a second, not in minutes.
-HINT_LIMIT = 200
-
-
-def check_string(
-    text: str, pattern: str | None, enum: tuple[str, ...] | None, reaches: tuple[str, ...]
-) -> tuple[str, str] | None:
-    """(message, fix) if ``text`` breaks the key's own grammar or a rule of a context it reaches."""
-    if len(text) > reach.MAX_STRING:
-        return reach.problem(text, reaches)
-    if reach.VERSION in reaches:
-        found = reach.version_problem(text)
-        if found:
-            return found
-    if pattern and not reach.full(pattern, text):
-        return (f"{_show(text)} is malformed (expected to match {pattern})", "")
-    if enum and text not in enum:
-        return (f"{_show(text)} is not one of {', '.join(enum)}", did_you_mean(text, enum))
-    return reach.problem(text, reaches)
-
-
-def _show(text: str) -> str:
-    return repr(text if len(text) <= 60 else text[:57] + "...")
-
-
-def check_table(raw: Any, spec_name: str, path: tuple, problems: list[Problem]) -> None:
-    """Check one table against its spec: unknown keys, types, patterns, enums, the rules of every context."""
-    spec = SPECS[spec_name]
-    if not isinstance(raw, dict):
-        problems.append(Problem(path, f"must be a table, found {_typename(raw)}", "write it as a [table] or { inline = table }"))
-        return
-    for key, value in raw.items():
-        kpath = (*path, key)
-        if key not in spec.keys:
-            hint = did_you_mean(key, spec.keys) if len(problems) < HINT_LIMIT else ""
-            allowed = ", ".join(sorted(spec.keys))
-            problems.append(Problem(kpath, f"unknown key `{_short(key)}`", hint or f"allowed keys here: {allowed}"))
-            continue
-        _check_value(value, spec.keys[key], kpath, problems)
-    for key, k in spec.keys.items():
-        if k.required and key not in raw:
-            problems.append(Problem((*path, key), "required key is missing", f"add `{key} = ...` ({k.doc})"))
-
-
-def _short(key: str) -> str:
-    return key if len(key) <= 60 else key[:57] + "..."
-
-
-def _check_value(value: Any, k: Key, path: tuple, problems: list[Problem]) -> None:
-    def bad(expected: str) -> None:
-        problems.append(Problem(path, f"must be {expected}, found {_typename(value)}", k.doc))
-
-    def check_str(s: str, p: tuple, pattern=k.pattern, enum=k.enum, reaches=k.reaches) -> None:
-        found = check_string(s, pattern, enum, reaches)
-        if found:
-            problems.append(Problem(p, found[0], found[1] or k.doc))
-
-    if k.kind == "str":
-        if not isinstance(value, str):
-            return bad("a string")
-        check_str(value, path)
-    elif k.kind == "int":
-        if not isinstance(value, int) or isinstance(value, bool):
-            return bad("an integer")
-        if not k.minimum <= value <= k.maximum:
-            shown = str(value) if len(str(value)) <= 30 else f"a {len(str(value))}-digit number"
-            problems.append(Problem(path, f"{shown} is out of range", f"use an integer from {k.minimum} to {k.maximum}"))
-    elif k.kind == "bool":
-        if not isinstance(value, bool):
-            return bad("true or false")
-    elif k.kind == "strlist":
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            return bad("a list of strings")
-        for i, v in enumerate(value):
-            check_str(v, (*path, i))
-    elif k.kind == "strOrList":
-        if isinstance(value, str):
-            return check_str(value, path)
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
-            return bad("a string or a non-empty list of strings")
-        for i, v in enumerate(value):
-            check_str(v, (*path, i))
-    elif k.kind == "strmap":
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            return bad("a table of strings")
-        for name, v in value.items():
-            found = check_string(name, k.key_pattern, None, k.key_reaches)
-            if found:
-                problems.append(
-                    Problem((*path, name), f"{_show(name)} is not a valid {k.key_doc}: {found[0]}", found[1] or k.doc)
-                )
-                continue
-            check_str(v, (*path, name))
-    elif k.kind == "table":
-        check_table(value, k.table, path, problems)
-    elif k.kind == "tablemap":
-        if not isinstance(value, dict):
-            return bad("a table")
-        table = SPECS[k.table]
-        for name, entry in value.items():
-            found = check_string(name, table.key_pattern, None, table.name_reaches)
-            if found:
-                problems.append(Problem((*path, name), f"name {found[0]}", found[1] or "rename the entry"))
-            check_table(entry, k.table, (*path, name), problems)
-    elif k.kind == "tablelist":
-        if not isinstance(value, list):
-            return bad("a list of tables ([[...]] or [ {...}, ... ])")
-        for i, entry in enumerate(value):
-            check_table(entry, k.table, (*path, i), problems)
-    else:  # pragma: no cover - spec error
-        raise AssertionError(k.kind)
-
-
-# ---------------------------------------------------------------- JSON schema
-
-
-def _json_for_key(k: Key) -> dict:
-    s: dict[str, Any] = {"description": k.doc}
-    if k.kind == "str":
-        s["type"] = "string"
-        if k.pattern:
-            s["pattern"] = schema_pattern(k.pattern)
-        if k.enum:
-            s["enum"] = list(k.enum)
-    elif k.kind == "int":
-        s.update(type="integer", minimum=k.minimum, maximum=k.maximum)
-    elif k.kind == "bool":
-        s["type"] = "boolean"
-    elif k.kind == "strlist":
-        item: dict[str, Any] = {"type": "string"}
-        if k.pattern:
-            item["pattern"] = schema_pattern(k.pattern)
-        if k.enum:
-            item["enum"] = list(k.enum)
-        s.update(type="array", items=item)
-    elif k.kind == "strOrList":
-        s["anyOf"] = [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]
-    elif k.kind == "strmap":
-        val: dict[str, Any] = {"type": "string"}
-        if k.pattern:
-            val["pattern"] = schema_pattern(k.pattern)
-        s.update(type="object", additionalProperties=val)
-        if k.key_pattern:
-            s["propertyNames"] = {"pattern": schema_pattern(k.key_pattern)}
-    elif k.kind == "table":
-        s["$ref"] = f"#/$defs/{k.table}"
-    elif k.kind == "tablemap":
-        s["type"] = "object"
-        s["additionalProperties"] = {"$ref": f"#/$defs/{k.table}"}
-        if SPECS[k.table].key_pattern:
-            s["propertyNames"] = {"pattern": schema_pattern(SPECS[k.table].key_pattern)}
-    elif k.kind == "tablelist":
-        s.update(type="array", items={"$ref": f"#/$defs/{k.table}"})
-    return s
-
-
-def _json_for_table(t: Table) -> dict:
-    return {
-        "type": "object",
-        "description": t.doc,
-        "additionalProperties": False,
-        "properties": {name: _json_for_key(k) for name, k in t.keys.items()},
-        "required": [name for name, k in t.keys.items() if k.required],
-    }
-
-
-def json_schema() -> str:
-    """The JSON schema of variants.toml, as shipped in docs/variants.schema.json."""
-    root = {"$comment": "Generated by buildmatrix from scripts/buildmatrix/spec.py; do not edit. Run `invoke schema`."}
-    root.update(_json_for_table(SPECS["root"]))
-    root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    root["title"] = "variants.toml"
-    root["$defs"] = {name: _json_for_table(t) for name, t in SPECS.items() if name != "root"}
-    return json.dumps(root, indent=2, sort_keys=False) + "\n"
