@@ -15,7 +15,7 @@ import pytest
 import tomlkit
 from buildmatrix import cli, edit, model, nix, reach, spec, speccheck, speckey
 from buildmatrix.errors import SHOWN_PROBLEMS, BuildMatrixError, ModelError, UsageError, format_keypath
-from buildmatrix.render import PKGS_DIR
+from buildmatrix.recipes import PKGS_DIR
 
 
 def _edit(scratch: Path, change) -> Path:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from buildmatrix import gen, model, nixeval, reach, render, spec, speckey, workflow
+from buildmatrix import model, nixeval, reach, recipes, spec, speckey, workflow
 from buildmatrix.errors import ModelError
 from conftest import ROOT, require_tool
 from hypothesis import HealthCheck, given, settings
@@ -149,7 +149,7 @@ def workdir():
     """A scratch root whose .flox/pkgs holds the shipped recipes: each example's gen rewrites only what changed."""
     d = Path(tempfile.mkdtemp(prefix="buildmatrix-property-"))
     shutil.copytree(ROOT / "patches", d / "patches")
-    shutil.copytree(ROOT / render.PKGS_DIR, d / render.PKGS_DIR)
+    shutil.copytree(ROOT / recipes.PKGS_DIR, d / recipes.PKGS_DIR)
     yield d
     shutil.rmtree(d, ignore_errors=True)
 
@@ -176,7 +176,7 @@ def _check(workdir: Path, table: str, key: str, how: str, path: tuple, text: str
     _write(doc, how, path, text)
     f = workdir / "variants.toml"
     f.write_text(tomlkit.dumps(doc), encoding="utf-8")
-    out = workdir / render.PKGS_DIR
+    out = workdir / recipes.PKGS_DIR
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     try:
         m = _load(f, table)
@@ -188,9 +188,9 @@ def _check(workdir: Path, table: str, key: str, how: str, path: tuple, text: str
             assert p.render(f).startswith(f"{f}:"), p.render(f)
         assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing written
         return "refused"
-    report = gen.generate(m, workdir, prune=True)
+    report = recipes.generate(m, workdir, prune=True)
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(render.file_name(v) for v in m.variants)
+    assert names == sorted(recipes.file_name(v) for v in m.variants)
     assert all(FILE_NAME.fullmatch(n) for n in names), names
     # The recipes gen did not rewrite are byte for byte ones that parsed before (the shipped ones
     # at the start: test_every_recipe_parses_with_nix); the rewritten ones are parsed here.
@@ -200,16 +200,16 @@ def _check(workdir: Path, table: str, key: str, how: str, path: tuple, text: str
         assert proc.returncode == 0, proc.stderr
     k = spec.SPECS[table].keys.get(key)
     if how == "value" and k is not None and any(c in k.reaches for c in FREE_TEXT) and text.strip():
-        shown = [v for v in m.variants if text in v.description or text in render.long_description(v, m)]
+        shown = [v for v in m.variants if text in v.description or text in recipes.long_description(v, m)]
         known_revs = (ROOT / nixeval.STANDIN / "pins.nix").read_text()
         shown = [v for v in shown if v.pin.rev in known_revs]
         if shown:
             v = shown[0]
             with tempfile.TemporaryDirectory() as tmp:
                 dirs = nixeval._write_standins([v], ROOT / nixeval.STANDIN, Path(tmp))
-                meta = _eval_meta(tool, out / render.file_name(v), dirs[(v.pin.rev, v.platform)])
+                meta = _eval_meta(tool, out / recipes.file_name(v), dirs[(v.pin.rev, v.platform)])
             assert meta["description"] == v.description
-            assert meta["longDescription"] in (render.long_description(v, m), render.long_description(v, m) + "\n")
+            assert meta["longDescription"] in (recipes.long_description(v, m), recipes.long_description(v, m) + "\n")
             assert text in meta["description"] or text in meta["longDescription"]
             return "evaluated"
     return "generated"
@@ -295,7 +295,7 @@ def test_invoke_add_with_any_option_value_is_refused_or_writes_a_valid_file(work
         after = model.load(f)
         assert len(after.variants) > len(_shipped().variants)
         for v in after.variants:
-            assert FILE_NAME.fullmatch(render.file_name(v))
+            assert FILE_NAME.fullmatch(recipes.file_name(v))
     else:
         assert status == cli.EXIT_BAD_INPUT
         assert f.read_bytes() == original

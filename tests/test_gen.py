@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from buildmatrix import atomic, cli, gen, model, nix, pinfacts, render
+from buildmatrix import atomic, cli, model, nix, pinfacts, recipes
 from buildmatrix.errors import BuildMatrixError
 from conftest import require_tool
 from hypothesis import given, settings
@@ -16,37 +16,37 @@ PKGS = Path(".flox") / "pkgs"
 
 
 def test_every_recipe_starts_with_the_marker_and_is_deterministic(shipped):
-    first = render.render_all(shipped)
-    second = render.render_all(model.load(shipped.path))
+    first = recipes.render_all(shipped)
+    second = recipes.render_all(model.load(shipped.path))
     assert first == second
     assert len(first) == len(shipped.variants)
     for name, text in first.items():
-        assert text.startswith(render.MARKER), name
+        assert text.startswith(recipes.MARKER), name
         assert text.endswith(")\n")
         assert "\t" not in text and "\r" not in text
 
 
 def test_generate_is_idempotent_and_leaves_unchanged_files_alone(scratch):
     m = model.load(scratch / "variants.toml")
-    first = gen.generate(m, scratch)
+    first = recipes.generate(m, scratch)
     assert len(first.created) == len(m.variants) and not first.updated
     stamp = {p.name: p.stat().st_mtime_ns for p in (scratch / PKGS).iterdir()}
-    second = gen.generate(m, scratch)
+    second = recipes.generate(m, scratch)
     assert not second.changed and len(second.unchanged) == len(m.variants)
     assert {p.name: p.stat().st_mtime_ns for p in (scratch / PKGS).iterdir()} == stamp
-    assert gen.check(m, scratch).clean
+    assert recipes.check(m, scratch).clean
 
 
 def test_check_lists_missing_different_and_stale(scratch):
     m = model.load(scratch / "variants.toml")
-    gen.generate(m, scratch)
+    recipes.generate(m, scratch)
     out = scratch / PKGS
     (out / "pytorch-python313-cpu-avx2.nix").unlink()
     victim = out / "pytorch-python313-cpu-avx512.nix"
     victim.write_text(victim.read_text() + "# hand edit\n")
     stale = out / "pytorch-python313-cpu-gone.nix"
-    stale.write_text(render.MARKER + "\n{ }: { }\n")
-    drift = gen.check(m, scratch)
+    stale.write_text(recipes.MARKER + "\n{ }: { }\n")
+    drift = recipes.check(m, scratch)
     assert drift.missing == ["pytorch-python313-cpu-avx2.nix"]
     assert drift.different == ["pytorch-python313-cpu-avx512.nix"]
     assert drift.stale == ["pytorch-python313-cpu-gone.nix"]
@@ -55,12 +55,12 @@ def test_check_lists_missing_different_and_stale(scratch):
 
 def test_stale_files_are_removed_only_with_prune(scratch):
     m = model.load(scratch / "variants.toml")
-    gen.generate(m, scratch)
+    recipes.generate(m, scratch)
     stale = scratch / PKGS / "torchvision-python313-cpu-old.nix"
-    stale.write_text(render.MARKER + "\n{ }: { }\n")
-    report = gen.generate(m, scratch)
+    stale.write_text(recipes.MARKER + "\n{ }: { }\n")
+    report = recipes.generate(m, scratch)
     assert report.stale == [stale.name] and stale.exists()
-    report = gen.generate(m, scratch, prune=True)
+    report = recipes.generate(m, scratch, prune=True)
     assert report.pruned == [stale.name] and not stale.exists()
 
 
@@ -68,19 +68,19 @@ def test_hand_written_files_are_never_touched(scratch):
     m = model.load(scratch / "variants.toml")
     mine = scratch / PKGS / "my-tool.nix"
     mine.write_text("{ hello }: hello\n")
-    gen.generate(m, scratch, prune=True)
+    recipes.generate(m, scratch, prune=True)
     assert mine.read_text() == "{ hello }: hello\n"
-    assert gen.check(m, scratch).clean  # not stale: it is not generated
+    assert recipes.check(m, scratch).clean  # not stale: it is not generated
     clash = scratch / PKGS / "pytorch-python313-cpu-avx2.nix"
     clash.write_text("# my own recipe\n{ }: { }\n")
     with pytest.raises(BuildMatrixError, match="hand-written file"):
-        gen.generate(m, scratch)
+        recipes.generate(m, scratch)
     assert clash.read_text() == "# my own recipe\n{ }: { }\n"
 
 
 def test_subset_renders_the_torch_it_needs(scratch):
     m = model.load(scratch / "variants.toml")
-    report = gen.generate(m, scratch, names=["torchvision-python313-cuda13_0-sm120-avx"])
+    report = recipes.generate(m, scratch, names=["torchvision-python313-cuda13_0-sm120-avx"])
     assert sorted(report.created) == [
         "pytorch-python313-cuda13_0-sm120-avx.nix",
         "torchvision-python313-cuda13_0-sm120-avx.nix",
@@ -110,13 +110,13 @@ def test_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(atomic.os, "replace", boom)
     with pytest.raises(KeyboardInterrupt):
-        gen.write_atomic(target, "new\n")
+        atomic.write_atomic(target, "new\n")
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["a.nix"]  # no temp file left behind
 
 
 def test_recipe_contents_follow_the_kind(shipped):
-    files = render.render_all(shipped)
+    files = recipes.render_all(shipped)
     cu13 = files["pytorch-python313-cuda13_0-sm120-avx512.nix"]
     assert "cudaPackages = final.cudaPackages_13;" in cu13
     assert "magma-cuda-static = prev.magma-cuda-static.overrideAttrs" in cu13
@@ -145,7 +145,7 @@ def test_recipe_contents_follow_the_kind(shipped):
 def test_every_recipe_parses_with_nix(scratch):
     tool = require_tool("nix-instantiate")
     m = model.load(scratch / "variants.toml")
-    gen.generate(m, scratch)
+    recipes.generate(m, scratch)
     files = sorted(str(p) for p in (scratch / PKGS).glob("*.nix"))
     assert len(files) == len(m.variants)
     proc = subprocess.run([tool, "--parse", *files], capture_output=True, text=True)
@@ -199,7 +199,7 @@ def test_descriptions_with_nix_syntax_reach_meta_verbatim(scratch):
     doc["override"].append(override)
     f.write_text(tomlkit.dumps(doc))
     m = model.load(f)
-    text = render.render(m.variant("pytorch-python313-cpu-avx2"), m)
+    text = recipes.render.render(m.variant("pytorch-python313-cpu-avx2"), m)
     line = next(x for x in text.splitlines() if x.strip().startswith("description ="))
     literal = line.split("=", 1)[1].strip().rstrip(";")
     assert _nix_eval_strings(tool, [literal]) == [nasty]

@@ -10,7 +10,7 @@ import re
 import subprocess
 
 import pytest
-from buildmatrix import cli, gen, jobset, model, nixeval
+from buildmatrix import cli, jobset, model, nixeval, recipes
 from conftest import ROOT, require_tool
 
 STANDIN_ARG = "pin: import ./tests/nixpkgs-standin { inherit (pin) rev; }"
@@ -114,7 +114,7 @@ def test_jobs_are_the_recipes_own_derivations(shipped):
 def test_a_jobset_whose_torchvision_rebuilds_torch_is_caught(scratch, shipped):
     """Break sharing on purpose: a torchvision job that imports a different torch recipe."""
     require_tool("nix-instantiate")
-    gen.generate(shipped, scratch)
+    recipes.generate(shipped, scratch)
     (scratch / "tests").mkdir()
     (scratch / "tests" / "nixpkgs-standin").symlink_to(ROOT / "tests" / "nixpkgs-standin")
     tv = next(v for v in shipped.variants if v.requires and v.target == "cuda")

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from buildmatrix import atomic, model, render
+from buildmatrix import atomic, model, recipes
 from buildmatrix.docs import BEGIN_RE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,8 +55,8 @@ def repo(tmp_path: Path) -> Path:
 def _outdate(repo: Path) -> dict[str, str]:
     """Make every recipe and every generated doc region stale; return the recipes' stale text."""
     stale = {}
-    for p in (repo / render.PKGS_DIR).glob("*.nix"):
-        text = render.MARKER + " stale\n"
+    for p in (repo / recipes.PKGS_DIR).glob("*.nix"):
+        text = recipes.MARKER + " stale\n"
         p.write_text(text)
         stale[p.name] = text
     for p in [repo / "README.md", *(repo / "docs").glob("*.md")]:
@@ -78,7 +78,7 @@ def _run_and_kill(repo: Path, command: str, after_s: float) -> bool:
 
 def _outputs(repo: Path, command: str) -> list[Path]:
     if command == "gen":
-        return sorted((repo / render.PKGS_DIR).glob("*.nix"))
+        return sorted((repo / recipes.PKGS_DIR).glob("*.nix"))
     return [p for p in [repo / "README.md", *sorted((repo / "docs").glob("*.md"))] if BEGIN_RE.search(p.read_text())]
 
 
@@ -102,7 +102,7 @@ def _porcelain_tmp(repo: Path) -> list[str]:
 @pytest.mark.parametrize("command", ["gen", "docs"])
 def test_kill_9_leaves_no_torn_file_and_no_debris(repo, command):
     m = model.load(repo / "variants.toml")
-    expected = render.render_all(m)
+    expected = recipes.render_all(m)
     first, last = _write_window(repo, command)
     rng = random.Random(f"kill-{command}")
     killed_mid_run = 0
@@ -112,7 +112,7 @@ def test_kill_9_leaves_no_torn_file_and_no_debris(repo, command):
         killed_mid_run += _run_and_kill(repo, command, rng.uniform(first, last + 0.05))
         # No file is torn: each recipe is the stale text or exactly the new one.
         for name, old in stale.items():
-            text = (repo / render.PKGS_DIR / name).read_text()
+            text = (repo / recipes.PKGS_DIR / name).read_text()
             assert text in (old, expected[name]), name
         for p, old in before.items():
             text = p.read_text()
@@ -124,7 +124,7 @@ def test_kill_9_leaves_no_torn_file_and_no_debris(repo, command):
     # The next complete run removes whatever temp files the killed ones left.
     dead = subprocess.Popen(["true"])
     dead.wait()
-    swept = repo / (render.PKGS_DIR if command == "gen" else "docs")
+    swept = repo / (recipes.PKGS_DIR if command == "gen" else "docs")
     planted = [
         swept / f"{atomic.PREFIX}{dead.pid}.{'0' * 16}{atomic.SUFFIX}",
         swept / (".pytorch-python313-cpu-avx2.nix.abcd1234.tmp" if command == "gen" else ".variants.md.abcd1234.tmp"),
@@ -136,7 +136,7 @@ def test_kill_9_leaves_no_torn_file_and_no_debris(repo, command):
     assert _debris(repo) == []
     assert _porcelain_tmp(repo) == []
     if command == "gen":
-        assert all((repo / render.PKGS_DIR / n).read_text() == t for n, t in expected.items())
+        assert all((repo / recipes.PKGS_DIR / n).read_text() == t for n, t in expected.items())
 
 
 def test_a_live_writers_temp_file_is_left_alone(tmp_path):

@@ -6,7 +6,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from buildmatrix import cli, gen, magma, model, patching
+from buildmatrix import cli, magma, model, patching, recipes
 
 PATCH = "magma-cuda13-clockrate"
 
@@ -63,7 +63,7 @@ def test_report_counts_and_recipe_agreement(shipped, root, capsys):
 
 def test_report_catches_a_hand_edited_recipe(scratch):
     m = model.load(scratch / "variants.toml")
-    gen.generate(m, scratch)
+    recipes.generate(m, scratch)
     victim = scratch / ".flox" / "pkgs" / "pytorch-python313-cuda13_1-sm90-avx512.nix"
     text = victim.read_text().replace("overlays = [\n", "overlays = [\n      # ../../patches/cuda-13.0-clockrate-fix.patch\n", 1)
     victim.write_text(text)

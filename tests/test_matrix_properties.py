@@ -16,7 +16,7 @@ import matrices
 import pytest
 import test_docs
 import test_magma
-from buildmatrix import cli, docs, gen, model, nixeval, render
+from buildmatrix import cli, docs, model, nixeval, recipes
 from conftest import ROOT, require_tool
 
 
@@ -28,8 +28,8 @@ def derived(request, tmp_path_factory):
     """
     root = tmp_path_factory.mktemp(request.param)
     f, how = matrices.derive(request.param, root)
-    for p in (ROOT / render.PKGS_DIR).glob("*.nix"):
-        shutil.copy(p, root / render.PKGS_DIR / p.name)
+    for p in (ROOT / recipes.PKGS_DIR).glob("*.nix"):
+        shutil.copy(p, root / recipes.PKGS_DIR / p.name)
     assert cli.cmd_gen(str(f), str(root), None, False, quiet=True) == 0, how
     m = model.load(f)
     docs.sync(root, m)
@@ -60,10 +60,10 @@ def test_names_unique_attribute_safe_and_torch_shared(derived):
 
 def test_a_full_gen_leaves_exactly_the_variants_recipes(derived):
     root, m, how = derived
-    on_disk = {p.name for p in (root / render.PKGS_DIR).glob("*.nix") if gen.is_generated(p)}
-    assert on_disk == {render.file_name(v) for v in m.variants}, how  # removed variants' recipes are gone
-    assert gen.check(m, root).clean
-    assert gen.generate(m, root).changed is False  # idempotent
+    on_disk = {p.name for p in (root / recipes.PKGS_DIR).glob("*.nix") if recipes.is_generated(p)}
+    assert on_disk == {recipes.file_name(v) for v in m.variants}, how  # removed variants' recipes are gone
+    assert recipes.check(m, root).clean
+    assert recipes.generate(m, root).changed is False  # idempotent
 
 
 def test_every_recipe_evaluates_shares_torch_and_builds_one_sm(derived):

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from buildmatrix import gen, ledger, model, nixeval
+from buildmatrix import ledger, model, nixeval, recipes
 from conftest import ROOT, require_tool
 
 pytestmark = pytest.mark.nix
@@ -285,7 +285,7 @@ def test_a_wrong_fact_in_variants_toml_is_caught(scratch):
     line = next(ln for ln in text.splitlines() if ln.startswith("carries = "))
     toml.write_text(text.replace(line + "\n", ""))
     m = model.load(toml)
-    gen.generate(m, scratch, [PT_131])
+    recipes.generate(m, scratch, [PT_131])
     report = nixeval.evaluate(m, scratch, [PT_131])
     # The recipe's own assertion names the key to correct, before MAGMA would fail to patch.
     err = _checks(report, PT_131)["eval"].actual

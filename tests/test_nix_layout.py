@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from buildmatrix import model
-from buildmatrix.render import render_all
+from buildmatrix.recipes import render_all
 
 ROOT = Path(__file__).resolve().parent.parent
 

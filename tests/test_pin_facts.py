@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from buildmatrix import edit, fetchwalk, gen, model, nixeval, pinfacts, render
+from buildmatrix import edit, fetchwalk, model, nixeval, pinfacts, recipes
 from conftest import ROOT, require_tool
 
 pytestmark = pytest.mark.nix
@@ -46,7 +46,7 @@ def _edit_toml(root: Path, change) -> None:
 
 def _eval_error(root: Path, name: str) -> str:
     m = model.load(root / "variants.toml")
-    gen.generate(m, root, [name])
+    recipes.generate(m, root, [name])
     report = nixeval.evaluate(m, root, [name], instantiate=False)
     errors = {x.variant: x.actual for x in report.mismatches if x.check == "eval"}
     assert name in errors, f"{name} evaluated although a pin fact is wrong: {[x.line() for x in report.mismatches]}"
@@ -61,7 +61,7 @@ def _family(key: str) -> str:
 
 
 def _assertions(m: model.Matrix, v: model.Variant) -> list[pinfacts.Assertion]:
-    ctx = render.context(v, m)
+    ctx = recipes.render.context(v, m)
     return ctx["assertions"]
 
 
@@ -307,7 +307,7 @@ def test_the_walk_finds_a_fetch_without_hash(tmp_path, shipped_model):
     if v is None:
         pytest.skip("no pin with a recorded sha256 in this matrix")
     root = _scratch(tmp_path)
-    gen.generate(m, root, [v.name])
+    recipes.generate(m, root, [v.name])
     recipe = root / PKGS / f"{v.name}.nix"
     text = recipe.read_text(encoding="utf-8")
     recipe.write_text(text.replace(f'sha256 = "{v.pin.sha256}";', ""), encoding="utf-8")
@@ -326,7 +326,7 @@ def test_the_walk_finds_a_source_fetched_with_another_fetcher(shipped_model, tmp
     if v is None:
         pytest.skip("no hashed source with submodules")
     root = _scratch(tmp_path)
-    gen.generate(m, root, [v.name])
+    recipes.generate(m, root, [v.name])
     recipe = root / PKGS / f"{v.name}.nix"
     recipe.write_text(recipe.read_text().replace("fetchSubmodules = true;", "fetchSubmodules = false;"), encoding="utf-8")
     w = fetchwalk.walk(m, root, [v.name])
@@ -345,7 +345,7 @@ def test_first_build_of_an_unverified_pin_fetch_fails_printing_the_hash_then_inv
         pytest.skip("every pin has a recorded sha256")
     v = next(x for x in m.variants if x.pin is pin and not x.requires)
     root = _scratch(tmp_path)
-    gen.generate(m, root, [v.name])
+    recipes.generate(m, root, [v.name])
     recipe = (root / PKGS / f"{v.name}.nix").read_text(encoding="utf-8")
     assert f'sha256 = "{pinfacts.FAKE_HASH}";' in recipe and f"invoke pin {pin.name} --hash" in recipe
     # a tarball of the stand-in, served from a file:// URL in place of GitHub's archive
@@ -372,7 +372,7 @@ def test_first_build_of_an_unverified_pin_fetch_fails_printing_the_hash_then_inv
     assert "--hash" in m2.pins[pin.name].hash_source
     assert v.name not in pinfacts.unverified(m2)
     # 3. build again: the regenerated recipe carries the hash, and the fetch succeeds
-    gen.generate(m2, root, [v.name])
+    recipes.generate(m2, root, [v.name])
     again = (root / PKGS / f"{v.name}.nix").read_text(encoding="utf-8")
     assert pinfacts.FAKE_HASH not in again.split("}:", 1)[0]
     second = fetch(again.replace(pin.url, f"file://{tarball}"))
@@ -401,7 +401,7 @@ def test_invoke_pin_source_with_a_fake_prefetcher_fills_the_hash(tmp_path, shipp
     assert s2.hash == sri and not s2.unverified and "invoke pin --source" in s2.hash_source
     users = [v for v in m2.variants if v.source is s2 or (v.requires and v.vision_source is s2)]
     assert users and all(src.name not in " ".join(pinfacts.unverified(m2).get(v.name, [])) for v in users)
-    gen.generate(m2, root, [users[0].name])
+    recipes.generate(m2, root, [users[0].name])
     report = nixeval.evaluate(m2, root, [users[0].name], instantiate=False)
     assert report.facts[users[0].name]["src"]["hash"] == sri
 

@@ -25,7 +25,7 @@ import types
 from pathlib import Path
 
 import pytest
-from buildmatrix import gen, ledger, model, plan
+from buildmatrix import ledger, model, plan, recipes
 from buildmatrix.errors import ModelError, UsageError
 from conftest import require_tool
 
@@ -64,7 +64,7 @@ def fx(tmp_path_factory):
     shutil.copytree(ROOT / "patches", root / "patches")
     (root / plan.COSTS_FILE).write_text(FIXTURE_COSTS)
     m = model.load(root / "variants.toml")
-    gen.generate(m, root)
+    recipes.generate(m, root)
     drvs, source = plan.instantiate(m, root, m.variants)
     return root, m, drvs, plan.load_graph(drvs.values()), source
 

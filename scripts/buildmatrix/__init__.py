@@ -1,6 +1,6 @@
 """buildmatrix: one variants.toml -> every hardware-specific PyTorch/TorchVision Flox recipe.
 
-Modules: spec (file format), model (load/validate/expand), render + gen (recipes),
+Modules: spec (file format), model (load/validate/expand), recipes (render + write),
 cli (commands behind tasks.py), and the rest one per feature.
 """
 

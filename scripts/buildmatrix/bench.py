@@ -20,7 +20,7 @@ from pathlib import Path
 
 import tomlkit
 
-from . import gen, model
+from . import model, recipes
 
 SIZES = (1_000, 2_500, 5_000, 10_000)
 
@@ -58,10 +58,10 @@ def measure(root: Path, text: str) -> dict[str, float]:
         load = _best(lambda: model.load(f))
         m = model.load(f)
         start = time.perf_counter()
-        gen.generate(m, tmp)  # first run: every file created
+        recipes.generate(m, tmp)  # first run: every file created
         first = time.perf_counter() - start
-        again = _best(lambda: gen.generate(model.load(f), tmp))  # load + render, nothing changes
-        check = _best(lambda: gen.check(model.load(f), tmp))
+        again = _best(lambda: recipes.generate(model.load(f), tmp))  # load + render, nothing changes
+        check = _best(lambda: recipes.check(model.load(f), tmp))
         return {"variants": len(m.variants), "load": load, "gen_first": first, "gen_again": again, "check": check}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -89,7 +89,7 @@ def cmd_gen(
 ) -> int:
     """Write (or check) the recipes and the jobset. A full run deletes generated recipes no variant
     produces any more (``prune``; hand-written files are never touched); ``--check`` fails on them."""
-    from . import gen, jobset
+    from . import jobset, recipes
 
     m = load(file, quiet=quiet or as_json)
     chosen = _filtered(m, split_names(names), filters or {})
@@ -99,7 +99,7 @@ def cmd_gen(
     root_path = Path(root)
     say = (lambda *_: None) if quiet or as_json else print
     if check:
-        drift = gen.check(m, root_path, chosen)
+        drift = recipes.check(m, root_path, chosen)
         jobs_state = jobset.check(m, root_path) if chosen is None else ""
         flow_state = _workflow(m, root_path, write=False) if chosen is None else ""
         if flow_state:
@@ -131,7 +131,7 @@ def cmd_gen(
         return EXIT_FAILED
     if chosen is None:
         jobset.check(m, root_path)  # a hand-written .flox/jobs.nix stops the run before anything is written
-    report = gen.generate(m, root_path, chosen, prune=prune)
+    report = recipes.generate(m, root_path, chosen, prune=prune)
     if chosen is None:  # the jobset lists every variant: written with the full set only
         getattr(report, jobset.write(m, root_path)).append(str(jobset.JOBS_FILE))
         flow_state = _workflow(m, root_path, write=True)  # so is the workflow: one `invoke gen` after any edit
@@ -168,7 +168,7 @@ def _workflow_file() -> Path:
 def _workflow(m: model.Matrix, root: Path, write: bool) -> str:
     """"" when the generated GitHub Actions workflow is current (or the repository has no
     .github/workflows), else "missing" / "different" (written first when ``write``)."""
-    from . import gen, workflow
+    from . import atomic, workflow
 
     path = root / workflow.WORKFLOW_FILE
     if not path.parent.is_dir():
@@ -179,7 +179,7 @@ def _workflow(m: model.Matrix, root: Path, write: bool) -> str:
     if current == text:
         return ""
     if write:
-        gen.write_atomic(path, text)
+        atomic.write_atomic(path, text)
     return "missing" if current is None else "different"
 
 
@@ -224,7 +224,7 @@ def cmd_list(file: str, filters: dict, as_json: bool) -> int:
 
 @guarded
 def cmd_show(file: str, name: str, as_json: bool) -> int:
-    from .render import file_name, long_description, template_for
+    from .recipes import file_name, long_description, template_for
 
     m = load(file, quiet=as_json)
     variants = m.resolve(name)
@@ -275,7 +275,7 @@ SCHEMA_FILE = Path("docs") / "variants.schema.json"
 
 @guarded
 def cmd_schema(root: str, check: bool) -> int:
-    from . import gen, schema
+    from . import atomic, schema
 
     path = Path(root) / SCHEMA_FILE
     text = schema.json_schema()
@@ -287,7 +287,7 @@ def cmd_schema(root: str, check: bool) -> int:
         print(f"schema --check: {SCHEMA_FILE} is out of date; run `invoke schema`")
         return EXIT_FAILED
     if current != text:
-        gen.write_atomic(path, text)
+        atomic.write_atomic(path, text)
         print(f"wrote {SCHEMA_FILE}")
     else:
         print(f"{SCHEMA_FILE} unchanged")

@@ -19,8 +19,8 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Table
 
 from . import loadguard, model, reach, spec, speccheck
+from .atomic import write_atomic
 from .errors import BuildMatrixError, UsageError
-from .gen import write_atomic
 
 
 @dataclass

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import nix, nixeval, pinfacts
 from .model import Matrix
-from .render import PKGS_DIR, file_name
+from .recipes import PKGS_DIR, file_name
 
 TRACE_RE = re.compile(r"^trace: buildmatrix-fetch (\{.*\})$", re.M)
 

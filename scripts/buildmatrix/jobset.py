@@ -13,7 +13,7 @@ sha256 }``) to a nixpkgs source tree, or to what ``import <nixpkgs>`` returns. I
 fetches the pinned tarball, exactly as every recipe does; the tests pass the stand-in
 (``tests/nixpkgs-standin``).
 
-Generation follows the recipes' rules (``gen.py``): rendered in memory, written atomically
+Generation follows the recipes' rules (``recipes/write.py``): rendered in memory, written atomically
 and only when it changed, never over a file without the generated marker; ``invoke gen``
 writes it, ``invoke gen --check`` checks it. :func:`evaluate` is the proof: one real
 ``nix-instantiate --eval --strict`` of the whole jobset against the stand-in, checking that
@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import nix, pinfacts
+from .atomic import write_atomic
 from .errors import BuildMatrixError
-from .gen import is_generated, write_atomic
 from .model import Matrix
-from .render import MARKER, file_name
+from .recipes import MARKER, file_name, is_generated
 
 JOBS_FILE = Path(".flox") / "jobs.nix"
 STANDIN = Path("tests") / "nixpkgs-standin"

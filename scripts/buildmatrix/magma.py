@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import patching
 from .model import Matrix, Patch, Variant
-from .render import PKGS_DIR, file_name
+from .recipes import PKGS_DIR, file_name
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from typing import Any
 from . import darwin, jobset, ledger, model, nix, pinfacts
 from .errors import BuildMatrixError
 from .model import Matrix, Variant
-from .render import PKGS_DIR, file_name
+from .recipes import PKGS_DIR, file_name
 
 REPO = Path(__file__).resolve().parents[2]
 STANDIN = Path("tests") / "nixpkgs-standin"

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from . import builders, ledger, loadguard, model, nixeval
 from .errors import ModelError, Problem, UsageError
-from .render import PKGS_DIR, file_name
+from .recipes import PKGS_DIR, file_name
 from .tomlpos import LineIndex
 
 COSTS_FILE = Path("build-costs.toml")

@@ -38,8 +38,8 @@ from pathlib import Path
 import jinja2
 
 from . import builds, model
+from .atomic import write_atomic
 from .errors import BuildMatrixError, ModelError, Problem, UsageError
-from .gen import write_atomic
 from .tomlpos import LineIndex
 
 WORKFLOW_FILE = Path(".github") / "workflows" / "build.yml"

@@ -1,0 +1,38 @@
+"""The generated Nix recipes: one ``.flox/pkgs/<variant>.nix`` per variant of variants.toml.
+
+Contract (what importers use, all importable from ``buildmatrix.recipes``):
+
+- ``generate(matrix, root, names=None, prune=False) -> Report`` renders every recipe in
+  memory, then writes each changed one atomically; it never touches a file without
+  ``MARKER`` on its first line and raises BuildMatrixError, writing nothing, when a
+  hand-written file has a recipe's name. ``check(matrix, root, names=None) -> Drift``
+  writes nothing and lists the missing, different and stale recipes.
+- ``render_all(matrix, names=None)`` maps file name to text (the torch variants a
+  torchvision needs are included); the same matrix always gives the same bytes.
+- ``PKGS_DIR``, ``file_name(v)``, ``MARKER``, ``is_generated(path)``: where a recipe lives
+  and how a generated file is told from a hand-written one (the jobset, nixeval, plan and
+  magma read recipes by these).
+- ``long_description(v, matrix)`` and ``template_for(v)``: what `invoke show` prints.
+
+Modules: ``render`` (template choice, the context each template gets, the Jinja
+environment), ``write`` (plan, generate, check), ``templates/*.nix.j2`` (layout only:
+hardware decisions are made in Python and reach a template as data). Escaping for Nix and
+shell is ``buildmatrix.nix``, shared with pinfacts, the jobset, nixeval and fetchwalk.
+"""
+
+from .render import MARKER, PKGS_DIR, file_name, long_description, render_all, template_for
+from .write import Drift, Report, check, generate, is_generated
+
+__all__ = [
+    "MARKER",
+    "PKGS_DIR",
+    "Drift",
+    "Report",
+    "check",
+    "file_name",
+    "generate",
+    "is_generated",
+    "long_description",
+    "render_all",
+    "template_for",
+]
