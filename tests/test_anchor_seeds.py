@@ -11,7 +11,7 @@ from __future__ import annotations
 import tomllib
 
 import pytest
-from buildmatrix import model, nixeval, pinfacts
+from buildmatrix import model, nixcheck, nixeval, pinfacts
 from conftest import ROOT, require_tool
 
 pytestmark = pytest.mark.nix
@@ -68,18 +68,18 @@ def compare(m, v, f: dict, recipe: str, a: dict) -> list[str]:
     kept = [p.name for p, keep in pinfacts.torch_patch_decisions(m, v) if keep]
     want(kept == a["torch_patches"] and f["patches"] == a["torch_patches"], "torch patches")
     want(f["cudaSupport"] == a["cuda_support"], "cudaSupport")
-    want(nixeval.last_export(f["preConfigure"], "TORCH_CUDA_ARCH_LIST") == ";".join(a["gpu_targets"]), "gpuTargets")
+    want(nixcheck.last_export(f["preConfigure"], "TORCH_CUDA_ARCH_LIST") == ";".join(a["gpu_targets"]), "gpuTargets")
     # the build script: CPU flags, exports, version file, CCCL shim, FindCUDAToolkit stub, CMake flags
     for var in ("CXXFLAGS", "CFLAGS"):
-        flags = nixeval.effective_flags(f["preConfigure"], var)
+        flags = nixcheck.effective_flags(f["preConfigure"], var)
         want([t for t in flags if t.startswith("-m")] == a["cpu_flags"], f"{var} CPU flags")
-    exports = dict(nixeval.exports(f["preConfigure"]))
+    exports = dict(nixcheck.exports(f["preConfigure"]))
     for name, value in a["exports"].items():
         want(exports.get(name) == value or f"export:{name}" in DEVIATIONS, f"export {name}={value}")
     want(f"echo {a['version_txt']} > version.txt" in f["preConfigure"], "version.txt")
     want("for dir in " + " ".join(a["cccl_shim_dirs"]) + ";" in f["preConfigure"], "CCCL shim directories")
     want(("> cmake/Modules/FindCUDAToolkit.cmake" in f["postPatch"]) == a["find_cuda_toolkit_stub"], "FindCUDAToolkit stub")
-    ours = [x for x in f["cmakeFlags"] if not x.startswith(nixeval.BASE_CMAKE)]
+    ours = [x for x in f["cmakeFlags"] if not x.startswith(nixcheck.BASE_CMAKE)]
     for x in a["cmake_flags"]:
         want(x in ours or f"cmake:{x}" in DEVIATIONS, f"cmake flag {x}")
     for x in ours:

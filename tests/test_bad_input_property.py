@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from buildmatrix import model, nixeval, reach, recipes, spec, speckey, workflow
+from buildmatrix import model, nixrun, reach, recipes, spec, speckey, workflow
 from buildmatrix.errors import ModelError
 from conftest import ROOT, require_tool
 from hypothesis import HealthCheck, given, settings
@@ -155,7 +155,7 @@ def workdir():
 
 
 def _eval_meta(tool: str, recipe: Path, standin_dir: Path) -> dict:
-    expr = f"(import {nixeval._nix_path(recipe)} {{ buildmatrixNixpkgs = {nixeval._nix_path(standin_dir)}; }}).meta"
+    expr = f"(import {nixrun.nix_path(recipe)} {{ buildmatrixNixpkgs = {nixrun.nix_path(standin_dir)}; }}).meta"
     expr = f"let m = {expr}; in {{ inherit (m) description longDescription; }}"
     proc = subprocess.run([tool, "--eval", "--strict", "--json", "--expr", expr], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -201,12 +201,12 @@ def _check(workdir: Path, table: str, key: str, how: str, path: tuple, text: str
     k = spec.SPECS[table].keys.get(key)
     if how == "value" and k is not None and any(c in k.reaches for c in FREE_TEXT) and text.strip():
         shown = [v for v in m.variants if text in v.description or text in recipes.long_description(v, m)]
-        known_revs = (ROOT / nixeval.STANDIN / "pins.nix").read_text()
+        known_revs = (ROOT / nixrun.STANDIN / "pins.nix").read_text()
         shown = [v for v in shown if v.pin.rev in known_revs]
         if shown:
             v = shown[0]
             with tempfile.TemporaryDirectory() as tmp:
-                dirs = nixeval._write_standins([v], ROOT / nixeval.STANDIN, Path(tmp))
+                dirs = nixrun.write_standins([v], ROOT / nixrun.STANDIN, Path(tmp))
                 meta = _eval_meta(tool, out / recipes.file_name(v), dirs[(v.pin.rev, v.platform)])
             assert meta["description"] == v.description
             assert meta["longDescription"] in (recipes.long_description(v, m), recipes.long_description(v, m) + "\n")

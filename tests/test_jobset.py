@@ -10,7 +10,7 @@ import re
 import subprocess
 
 import pytest
-from buildmatrix import cli, jobset, model, nixeval, recipes
+from buildmatrix import cli, jobset, model, nixcheck, nixeval, recipes
 from conftest import ROOT, require_tool
 
 STANDIN_ARG = "pin: import ./tests/nixpkgs-standin { inherit (pin) rev; }"
@@ -134,7 +134,7 @@ def test_a_jobset_whose_torchvision_rebuilds_torch_is_caught(scratch, shipped):
 def test_nox_eval_reports_the_jobset_time(monkeypatch, capsys):
     """`nox -s eval` runs `python -m buildmatrix.nixeval`: with every recipe, it evaluates and times the jobset."""
     require_tool("nix-instantiate")
-    monkeypatch.setattr(nixeval, "evaluate", lambda *a, **k: nixeval.Report(variants=[]))  # the recipes: test_nix_eval
+    monkeypatch.setattr(nixeval, "evaluate", lambda *a, **k: nixcheck.Report(variants=[]))  # the recipes: test_nix_eval
     assert nixeval.main(["--root", str(ROOT)]) == 0
     out = capsys.readouterr().out
     assert f"jobset .flox/jobs.nix: {len(model.load(ROOT / 'variants.toml').variants)} jobs (" in out

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from buildmatrix import ledger, model, nixeval, recipes
+from buildmatrix import ledger, model, nixcheck, nixeval, pinfacts, recipes
 from conftest import ROOT, require_tool
 
 pytestmark = pytest.mark.nix
@@ -55,7 +55,7 @@ def _edit(root: Path, name: str, old: str, new: str, count: int = 1) -> None:
     path.write_text(text.replace(old, new, count), encoding="utf-8")
 
 
-def _checks(report: nixeval.Report, variant: str) -> dict[str, nixeval.Mismatch]:
+def _checks(report: nixcheck.Report, variant: str) -> dict[str, nixcheck.Mismatch]:
     return {m.check: m for m in report.for_variant(variant)}
 
 
@@ -110,7 +110,7 @@ def test_facts_are_the_variant_s(full_report):
     tv = full_report.facts[TV_130]
     assert tv["torchDrvPaths"] == [f["drvPath"]] and tv["archList"] == "12.0"
     nightly = full_report.facts["pytorch-python313-cuda13_0-sm121-armv9-nightly"]
-    assert nightly["src"]["hash"] == nixeval.FAKE_HASH  # hash "" in variants.toml: the first build prints it
+    assert nightly["src"]["hash"] == pinfacts.FAKE_HASH  # hash "" in variants.toml: the first build prints it
 
 
 def test_cli_prints_the_figures_and_records_only_on_request(tmp_path, capsys):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from buildmatrix import edit, fetchwalk, model, nixeval, pinfacts, recipes
+from buildmatrix import edit, fetchwalk, model, nixcheck, nixeval, nixrun, pinfacts, recipes
 from conftest import ROOT, require_tool
 
 pytestmark = pytest.mark.nix
@@ -358,7 +358,7 @@ def test_first_build_of_an_unverified_pin_fetch_fails_printing_the_hash_then_inv
         expr = tmp_path / "fetch.nix"
         body = text.split("buildmatrixNixpkgs ? ", 1)[1].split("\n  },\n}:", 1)[0] + "\n  }"
         expr.write_text(body + "\n", encoding="utf-8")
-        return subprocess.run([nix_instantiate, "--eval", str(expr)], capture_output=True, text=True, env=nixeval._nix_env())
+        return subprocess.run([nix_instantiate, "--eval", str(expr)], capture_output=True, text=True, env=nixrun.nix_env())
 
     # 1. the first fetch fails and prints the real hash
     first = fetch(local)
@@ -420,10 +420,10 @@ def test_darwin_mps_is_built_as_the_anchor_builds_it(shipped_model):
     for v in torches:
         f = report.facts[v.name]
         assert f["system"] == "aarch64-darwin" and f["cudaSupport"] is False
-        exports = dict(nixeval.exports(f["preConfigure"]))
+        exports = dict(nixcheck.exports(f["preConfigure"]))
         assert exports["USE_MPS"] == "1" and exports["USE_METAL"] == "1" and exports["BLAS"] == "vecLib"
         assert v.pin.apple_sdk in f["buildInputNames"]
         kept = [p.name for p, keep in pinfacts.torch_patch_decisions(m, v) if keep]
-        assert "clang19-template-warning.patch" in kept and nixeval._names(f["patches"]) == kept
+        assert "clang19-template-warning.patch" in kept and nixcheck._names(f["patches"]) == kept
         recipe = (ROOT / PKGS / f"{v.name}.nix").read_text(encoding="utf-8")
         assert all(fw in recipe for fw in ("Accelerate", "Metal", "MetalPerformanceShadersGraph", "CoreML"))

@@ -226,7 +226,7 @@ def test_a_pin_in_the_store_is_evaluated_as_the_pinned_nixpkgs(fx, tmp_path):
     v = m.variants[0]
     tree = tmp_path / "source"
     tree.mkdir()
-    standin = plan.nixeval.standin_dir(ROOT)
+    standin = plan.nixrun.standin_dir(ROOT)
     (tree / "default.nix").write_text(f'import {standin} {{ rev = "{v.pin.rev}"; system = "{v.platform}"; }}\n')
     sha = subprocess.run(
         ["nix-hash", "--type", "sha256", "--base32", str(tree)], capture_output=True, text=True, check=True

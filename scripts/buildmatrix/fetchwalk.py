@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import nix, nixeval, pinfacts
+from . import nix, nixrun, pinfacts
 from .model import Matrix
 from .recipes import PKGS_DIR, file_name
 
@@ -40,7 +40,7 @@ class Walk:
 
 def _builtin_fetchers(standins: dict[str, Path]) -> str:
     """The Nix scope: builtins whose fetchers trace and return the stand-in of the rev they name."""
-    table = " ".join(f"{nix.string(rev)} = {nixeval._nix_path(d)};" for rev, d in standins.items())
+    table = " ".join(f"{nix.string(rev)} = {nixrun.nix_path(d)};" for rev, d in standins.items())
     return f"""
   standins = {{ {table} }};
   revOf = url: builtins.head (builtins.match ".*/archive/([0-9a-f]{{40}})\\\\.tar\\\\.gz" url);
@@ -65,7 +65,7 @@ def _builtin_fetchers(standins: dict[str, Path]) -> str:
 def walk(matrix: Matrix, root: Path, names=None, standin: Path | None = None) -> Walk:
     """Evaluate every recipe's drvPath with the walking scope; check each traced fetch against the model."""
     root = Path(root).resolve()
-    standin = (standin or nixeval.standin_dir(root)).resolve()
+    standin = (standin or nixrun.standin_dir(root)).resolve()
     variants = matrix.with_dependencies(names)
     out = Walk()
     with tempfile.TemporaryDirectory(prefix="buildmatrix-fetchwalk-") as tmpdir:
@@ -76,7 +76,7 @@ def walk(matrix: Matrix, root: Path, names=None, standin: Path | None = None) ->
             if not d.exists():
                 d.mkdir()
                 (d / "default.nix").write_text(
-                    f"import {nixeval._nix_path(standin)} {{\n  rev = {nix.string(v.pin.rev)};\n"
+                    f"import {nixrun.nix_path(standin)} {{\n  rev = {nix.string(v.pin.rev)};\n"
                     f"  system = {nix.string(v.platform)};\n  traceFetches = true;\n}}\n",
                     encoding="utf-8",
                 )
@@ -84,17 +84,17 @@ def walk(matrix: Matrix, root: Path, names=None, standin: Path | None = None) ->
         items = []
         for platform, standins in sorted(by_platform.items()):
             recipes = " ".join(
-                f"(builtins.scopedImport scope {nixeval._nix_path(root / PKGS_DIR / file_name(v))} {{ }}).drvPath"
+                f"(builtins.scopedImport scope {nixrun.nix_path(root / PKGS_DIR / file_name(v))} {{ }}).drvPath"
                 for v in variants
                 if v.platform == platform
             )
             items.append(f"(let\n{_builtin_fetchers(standins)}\nin [ {recipes} ])")
         expr = tmp / "walk.nix"
         expr.write_text("[\n" + "\n".join(items) + "\n]\n", encoding="utf-8")
-        proc = nixeval._run_nix(["--eval", "--strict", "--json", "--readonly-mode"], expr)
+        proc = nixrun.run_nix(["--eval", "--strict", "--json", "--readonly-mode"], expr)
     out.fetches = [json.loads(m.group(1)) for m in TRACE_RE.finditer(proc.stderr)]
     if proc.returncode != 0:
-        out.error = nixeval._error_text(proc.stderr)
+        out.error = nixrun.error_text(proc.stderr)
     out.findings = check(matrix, out.fetches)
     return out
 

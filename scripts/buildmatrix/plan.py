@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import builders, ledger, loadguard, model, nixeval
+from . import builders, ledger, loadguard, model, nixrun
 from .errors import ModelError, Problem, UsageError
 from .recipes import PKGS_DIR, file_name
 from .tomlpos import LineIndex
@@ -151,9 +151,9 @@ def pin_store_path(pin) -> tuple[str | None, str]:
 
 
 def _run(argv: list[str], what: str) -> str:
-    proc = subprocess.run(argv, capture_output=True, text=True, env=nixeval._nix_env())
+    proc = subprocess.run(argv, capture_output=True, text=True, env=nixrun.nix_env())
     if proc.returncode:
-        raise UsageError(f"{what} failed:\n{nixeval._error_text(proc.stderr)}")
+        raise UsageError(f"{what} failed:\n{nixrun.error_text(proc.stderr)}")
     return proc.stdout
 
 
@@ -167,15 +167,15 @@ def instantiate(m: model.Matrix, root: Path, variants: Sequence[model.Variant]) 
     with tempfile.TemporaryDirectory(prefix="buildmatrix-plan-") as tmpdir:
         tmp = Path(tmpdir)
         if pinned:
-            args = {v.name: f"{{ buildmatrixNixpkgs = {nixeval._nix_path(Path(found[v.pin.name][0]))}; }}" for v in variants}
+            args = {v.name: f"{{ buildmatrixNixpkgs = {nixrun.nix_path(Path(found[v.pin.name][0]))}; }}" for v in variants}
             source = "the pinned nixpkgs (" + ", ".join(sorted(pins)) + ", from the local store)"
         else:
-            standin = nixeval.standin_dir(root)
-            dirs = nixeval._write_standins(variants, standin, tmp)
-            args = {v.name: f"{{ buildmatrixNixpkgs = {nixeval._nix_path(dirs[(v.pin.rev, v.platform)])}; }}" for v in variants}
+            standin = nixrun.standin_dir(root)
+            dirs = nixrun.write_standins(variants, standin, tmp)
+            args = {v.name: f"{{ buildmatrixNixpkgs = {nixrun.nix_path(dirs[(v.pin.rev, v.platform)])}; }}" for v in variants}
             why = "; ".join(reason for _, reason in found.values() if reason)
-            source = f"the stand-in nixpkgs ({nixeval.STANDIN}: the pinned nixpkgs is not available: {why})"
-        items = "\n".join(f"  (import {nixeval._nix_path(root / PKGS_DIR / file_name(v))} {args[v.name]})" for v in variants)
+            source = f"the stand-in nixpkgs ({nixrun.STANDIN}: the pinned nixpkgs is not available: {why})"
+        items = "\n".join(f"  (import {nixrun.nix_path(root / PKGS_DIR / file_name(v))} {args[v.name]})" for v in variants)
         (tmp / "plan.nix").write_text(f"[\n{items}\n]\n", encoding="utf-8")
         paths = _run(["nix-instantiate", str(tmp / "plan.nix")], "nix-instantiate").split()
     if len(paths) != len(variants):
