@@ -1,6 +1,7 @@
 """buildmatrix: one variants.toml -> every hardware-specific PyTorch/TorchVision Flox recipe.
 
-Modules: spec (file format), model (load/validate/expand), recipes (render + write),
+Modules: spec (file format; speccheck checks it, schema emits it), model (load/validate/expand),
+recipes (render + write), nixeval (Nix evaluation proof; nixrun, nixcheck),
 cli (commands behind tasks.py), and the rest one per feature.
 """
 
