@@ -7,7 +7,8 @@ Apple SDK it has). A recipe decides what to do from them; this module turns each
 recipe rests on into an assertion the recipe checks against the tree itself at evaluation, with
 a message naming the variants.toml key to correct and showing both values.
 
-Nothing here writes to disk; ``model`` calls :func:`check` while loading.
+Nothing here writes to disk; ``model`` calls :func:`check` while loading (the per-variant pin
+rules, such as ``pin-torch-patches``, are in :mod:`buildmatrix.model.rules`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class NixpkgsPatch:
         """Whether nixpkgs adds it to this variant's package (the condition in its expression)."""
         return {
             "always": True,
-            "cuda": v.target == "cuda",
+            "cuda": v.cuda is not None,
             "linux": v.platform.endswith("-linux"),
             "darwin": v.platform.endswith("-darwin"),
             # blas.provider is OpenBLAS on every platform the matrix builds for (nixpkgs' default).
@@ -128,29 +129,6 @@ def check(raw: dict, pins: dict, sources: dict, patches: dict, nixpkgs_patches: 
             )
 
 
-def check_variant(v: Variant, problem: Problem, where: tuple) -> None:
-    """A source override must know the pin's patches it replaces, to decide each by name."""
-    if v.requires:
-        if v.vision_source and v.pin.torchvision_patches is None:
-            problem(
-                (*where, "torchvision"),
-                f"{v.name}: pin {v.pin.name} does not list `torchvision_patches`, so its patches cannot be decided by name",
-                f"add `torchvision_patches = [...]` (nixpkgs' torchvision patch names at {v.pin.short}) to [pin.{v.pin.name}]",
-            )
-    elif v.source and v.pin.torch_patches is None:
-        problem(
-            (*where, "torch"),
-            f"{v.name}: pin {v.pin.name} does not list `torch_patches`, so its patches cannot be decided by name",
-            f"add `torch_patches = [...]` (nixpkgs' torch patch names at {v.pin.short}) to [pin.{v.pin.name}]",
-        )
-    if v.target == "mps" and not v.requires and not v.pin.apple_sdk:
-        problem(
-            (*where, "pin"),
-            f"{v.name}: pin {v.pin.name} records no `apple_sdk` for the darwin build",
-            f'add `apple_sdk = "apple-sdk_NN"` and `apple_sdk_version = "NN"` to [pin.{v.pin.name}]',
-        )
-
-
 # ------------------------------------------------------------- unverified fetches
 
 
@@ -231,7 +209,7 @@ def torchvision_patch_decisions(m: Matrix, v: Variant) -> list[tuple[NixpkgsPatc
 
 def needs_find_cuda_toolkit_stub(m: Matrix, v: Variant) -> bool:
     """CUDA torch whose source override drops nixpkgs' fix-cmake-cuda-toolkit.patch."""
-    if v.target != "cuda" or v.requires or not v.source:
+    if v.cuda is None or v.requires or not v.source:
         return False
     return any(p.name == FIND_CUDA_TOOLKIT_PATCH and not keep for p, keep in torch_patch_decisions(m, v))
 
@@ -314,7 +292,7 @@ def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | N
             )
         )
     for p in m.patches.values():
-        if p.nixpkgs_name and v.target == "cuda" and p.wanted_by(v.cuda):
+        if p.nixpkgs_name and p.wanted_by(v.cuda):  # wanted only with a CUDA
             out.append(
                 Assertion(
                     f"{key} carries ({p.name})",
@@ -323,7 +301,7 @@ def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | N
                     _nix_value(p.name in pin.carries),
                 )
             )
-    if v.target == "mps" and pin.apple_sdk:
+    if v.target_info.os == "darwin" and pin.apple_sdk:
         out.append(
             Assertion(f"{key} apple_sdk", f"whether {pin.apple_sdk} exists", f"pinned ? {nix.attr_name(pin.apple_sdk)}", "true")
         )

@@ -1,0 +1,110 @@
+"""The loaded model: axis tables plus every expanded variant, and the queries commands ask of it.
+
+:class:`Matrix` is what :func:`buildmatrix.model.load` returns. Its queries (``select``,
+``resolve``, ``with_dependencies``, ``torch_variant``) read the variants, never the file;
+a name or alias that names nothing raises UsageError with the closest spellings.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+from .entries import Cuda, Defaults, Gpu, Isa, Package, Patch, Pin, Python, Source
+from .variant import Variant
+
+
+@dataclass(kw_only=True)
+class Matrix:
+    """The loaded model: axis tables plus every expanded variant (in file order)."""
+
+    path: Path
+    defaults: Defaults
+    packages: dict[str, Package]
+    pythons: dict[str, Python]
+    cudas: dict[str, Cuda]
+    gpus: dict[str, Gpu]
+    isas: dict[str, Isa]
+    pins: dict[str, Pin]
+    sources: dict[str, Source]
+    patches: dict[str, Patch]
+    variants: list[Variant]
+    warnings: list[str] = field(default_factory=list)
+    nixpkgs_patches: dict[str, Any] = field(default_factory=dict)  # pinfacts.NixpkgsPatch by file name
+
+    @cached_property
+    def by_name(self) -> dict[str, Variant]:
+        return {v.name: v for v in self.variants}
+
+    def variant(self, name: str) -> Variant:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise UsageError(unknown_name_message(name, self.by_name)) from None
+
+    def select(self, **filters: str | Iterable[str] | None) -> list[Variant]:
+        """Variants whose fields match every non-empty filter (package, python, cuda, gpu, isa, target, name)."""
+        out = self.variants
+        for key, wanted in filters.items():
+            if not wanted:
+                continue
+            values = {wanted} if isinstance(wanted, str) else set(wanted)
+            out = [v for v in out if v.matches(key, values)]
+        return out
+
+    def resolve(self, alias: str) -> list[Variant]:
+        """Variants an alias names: a full name, ``sm120-avx`` (defaults) or ``cuda13_1-sm120-avx``.
+
+        An alias the defaults lack but exactly one other CUDA version has (``sm70-avx2``
+        built only with CUDA 12.9) names that one; several raise, listing the spellings."""
+        if alias in self.by_name:
+            return [self.by_name[alias]]
+        found = [
+            v
+            for v in self.variants
+            if v.python.version == self.defaults.python
+            and v.package.name in self.defaults.packages
+            and (
+                (v.short == alias and (v.cuda is None or v.cuda.version == self.defaults.cuda))
+                or (v.cuda is not None and f"{v.cuda.token}-{v.short}" == alias)
+            )
+        ]
+        if not found:
+            elsewhere = sorted({f"{v.cuda.token}-{v.short}" for v in self.variants if v.short == alias and v.cuda})
+            elsewhere += sorted({v.name for v in self.variants if v.short == alias and not v.cuda})
+            if len(elsewhere) == 1 and elsewhere[0] != alias:  # one CUDA version only (sm70-avx2 on 12.9): that one
+                return self.resolve(elsewhere[0])
+            if elsewhere:
+                raise UsageError(
+                    f"{alias!r} does not exist at the defaults (Python {self.defaults.python}, CUDA {self.defaults.cuda}); "
+                    f"it does as: {', '.join(elsewhere)}"
+                )
+            known = {v.short for v in self.variants} | set(self.by_name)
+            raise UsageError(unknown_name_message(alias, known))
+        return found
+
+    def with_dependencies(self, names: Iterable[str] | None) -> list[Variant]:
+        """The variants ``names`` (names or aliases) resolve to plus the torch variants they import, in file order; all when None."""
+        if names is None:
+            return list(self.variants)
+        wanted: set[str] = set()
+        for n in names:
+            for v in self.resolve(n):
+                wanted.update({v.name, self.torch_variant(v).name})
+        return [v for v in self.variants if v.name in wanted]
+
+    def torch_variant(self, v: Variant) -> Variant:
+        """The variant that provides ``v``'s torch (``v`` itself for pytorch)."""
+        return self.by_name[v.requires] if v.requires else v
+
+
+def unknown_name_message(name: str, known: Iterable[str]) -> str:
+    """The message for a name the matrix lacks: "no variant named …; closest: …"."""
+    close = difflib.get_close_matches(name, sorted(known), n=5, cutoff=0.5)
+    hint = ("; closest: " + ", ".join(close)) if close else ""
+    return f"no variant named {name!r}{hint} (see `invoke list`)"

@@ -1,0 +1,173 @@
+"""One expanded variant and what follows from it: name parts, description, recipe family.
+
+A :class:`Variant` is one fully resolved build (what `invoke show NAME` prints). Its
+properties are pure functions of its fields; target-specific wording comes from the
+target's record (:mod:`buildmatrix.targets`), never from a test of the target's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from .. import targets
+from .entries import Cuda, Gpu, Isa, Package, Patch, Pin, Python, Source
+
+
+@dataclass(frozen=True, kw_only=True)
+class Variant:
+    """One fully resolved build: what `invoke show NAME` prints."""
+
+    name: str
+    package: Package
+    python: Python
+    target: str  # cuda | cpu | mps
+    cuda: Cuda | None
+    gpu: Gpu | None
+    isa: Isa | None
+    suffix: str
+    pin: Pin
+    source: Source | None
+    vision_source: Source | None
+    custom_description: str
+    env: tuple[tuple[str, str], ...]
+    cmake_flags: tuple[str, ...]
+    patches: tuple[Patch, ...]
+    origin: tuple[str, ...]
+    requires: str | None = None  # name of the variant whose torch this one uses
+
+    @property
+    def target_info(self) -> targets.Target:
+        """The record of this variant's target (targets.py)."""
+        return targets.of(self.target)
+
+    @property
+    def platform(self) -> str:
+        return self.target_info.platform or self.isa.platform
+
+    @property
+    def description(self) -> str:
+        """meta.description: the block's or override's text, else one made from the facts."""
+        if self.custom_description:
+            return self.custom_description
+        what = f"{self.package.title} {self.torch_version}"
+        if self.requires:
+            version = f" {self.torchvision_version}" if self.torchvision_version else ""
+            what = f"{self.package.title}{version} (PyTorch {self.torch_version})"
+        hw = self.target_info.hardware_of(cuda=self.cuda, gpu=self.gpu, isa=self.isa)
+        extra = f" ({self.suffix})" if self.suffix else ""
+        return f"{what}{extra} for {hw}, Python {self.python.version}"
+
+    @property
+    def torch_version(self) -> str:
+        return self.source.version if self.source else self.pin.torch
+
+    @property
+    def torchvision_version(self) -> str | None:
+        """torchvision's version for torchvision variants (its source's, else the pin's if recorded)."""
+        if not self.requires:
+            return None
+        return self.vision_source.version if self.vision_source else self.pin.torchvision
+
+    @property
+    def narrow_capabilities(self) -> bool:
+        """Whether nixpkgs' CUDA libraries must be built for this GPU alone.
+
+        Without config.cudaCapabilities nixpkgs builds MAGMA, NCCL & co. for the CUDA
+        release's default capabilities (SASS plus PTX). When every default is above this
+        GPU (sm61, sm70 on CUDA 12.8+), none of that code runs on it, so the recipe narrows
+        the package set to this capability. Otherwise the defaults are kept, and with them
+        binary-cache hits for everything but torch.
+        """
+        if self.gpu is None:
+            return False
+        cap = _cap_tuple(self.gpu.capability)
+        return all(_cap_tuple(d) > cap for d in self.cuda.default_capabilities)
+
+    @property
+    def allow_broken(self) -> bool:
+        return self.cuda is not None and self.cuda.major >= 13 and self.pin.torch_cuda13_broken
+
+    @property
+    def cudnn(self) -> bool:
+        return self.gpu is not None and self.gpu.cudnn
+
+    @property
+    def kind(self) -> str:
+        """The recipe template family: cuda12, cuda13, cpu or mps."""
+        if self.cuda is not None:
+            return "cuda13" if self.cuda.major >= 13 else "cuda12"
+        return self.target
+
+    @property
+    def short(self) -> str:
+        """The alias part of the name: ``sm120-avx``, ``cpu-avx2``, ``darwin-mps``."""
+        core = self.target_info.short_of(cuda=self.cuda, gpu=self.gpu, isa=self.isa)
+        return f"{core}-{self.suffix}" if self.suffix else core
+
+    @property
+    def torch_key(self) -> tuple:
+        """What decides the torch derivation; equal keys must give one derivation."""
+        return (
+            self.python.version,
+            self.target,
+            self.cuda.version if self.cuda else None,
+            self.gpu.name if self.gpu else None,
+            self.isa.name if self.isa else None,
+            self.suffix,
+            self.pin.name,
+            self.source.name if self.source else None,
+            self.env,
+            self.cmake_flags,
+        )
+
+    def matches(self, field_name: str, wanted: Iterable[str]) -> bool:
+        value = {
+            "name": self.name,
+            "package": self.package.name,
+            "python": self.python.version,
+            "target": self.target,
+            "cuda": self.cuda.version if self.cuda else None,
+            "gpu": self.gpu.name if self.gpu else None,
+            "isa": self.isa.name if self.isa else None,
+        }[field_name]
+        return value in wanted
+
+    def as_dict(self) -> dict[str, Any]:
+        """A plain, JSON-ready view (used by `invoke list --json` and smoke expectations)."""
+        return {
+            "name": self.name,
+            "package": self.package.name,
+            "python": self.python.version,
+            "target": self.target,
+            "cuda": self.cuda.version if self.cuda else None,
+            "gpu": self.gpu.name if self.gpu else None,
+            "capability": self.gpu.capability if self.gpu else None,
+            "isa": self.isa.name if self.isa else None,
+            "platform": self.platform,
+            "suffix": self.suffix or None,
+            "torch_version": self.torch_version,
+            "pin": self.pin.name,
+            "pin_rev": self.pin.rev,
+            "source": self.source.name if self.source else None,
+            "torchvision_version": self.torchvision_version,
+            "torchvision_source": self.vision_source.name if self.vision_source and self.requires else None,
+            "cudnn": self.cudnn,
+            "magma_patches": [p.name for p in self.patches],
+            "requires": self.requires,
+            "description": self.description,
+            "alias": self.short,
+            "origin": list(self.origin),
+        }
+
+
+def name_core(python: Python, target: targets.Target, cuda: Cuda | None, gpu: Gpu | None, isa: Isa | None) -> str:
+    """The name between package and suffix: ``python313-cuda13_0-sm90-avx2``, ``python313-cpu-avx2``."""
+    tokens = [python.token, *([cuda.token] if cuda else []), target.short_of(cuda=cuda, gpu=gpu, isa=isa)]
+    return "-".join(tokens)
+
+
+def _cap_tuple(capability: str) -> tuple[int, int]:
+    major, minor = capability.split(".")
+    return int(major), int(minor)
