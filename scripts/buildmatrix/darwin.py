@@ -22,8 +22,8 @@ BLAS = "vecLib (Apple Accelerate)"
 
 
 def env(v: Variant) -> list[tuple[str, str]]:
-    return list(ENV) if v.target == "mps" and not v.requires else []
+    return list(ENV) if v.target_info.os == "darwin" and not v.requires else []
 
 
 def sdk_attr(v: Variant) -> str | None:
-    return v.pin.apple_sdk if v.target == "mps" else None
+    return v.pin.apple_sdk if v.target_info.os == "darwin" else None

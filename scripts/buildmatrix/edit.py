@@ -18,7 +18,7 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Table
 
-from . import loadguard, model, reach, spec, speccheck
+from . import loadguard, model, reach, spec, speccheck, targets
 from .atomic import write_atomic
 from .errors import BuildMatrixError, UsageError
 
@@ -56,19 +56,15 @@ def _check_option(option: str, value: str, table: str, key: str) -> None:
 
 
 def _parse_alias(alias: str, m: model.Matrix) -> dict:
-    """``sm89-avx512`` → gpu/isa (cuda), ``cpu-avx2`` → isa (cpu), ``darwin-mps`` → mps."""
-    if alias == "darwin-mps":
-        return {"target": "mps"}
-    head, _, isa = alias.partition("-")
-    if not isa:
+    """``sm89-avx512`` → gpu/isa (cuda), ``cpu-avx2`` → isa (cpu), ``darwin-mps`` → mps (targets.parse_alias)."""
+    found = targets.parse_alias(alias)
+    if found is None:
         raise UsageError(f"cannot read {alias!r}: write GPU-ISA (sm89-avx512), cpu-ISA (cpu-avx2) or darwin-mps")
-    if isa not in m.isas:
-        raise UsageError(f"unknown ISA {isa!r} in {alias!r} (known: {', '.join(m.isas)})")
-    if head == "cpu":
-        return {"target": "cpu", "isa": isa}
-    if head not in m.gpus:
-        raise UsageError(f"unknown GPU {head!r} in {alias!r} (known: {', '.join(m.gpus)})")
-    return {"target": "cuda", "gpu": head, "isa": isa}
+    target, fields = found
+    for axis, known in (("isa", m.isas), ("gpu", m.gpus)):
+        if axis in fields and fields[axis] not in known:
+            raise UsageError(f"unknown {axis.upper()} {fields[axis]!r} in {alias!r} (known: {', '.join(known)})")
+    return {"target": target.name, **fields}
 
 
 def _infer(m: model.Matrix, target: str, cuda: str | None, what: str) -> str | None:
@@ -153,8 +149,9 @@ def add(
         raise UsageError("name the variant to add: GPU-ISA (sm89-avx512), cpu-ISA or darwin-mps")
     facts = _parse_alias(alias, m)
     target = facts["target"]
-    cuda = cuda or (m.defaults.cuda if target == "cuda" else "")
-    if target != "cuda" and cuda:
+    axes = targets.of(target).axes
+    cuda = cuda or (m.defaults.cuda if "cuda" in axes else "")
+    if "cuda" not in axes and cuda:
         raise UsageError(f"{alias} is a {target} variant: it takes no --cuda")
     entry = tomlkit.table()
     name = "added-" + alias + (f"-{cuda.replace('.', '_')}" if cuda else "") + (f"-{suffix}" if suffix else "")
@@ -165,11 +162,8 @@ def add(
     entry["target"] = target
     entry["packages"] = list(packages or m.defaults.packages)
     entry["python"] = [python or m.defaults.python]
-    if target == "cuda":
-        entry["cuda"] = [cuda]
-        entry["gpu"] = [facts["gpu"]]
-    if target in ("cuda", "cpu"):
-        entry["isa"] = [facts["isa"]]
+    for axis in axes:
+        entry[axis] = [cuda if axis == "cuda" else facts[axis]]
     if suffix:
         entry["suffix"] = suffix
     entry["pin"] = pin or _infer(m, target, cuda or None, "pin")

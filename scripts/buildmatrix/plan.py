@@ -279,7 +279,7 @@ def measured_costs(records: Iterable[ledger.Record], m: model.Matrix) -> dict[tu
         v, x = m.by_name[r.variant], r.extra
         names = [a for a in x.get("argv", []) if a in m.by_name]
         hours = float(x.get("duration_s") or 0) / 3600 * int(x.get("cores") or 0)
-        kind = "cuda" if v.target == "cuda" else "cpu"
+        kind = "cuda" if v.cuda else "cpu"
         if hours > 0 and not v.requires and set(names) <= {v.name} | {w.name for w in m.variants if w.requires == v.name}:
             samples.setdefault(("torch", kind), []).append(hours)
         elif hours > 0 and v.requires and v.requires in built and all(m.by_name[n].requires for n in names):

@@ -209,7 +209,7 @@ def check_guards(
         guards.append(Guard("smoke tests", True, "not required (--no-smoke-required)"))
         return guards
     for v in variants:
-        hw = v.gpu.gpus[0] if v.gpu else ("Apple Silicon" if v.target == "mps" else f"a CPU with {v.isa.title}")
+        hw = v.target_info.host_of(cuda=v.cuda, gpu=v.gpu, isa=v.isa)
         fix = (
             f"on a host with {hw} ({v.platform}): `nox -s smoke` after building (or `invoke detect` to find the variant for a host),\n"
             f"then publish again (tested on another host: `invoke ledger --promote` there, commit and push {ledger.LEDGER}); or publish with --no-smoke-required"

@@ -66,11 +66,9 @@ class SmokeRunner:
         """Whether this runner has the hardware to smoke-test ``v``."""
         if v.platform != self.platform:
             return False
-        if v.target == "mps":
-            return True
-        if v.isa is None or v.isa.name not in self.isas:
+        if v.isa is not None and v.isa.name not in self.isas:
             return False
-        return v.target == "cpu" or (self.gpu is not None and v.gpu.runs_on(self.gpu.capability))
+        return v.gpu is None or (self.gpu is not None and v.gpu.runs_on(self.gpu.capability))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable
 
-from .. import ledger
+from .. import ledger, targets
 from ..model import Gpu, Isa, Matrix, Variant
 from .context import (
     ACTION_WORDS,
@@ -61,7 +61,7 @@ def gen_counts(ctx: Context) -> str:
         return v.python.version
 
     target_keys = [(f"CUDA {c}", target, c) for c in sorted_cudas(m)]
-    target_keys += [("CPU only", target, "cpu"), ("Apple Silicon (MPS)", target, "mps")]
+    target_keys += [(t.label, target, t.name) for t in targets.TARGETS.values() if "cuda" not in t.axes]
     gpu_keys = [(f"{g.name} ({g.family})", gpu, g.name) for g in sorted_gpus(m)]
     gpu_keys += [("no GPU (CPU only, MPS)", gpu, None)]
     isa_keys = [(f"{i.name} ({i.platform})", isa, i.name) for i in sorted_isas(m)]
@@ -241,7 +241,7 @@ def gen_sm_isa_grids(ctx: Context) -> str:
 def _section_heading(g: Gpu | None, target: str) -> str:
     if g is not None:
         return f"{g.name}: {g.family}"
-    return {"cpu": "CPU only", "mps": "Apple Silicon (MPS)"}[target]
+    return targets.of(target).label
 
 
 @generator("variant-matrix")
@@ -260,14 +260,12 @@ def gen_variant_matrix(ctx: Context) -> str:
         heads.append(f"[{first.gpu.name if first.gpu else heading}](#{slug(heading)}) ({len(vs)})")
         if first.gpu:
             intro = f"Compute capability {first.gpu.capability}: {products(first.gpu)}."
-        elif first.target == "cpu":
-            intro = "No GPU support: for Linux machines without an NVIDIA GPU."
         else:
-            intro = "Metal Performance Shaders on Apple Silicon (macOS)."
+            intro = first.target_info.intro
         rows = [
             [
                 code(v.name),
-                v.gpu.family if v.gpu else ("Apple GPU (MPS)" if v.target == "mps" else "—"),
+                v.gpu.family if v.gpu else v.target_info.device,
                 v.gpu.name if v.gpu else "—",
                 v.isa.name if v.isa else "—",
                 v.cuda.version if v.cuda else "—",

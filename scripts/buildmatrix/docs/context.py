@@ -13,12 +13,12 @@ from pathlib import PurePosixPath
 
 from packaging.version import Version
 
-from .. import ledger, spec
+from .. import ledger, spec, targets
 from ..model import Gpu, Isa, Matrix, Variant
 
 DOCS_DIR = PurePosixPath("docs")
 README = PurePosixPath("README.md")
-TARGET_ORDER = {"cuda": 0, "cpu": 1, "mps": 2}
+TARGET_ORDER = {name: targets.order(name) for name in targets.NAMES}  # display order, from targets.py
 ACTION_WORDS = {
     "eval": "evaluation",
     "build": "build",
@@ -114,7 +114,7 @@ def driver_max(*versions: str) -> str:
 
 
 def target_label(v: Variant) -> str:
-    return f"CUDA {v.cuda.version}" if v.cuda else {"cpu": "CPU only", "mps": "Apple Silicon (MPS)"}[v.target]
+    return v.target_info.label_of(cuda=v.cuda)
 
 
 def products(g: Gpu, n: int | None = None) -> str:

@@ -104,7 +104,7 @@ def _pick(m: Matrix, alias: str) -> list[Variant]:
 def example_variants(m: Matrix) -> list[tuple[str, list[Variant]]]:
     """(alias, variants) for the example commands: preferred ones if the model has them, else computed ones."""
     pool = sorted((v for v in m.variants if not v.suffix), key=lambda v: variant_key(m, v))
-    default = [v for v in pool if v.target == "cuda" and v.cuda.version == m.defaults.cuda]
+    default = [v for v in pool if v.cuda and v.cuda.version == m.defaults.cuda]
 
     def first(pred) -> Variant | None:
         return next((v for v in default if pred(v)), None)
@@ -122,7 +122,7 @@ def example_variants(m: Matrix) -> list[tuple[str, list[Variant]]]:
             alias = v.short if v else alias
         if vs:
             chosen.append((alias, vs))
-    other = [v for v in pool if v.target == "cuda" and v.cuda.version != m.defaults.cuda]
+    other = [v for v in pool if v.cuda and v.cuda.version != m.defaults.cuda]
     pref = _pick(m, "cuda12_9-sm103-avx2")
     if pref:
         chosen.append(("cuda12_9-sm103-avx2", pref))

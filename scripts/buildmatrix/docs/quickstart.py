@@ -93,7 +93,7 @@ def gen_decision_tree(ctx: Context) -> str:
         "`<package>-python<XY>-cuda<X_Y>-<sm>-<isa>` for GPUs, `<package>-python<XY>-cpu-<isa>` without GPU, "
         "`<package>-python<XY>-darwin-mps` for Apple Silicon."
     )
-    ex = [vs for _a, vs in example_variants(m) if vs[0].target == "cuda" and vs[0].cuda.version == m.defaults.cuda]
+    ex = [vs for _a, vs in example_variants(m) if vs[0].cuda and vs[0].cuda.version == m.defaults.cuda]
     if ex:
         sample = ex[0][0]
         other = sorted(
@@ -193,8 +193,8 @@ def gen_cpu_isa_guide(ctx: Context) -> str:
     ]
     for isa in sorted_isas(m):
         f = facts[isa.name]
-        n_gpu = sum(1 for v in m.variants if v.isa and v.isa.name == isa.name and v.target == "cuda")
-        n_cpu = sum(1 for v in m.variants if v.isa and v.isa.name == isa.name and v.target == "cpu")
+        n_gpu = sum(1 for v in m.variants if v.isa and v.isa.name == isa.name and v.gpu)
+        n_cpu = sum(1 for v in m.variants if v.isa and v.isa.name == isa.name and not v.gpu)
         lines = [
             f"#### {isa.name}: {isa.title}",
             "",
@@ -220,10 +220,10 @@ def gen_cpu_isa_guide(ctx: Context) -> str:
 def _describe(m: Matrix, vs: list[Variant]) -> str:
     v = vs[0]
     pk = " + ".join(m.packages[p].title for p in dict.fromkeys(x.package.name for x in vs))
-    if v.target == "cuda":
+    if v.gpu:
         hw = f"{v.gpu.name} ({products(v.gpu, 2)}), {v.isa.title}, CUDA {v.cuda.version}, {v.platform}"
-    elif v.target == "cpu":
-        hw = f"CPU only, {v.isa.title}, {v.platform}"
+    elif v.isa:
+        hw = f"{v.target_info.label}, {v.isa.title}, {v.platform}"
     else:
         hw = "Apple Silicon, aarch64-darwin"
     return f"{pk} for {hw}, Python {v.python.version}"
