@@ -1,4 +1,5 @@
-"""docs/variants.md regions, rendered from :mod:`buildmatrix.spec`: ``key-reference``, ``matrix-blocks``."""
+"""docs/variants.md regions: ``key-reference`` and ``matrix-blocks`` from :mod:`buildmatrix.spec`, ``hardware-rules``
+from :data:`buildmatrix.model.rules.RULES`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 from collections import Counter, defaultdict
 
 from .. import spec
-from ..model import Variant
+from ..model import RULES, Variant
 from .context import Context, cap_key, generator, isa_key, ver
 from .markdown import code, slug, table
 
@@ -135,3 +136,23 @@ def gen_matrix_blocks(ctx: Context) -> str:
     if overridden:
         text += "\n\nOverrides in effect: " + ", ".join(f"{code(o)} ({n} variants)" for o, n in sorted(overridden.items())) + "."
     return text
+
+
+SCOPE_WORDS = {
+    "block": "each `[[matrix]]` block",
+    "variant": "each variant",
+    "pair": "a variant that reuses a torch, with the variant it names",
+}
+
+
+def rule_key_link(key: str) -> str:
+    """``gpu.min_cuda`` as a link to its table in the key reference."""
+    table_name, _, _key = key.partition(".")
+    return f"[{code(key)}](#{slug(spec_heading(table_name))})"
+
+
+@generator("hardware-rules")
+def gen_hardware_rules(ctx: Context) -> str:
+    """Every hardware and pairing rule: its id (as error messages show it), what it requires, the keys it reads."""
+    rows = [[code(r.id), SCOPE_WORDS[r.scope], r.summary, ", ".join(rule_key_link(k) for k in r.keys)] for r in RULES.values()]
+    return table(["Rule", "Checked for", "Requires", "Keys"], rows)

@@ -30,7 +30,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
         "evidence",
     ),
     "docs/QUICKSTART.md": ("decision-tree", "gpu-reference", "cpu-isa-guide", "examples", "magma-patch"),
-    "docs/variants.md": ("key-reference", "matrix-blocks"),
+    "docs/variants.md": ("key-reference", "hardware-rules", "matrix-blocks"),
     "docs/BUILDING.md": ("scale-jobs",),
 }
 

@@ -121,7 +121,7 @@ def _target_axes(block: dict, report: Report) -> None:
 
 @rule("cuda-gpu-range", scope="variant", keys=("gpu.min_cuda", "gpu.max_cuda", "matrix.cuda", "matrix.exclude"))
 def _cuda_gpu_range(v: Variant, report: Report) -> None:
-    """The CUDA version can compile for the GPU: min_cuda <= CUDA <= max_cuda (max inclusive)."""
+    """The CUDA version can compile for the GPU: `min_cuda` ≤ CUDA ≤ `max_cuda`."""
     gpu, cuda = v.gpu, v.cuda
     if gpu is None or cuda is None:
         return
@@ -216,7 +216,7 @@ def _torch_version_known(v: Variant, report: Report) -> None:
 
 @rule("target-isa-platform", scope="variant", keys=("isa.platform", "matrix.isa", "matrix.target"))
 def _target_isa_platform(v: Variant, report: Report) -> None:
-    """The ISA is one of the target's system (cuda and cpu variants are Linux builds)."""
+    """The ISA's platform is of the target's system: cuda and cpu variants are Linux builds."""
     t, isa = v.target_info, v.isa
     if isa is not None and not isa.platform.endswith("-" + t.os):
         elsewhere = sorted({o.os for o in targets.TARGETS.values()} - {t.os})
