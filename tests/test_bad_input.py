@@ -291,6 +291,7 @@ def test_names_too_long_for_a_file_are_refused(scratch):
     raw = tomllib.loads(text)
     for table in ("package", "isa"):
         old, new = next(iter(raw[table])), table[0] * 64
+        assert f"[{table}.{old}]" in text and f'"{old}"' in text, f"{table}.{old} is not where the rename expects it"
         lines = [line.replace(f"[{table}.{old}]", f"[{table}.{new}]") for line in text.splitlines()]
         text = "\n".join(line if line.startswith("features") else line.replace(f'"{old}"', f'"{new}"') for line in lines)
     f.write_text(text + "\n")

@@ -17,6 +17,7 @@ from buildmatrix.errors import BuildMatrixError, ModelError, UsageError
 from conftest import require_tool
 from hypothesis import given
 from hypothesis import strategies as st
+from textedit import mutate
 
 
 def fake_tool(bindir: Path, name: str, stdout: str, rc: int = 0) -> None:
@@ -46,7 +47,7 @@ def test_add_to_block_extends_lists(toml):
     text = toml.read_text()
     # take sm90 out of the CUDA 12 block, then add it back through --block
     toml.write_text(
-        text.replace('gpu = ["sm61", "sm75", "sm80", "sm86", "sm89", "sm90", ', 'gpu = ["sm61", "sm75", "sm80", "sm86", "sm89", ')
+        mutate(text, 'gpu = ["sm61", "sm75", "sm80", "sm86", "sm89", "sm90", ', 'gpu = ["sm61", "sm75", "sm80", "sm86", "sm89", ')
     )
     assert not any(v.gpu and v.gpu.name == "sm90" and v.cuda.version == "12.8" for v in model.load(toml).variants)
     before = toml.read_text()

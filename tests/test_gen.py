@@ -11,6 +11,7 @@ from buildmatrix.errors import BuildMatrixError
 from conftest import require_tool
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from textedit import mutate
 
 PKGS = Path(".flox") / "pkgs"
 
@@ -96,7 +97,7 @@ def test_subset_renders_the_torch_it_needs(scratch):
 
 def test_invalid_model_writes_nothing(scratch):
     f = scratch / "variants.toml"
-    f.write_text(f.read_text().replace('capability = "12.0"', 'capability = "sm_120"'))
+    f.write_text(mutate(f.read_text(), 'capability = "12.0"', 'capability = "sm_120"'))
     assert cli.cmd_gen(str(f), str(scratch), None, False, False, {}) == 2
     assert list((scratch / PKGS).iterdir()) == []
 

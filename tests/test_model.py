@@ -1,179 +1,13 @@
-"""variants.toml: the shipped matrix, and one test per validation rule."""
+"""variants.toml: the shipped matrix, and one test per validation rule (the hardware rules: test_rules.py)."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from buildmatrix import model
-from buildmatrix.errors import ModelError, UsageError
-
-MINI = """\
-schema_version = 1
-
-[defaults]
-python = "3.13"
-cuda = "13.0"
-packages = ["pytorch", "torchvision"]
-
-[package.pytorch]
-attr = "torch"
-title = "PyTorch"
-
-[package.torchvision]
-attr = "torchvision"
-title = "TorchVision"
-requires = "pytorch"
-
-[python."3.13"]
-
-[cuda."12.8"]
-min_driver = "570.26"
-default_capabilities = ["7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "12.0"]
-
-[cuda."13.0"]
-min_driver = "580.65.06"
-default_capabilities = ["7.5", "8.0", "8.6", "8.9", "9.0", "10.0", "10.3", "12.0", "12.1"]
-
-[gpu.sm61]
-capability = "6.1"
-family = "Pascal"
-gpus = ["GTX 1080"]
-min_cuda = "8.0"
-max_cuda = "12.9"
-platforms = ["x86_64-linux"]
-isas = ["avx2"]
-cudnn = false
-min_driver = "390"
-
-[gpu.sm90]
-capability = "9.0"
-family = "Hopper"
-gpus = ["H100"]
-min_cuda = "11.8"
-platforms = ["x86_64-linux", "aarch64-linux"]
-min_driver = "525"
-
-[gpu.sm110]
-capability = "11.0"
-family = "Thor"
-gpus = ["Jetson AGX Thor"]
-min_cuda = "13.0"
-platforms = ["aarch64-linux"]
-min_driver = "580"
-
-[isa.avx2]
-title = "AVX2"
-platform = "x86_64-linux"
-flags = ["-mavx2", "-mfma", "-mf16c"]
-features = ["avx2", "fma", "f16c"]
-archspec = ["haswell"]
-hardware = "Haswell+"
-rank = 20
-
-[isa.avx512]
-title = "AVX-512"
-platform = "x86_64-linux"
-flags = ["-mavx512f"]
-features = ["avx512f"]
-archspec = ["skylake_avx512"]
-hardware = "Skylake-SP+"
-rank = 30
-
-[isa.armv9]
-title = "ARMv9"
-platform = "aarch64-linux"
-flags = ["-march=armv9-a+sve+sve2"]
-features = ["sve2"]
-archspec = ["neoverse_v2"]
-hardware = "Grace"
-rank = 20
-
-[pin.p12]
-rev = "0182a361324364ae3f436a63005877674cf45efb"
-sha256 = ""
-fetcher = "builtins.fetchTarball"
-unverified = "not prefetched"
-cuda = ["12.8"]
-torch = "2.9.1"
-torch_patches = ["fix-cmake-cuda-toolkit.patch"]
-torch_cuda13_broken = true
-
-[pin.p13]
-rev = "6a030d535719c5190187c4cec156f335e95e3211"
-sha256 = ""
-fetcher = "builtins.fetchTarball"
-unverified = "not prefetched"
-cuda = ["13.0"]
-torch = "2.9.1"
-torch_patches = ["fix-cmake-cuda-toolkit.patch"]
-torchvision_patches = []
-torch_cuda13_broken = true
-
-[source."v2.10.0"]
-version = "2.10.0"
-owner = "pytorch"
-repo = "pytorch"
-rev = "v2.10.0"
-hash = "sha256-RKiZLHBCneMtZKRgTEuW1K7+Jpi+tx11BMXuS1jC1xQ="
-fetch_submodules = true
-fetcher = "fetchFromGitHub+submodules"
-hash_source = "a recipe"
-
-[nixpkgs_patch."fix-cmake-cuda-toolkit.patch"]
-package = "torch"
-when = "cuda"
-keep_on = []
-reason = "r"
-source = "s"
-
-[patch.magma]
-file = "patches/fix.patch"
-package = "magma-cuda-static"
-min_cuda = "13.0"
-upstream = "u"
-summary = "s"
-
-[[matrix]]
-name = "gpu"
-target = "cuda"
-packages = ["pytorch", "torchvision"]
-python = ["3.13"]
-cuda = ["13.0"]
-gpu = ["sm90"]
-isa = ["avx2", "avx512"]
-pin = "p13"
-torch = "v2.10.0"
-
-[[matrix]]
-name = "cpu"
-target = "cpu"
-packages = ["pytorch"]
-python = ["3.13"]
-isa = ["avx2"]
-pin = "p12"
-"""
-
-
-def load_text(tmp_path: Path, text: str) -> model.Matrix:
-    (tmp_path / "patches").mkdir(exist_ok=True)
-    (tmp_path / "patches" / "fix.patch").write_text("")
-    f = tmp_path / "variants.toml"
-    f.write_text(text)
-    return model.load(f)
-
-
-def problems(tmp_path: Path, text: str) -> str:
-    with pytest.raises(ModelError) as info:
-        load_text(tmp_path, text)
-    return str(info.value)
-
-
-def line_of(text: str, needle: str, nth: int = 0) -> int:
-    hits = [i for i, line in enumerate(text.splitlines(), 1) if needle in line]
-    return hits[nth]
-
+from buildmatrix.errors import UsageError
+from mini import MINI, line_of, load_text, problems
+from textedit import mutate
 
 # ------------------------------------------------------------------ shipped
 
@@ -250,7 +84,7 @@ def test_mini_model_loads(tmp_path):
 
 
 def test_broken_toml_names_the_line(tmp_path):
-    text = MINI.replace('title = "AVX2"', 'title = "AVX2')
+    text = mutate(MINI, 'title = "AVX2"', 'title = "AVX2')
     msg = problems(tmp_path, text)
     assert "not valid TOML" in msg
     n = line_of(text, 'title = "AVX2')
@@ -258,67 +92,15 @@ def test_broken_toml_names_the_line(tmp_path):
 
 
 def test_unknown_key_suggests_the_right_one(tmp_path):
-    text = MINI.replace('min_driver = "525"', 'min_drivr = "525"')
+    text = mutate(MINI, 'min_driver = "525"', 'min_drivr = "525"')
     msg = problems(tmp_path, text)
     assert "gpu.sm90.min_drivr: unknown key" in msg and "did you mean `min_driver`" in msg
     assert f"variants.toml:{line_of(text, 'min_drivr')}:" in msg
 
 
 def test_wrong_type_is_reported(tmp_path):
-    msg = problems(tmp_path, MINI.replace("rank = 30", 'rank = "30"'))
+    msg = problems(tmp_path, mutate(MINI, "rank = 30", 'rank = "30"'))
     assert "isa.avx512.rank: must be an integer" in msg
-
-
-def test_arch_dropped_by_newer_cuda(tmp_path):
-    text = MINI.replace('gpu = ["sm90"]', 'gpu = ["sm90", "sm61"]').replace(
-        'isa = ["avx2", "avx512"]\npin = "p13"', 'isa = ["avx2"]\npin = "p13"'
-    )
-    msg = problems(tmp_path, text)
-    assert "CUDA 13.0 dropped sm61 (last supported: 12.9)" in msg
-    assert 'exclude { gpu = "sm61", cuda = "13.0" }' in msg
-
-
-def test_cuda_too_old_for_arch(tmp_path):
-    text = MINI.replace('cuda = ["13.0"]\ngpu = ["sm90"]', 'cuda = ["12.8"]\ngpu = ["sm110"]').replace(
-        'isa = ["avx2", "avx512"]\npin = "p13"', 'isa = ["armv9"]\npin = "p12"'
-    )
-    msg = problems(tmp_path, text)
-    assert "CUDA 12.8 is too old for sm110 (needs ≥ 13.0)" in msg
-
-
-def test_arm_only_gpu_with_x86_isa(tmp_path):
-    msg = problems(tmp_path, MINI.replace('gpu = ["sm90"]', 'gpu = ["sm90", "sm110"]'))
-    assert "sm110 × avx2: sm110 exists only on aarch64-linux but avx2 is x86_64-linux" in msg
-
-
-def test_gpu_restricted_isas(tmp_path):
-    text = MINI.replace('cuda = ["13.0"]\ngpu = ["sm90"]', 'cuda = ["12.8"]\ngpu = ["sm61"]').replace(
-        'pin = "p13"', 'pin = "p12"', 1
-    )
-    msg = problems(tmp_path, text)
-    assert "sm61 × avx512: sm61 is built only with avx2" in msg
-
-
-def test_isa_on_wrong_platform_for_cpu_targets(tmp_path):
-    text = MINI.replace('platform = "aarch64-linux"', 'platform = "aarch64-darwin"').replace(
-        'isa = ["avx2"]\npin = "p12"', 'isa = ["armv9"]\npin = "p12"'
-    )
-    msg = problems(tmp_path, text)
-    assert "armv9 is a aarch64-darwin ISA; cpu variants are Linux builds" in msg
-
-
-def test_cpu_block_cannot_name_gpus(tmp_path):
-    msg = problems(tmp_path, MINI.replace('isa = ["avx2"]\npin = "p12"', 'isa = ["avx2"]\ngpu = ["sm90"]\npin = "p12"'))
-    assert "a cpu block cannot have `gpu`" in msg
-
-
-def test_mps_block_cannot_name_isas(tmp_path):
-    text = (
-        MINI
-        + '\n[[matrix]]\nname = "mac"\ntarget = "mps"\npackages = ["pytorch"]\npython = ["3.13"]\nisa = ["avx2"]\npin = "p12"\n'
-    )
-    msg = problems(tmp_path, text)
-    assert "a mps block cannot have `isa`" in msg
 
 
 def test_duplicate_variant_names(tmp_path):
@@ -331,7 +113,7 @@ def test_duplicate_variant_names(tmp_path):
 
 
 def test_names_with_dots_are_rejected(tmp_path):
-    msg = problems(tmp_path, MINI.replace('name = "cpu"', 'name = "cpu"\nsuffix = "v1.2"'))
+    msg = problems(tmp_path, mutate(MINI, 'name = "cpu"', 'name = "cpu"\nsuffix = "v1.2"'))
     assert "matrix[1].suffix: 'v1.2' is malformed" in msg
 
 
@@ -348,14 +130,14 @@ def test_names_with_dots_are_rejected(tmp_path):
     ],
 )
 def test_malformed_revs_and_hashes(tmp_path, old, new, expected):
-    msg = problems(tmp_path, MINI.replace(old, new))
+    msg = problems(tmp_path, mutate(MINI, old, new))
     assert expected in msg
 
 
 def test_missing_references(tmp_path):
-    text = MINI.replace('pin = "p12"', 'pin = "p122"').replace('torch = "v2.10.0"', 'torch = "v2.10"')
-    text = text.replace(
-        "torch_cuda13_broken = true\n\n[pin.p13]", 'torch_cuda13_broken = true\ncarries = ["magmaa"]\n\n[pin.p13]'
+    text = mutate(mutate(MINI, 'pin = "p12"', 'pin = "p122"'), 'torch = "v2.10.0"', 'torch = "v2.10"')
+    text = mutate(
+        text, "torch_cuda13_broken = true\n\n[pin.p13]", 'torch_cuda13_broken = true\ncarries = ["magmaa"]\n\n[pin.p13]'
     )
     msg = problems(tmp_path, text)
     assert "unknown pin 'p122'" in msg and "did you mean `p12`" in msg
@@ -364,7 +146,7 @@ def test_missing_references(tmp_path):
 
 
 def test_missing_patch_file(tmp_path):
-    msg = problems(tmp_path, MINI.replace('file = "patches/fix.patch"', 'file = "patches/nope.patch"'))
+    msg = problems(tmp_path, mutate(MINI, 'file = "patches/fix.patch"', 'file = "patches/nope.patch"'))
     assert "patch file patches/nope.patch does not exist" in msg
 
 
@@ -375,46 +157,17 @@ def test_empty_matrix(tmp_path):
 
 
 def test_stale_exclude_and_unused_override(tmp_path):
-    text = MINI.replace('torch = "v2.10.0"\n', 'torch = "v2.10.0"\nexclude = [{ isa = "armv9" }]\n', 1)
+    text = mutate(MINI, 'torch = "v2.10.0"\n', 'torch = "v2.10.0"\nexclude = [{ isa = "armv9" }]\n', 1)
     assert "matrix[0].exclude[0]: this exclude matches no combination" in problems(tmp_path, text)
     text = MINI + '\n[[override]]\nmatch = { gpu = "sm110" }\ndescription = "x"\n'
     assert "override[0]: this override matches no variant" in problems(tmp_path, text)
 
 
-def test_torchvision_needs_its_pytorch(tmp_path):
-    msg = problems(
-        tmp_path,
-        MINI.replace(
-            'packages = ["pytorch"]\npython = ["3.13"]\nisa = ["avx2"]',
-            'packages = ["torchvision"]\npython = ["3.13"]\nisa = ["avx2"]',
-        ),
-    )
-    assert "torchvision-python313-cpu-avx2 shares the torch of pytorch-python313-cpu-avx2, which the matrix does not build" in msg
-
-
-def test_torch_settings_must_agree_between_pair(tmp_path):
-    text = MINI + '\n[[override]]\nmatch = { package = "torchvision", isa = "avx2" }\nenv = { USE_NCCL = "0" }\n'
-    msg = problems(tmp_path, text)
-    assert "would need a torch different from pytorch-python313-cuda13_0-sm90-avx2" in msg
-
-
-def test_torchvision_must_pair_with_its_torch(tmp_path):
-    vision = '\n[source.tv24]\npackage = "torchvision"\nversion = "0.24.1"\nowner = "pytorch"\nrepo = "vision"\nrev = "v0.24.1"\nhash = ""\nfetch_submodules = false\nfetcher = "fetchFromGitHub"\nunverified = "u"\n'
-    text = MINI.replace("[patch.magma]", vision + "\n[patch.magma]").replace(
-        'torch = "v2.10.0"\n', 'torch = "v2.10.0"\ntorchvision = "tv24"\n', 1
-    )
-    msg = problems(tmp_path, text)
-    assert "torchvision 0.24.1 does not pair with torch 2.10.0 (it needs 0.25.x)" in msg
-    assert model.paired_torchvision("2.10.0") == "0.25" and model.paired_torchvision("2.9.1") == "0.24"
-    text = text.replace('version = "0.24.1"', 'version = "0.25.0"')
-    assert load_text(tmp_path, text).variant("torchvision-python313-cuda13_0-sm90-avx2").torchvision_version == "0.25.0"
-    wrong = text.replace('torchvision = "tv24"', 'torchvision = "v2.10.0"')
-    assert "source 'v2.10.0' is a torch source, not a torchvision one" in problems(tmp_path, wrong)
-
-
 def test_sm61_gets_a_narrowed_package_set(tmp_path):
-    text = MINI.replace('cuda = ["13.0"]\ngpu = ["sm90"]', 'cuda = ["12.8"]\ngpu = ["sm61", "sm90"]').replace(
-        'isa = ["avx2", "avx512"]\npin = "p13"', 'isa = ["avx2"]\npin = "p12"'
+    text = mutate(
+        mutate(MINI, 'cuda = ["13.0"]\ngpu = ["sm90"]', 'cuda = ["12.8"]\ngpu = ["sm61", "sm90"]'),
+        'isa = ["avx2", "avx512"]\npin = "p13"',
+        'isa = ["avx2"]\npin = "p12"',
     )
     m = load_text(tmp_path, text)
     assert m.variant("pytorch-python313-cuda12_8-sm61-avx2").narrow_capabilities
@@ -423,13 +176,8 @@ def test_sm61_gets_a_narrowed_package_set(tmp_path):
 
 
 def test_capability_must_match_name(tmp_path):
-    msg = problems(tmp_path, MINI.replace('capability = "9.0"', 'capability = "9.1"'))
+    msg = problems(tmp_path, mutate(MINI, 'capability = "9.0"', 'capability = "9.1"'))
     assert "capability 9.1 does not match the name sm90" in msg
-
-
-def test_pin_without_the_cuda_set(tmp_path):
-    msg = problems(tmp_path, MINI.replace('pin = "p13"', 'pin = "p12"', 1))
-    assert "pin p12 has no CUDA 13.0 package set" in msg
 
 
 @pytest.mark.parametrize(
@@ -442,13 +190,13 @@ def test_pin_without_the_cuda_set(tmp_path):
     ],
 )
 def test_strings_reaching_a_shell_are_rejected(tmp_path, old, new, expected):
-    assert expected in problems(tmp_path, MINI.replace(old, new))
+    assert expected in problems(tmp_path, mutate(MINI, old, new))
 
 
 def test_archspec_cross_check(tmp_path):
-    msg = problems(tmp_path, MINI.replace('archspec = ["neoverse_v2"]', 'archspec = ["neoverse_v1"]'))
+    msg = problems(tmp_path, mutate(MINI, 'archspec = ["neoverse_v2"]', 'archspec = ["neoverse_v1"]'))
     assert "neoverse_v1 lacks features sve2 that armv9 requires" in msg
-    msg = problems(tmp_path, MINI.replace('archspec = ["haswell"]', 'archspec = ["haswel"]'))
+    msg = problems(tmp_path, mutate(MINI, 'archspec = ["haswell"]', 'archspec = ["haswel"]'))
     assert "archspec knows no microarchitecture 'haswel'" in msg and "did you mean `haswell`" in msg
 
 
@@ -460,31 +208,34 @@ def test_free_text_descriptions_are_accepted(tmp_path):
     m = load_text(tmp_path, text)
     assert m.variant("pytorch-python313-cpu-avx2").description.startswith("${builtins.abort")
     # meta.description is one line: a line break (or any control character) is refused, not escaped.
-    msg = problems(tmp_path, text.replace("#hash", "two\\nlines"))
+    msg = problems(tmp_path, mutate(text, "#hash", "two\\nlines"))
     assert "override[0].description: contains a control character (U+000A)" in msg
 
 
 def test_unknown_defaults(tmp_path):
-    msg = problems(tmp_path, MINI.replace('cuda = "13.0"\npackages', 'cuda = "13.2"\npackages'))
+    msg = problems(tmp_path, mutate(MINI, 'cuda = "13.0"\npackages', 'cuda = "13.2"\npackages'))
     assert "defaults.cuda: unknown CUDA version '13.2'" in msg
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
-    text = MINI.replace('min_driver = "525"', 'min_drivr = "525"').replace("rank = 30", 'rank = "x"')
+    text = mutate(mutate(MINI, 'min_driver = "525"', 'min_drivr = "525"'), "rank = 30", 'rank = "x"')
     msg = problems(tmp_path, text)
     assert msg.splitlines()[0].endswith("3 problem(s); nothing was written")  # unknown key, missing key, type
 
 
 def test_error_lines_point_into_array_tables(tmp_path):
-    text = MINI.replace('name = "cpu"\ntarget = "cpu"', 'name = "cpu"\ntarget = "gpu"')
+    text = mutate(MINI, 'name = "cpu"\ntarget = "cpu"', 'name = "cpu"\ntarget = "gpu"')
     msg = problems(tmp_path, text)
     n = line_of(text, 'target = "gpu"')
     assert f"variants.toml:{n}: matrix[1].target: 'gpu' is not one of cuda, cpu, mps" in msg
 
 
 def test_overrides_apply_in_order_and_are_recorded(tmp_path):
-    text = MINI.replace(
-        'torch = "v2.10.0"\n', 'torch = "v2.10.0"\n\n[[matrix.override]]\nmatch = { isa = "avx512" }\ndescription = "block"\n', 1
+    text = mutate(
+        MINI,
+        'torch = "v2.10.0"\n',
+        'torch = "v2.10.0"\n\n[[matrix.override]]\nmatch = { isa = "avx512" }\ndescription = "block"\n',
+        1,
     )
     text += '\n[[override]]\nmatch = { name = "pytorch-python313-cuda13_0-sm90-avx512" }\ndescription = "global"\n'
     m = load_text(tmp_path, text)

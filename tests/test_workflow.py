@@ -19,13 +19,9 @@ import yaml
 from buildmatrix import ciimport, ledger, model, workflow
 from buildmatrix.errors import ModelError, UsageError
 from conftest import ROOT
+from textedit import mutate
 
 YML = ROOT / workflow.WORKFLOW_FILE
-
-
-def mutate(text: str, old: str, new: str) -> str:
-    assert old in text, f"{old!r} not in the text"
-    return text.replace(old, new, 1)
 
 
 @pytest.fixture(scope="module")
@@ -298,7 +294,7 @@ def test_the_plan_step_writes_github_outputs_and_a_summary(tmp_path, monkeypatch
 @pytest.mark.parametrize(
     ("old", "new", "where", "says"),
     [
-        ('"gpu-sm90"]', '"${{ secrets.X }}"]', "ci.smoke_runner[0].labels[3]", "malformed"),
+        ('"x64", "gpu-sm90"]', '"x64", "${{ secrets.X }}"]', "ci.smoke_runner[0].labels[3]", "malformed"),
         ('gpu = "sm120"', 'gpu = "sm130"', "ci.smoke_runner[1].gpu", "unknown GPU architecture"),
         ('isas = ["armv8_2", "armv9"]', 'isas = ["armv8_2", "avx2"]', "ci.smoke_runner[2].isas[1]", "x86_64-linux ISA"),
         ('aarch64-linux = ["self-hosted", "linux", "arm64", "buildmatrix-build"]\n', "", "ci.runners.aarch64-linux", "no build runner"),
