@@ -2,7 +2,7 @@
 
 ``Package`` … ``Patch`` are the entries of the axis tables ([package.NAME], [python."X.Y"],
 [cuda."X.Y"], [gpu.NAME], [isa.NAME], [pin.NAME], [source.NAME], [patch.NAME]) and
-``Defaults`` is [defaults]. Field names are the spec keys they come from (spec.py), except
+``Defaults`` is [defaults]; :class:`Tables` holds them all. Field names are the spec keys they come from (spec.py), except
 ``name`` / ``version`` (the entry's own table name) and ``attr_override`` (the optional ``attr``
 key, which the ``attr`` property completes). Records only answer questions about themselves;
 building them from the raw tables is :mod:`buildmatrix.model.tables`.
@@ -11,8 +11,12 @@ building them from the raw tables is :mod:`buildmatrix.model.tables`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from packaging.version import Version
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..pinfacts import NixpkgsPatch
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,3 +186,29 @@ class Defaults:
     python: str
     cuda: str
     packages: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tables:
+    """Every axis table of one file, by entry name (a Matrix is these plus the variants)."""
+
+    defaults: Defaults
+    packages: dict[str, Package]
+    pythons: dict[str, Python]
+    cudas: dict[str, Cuda]
+    gpus: dict[str, Gpu]
+    isas: dict[str, Isa]
+    pins: dict[str, Pin]
+    sources: dict[str, Source]
+    patches: dict[str, Patch]
+    nixpkgs_patches: dict[str, NixpkgsPatch]  # by file name
+
+    def axis(self, name: str) -> dict:
+        """The entries a block list or a match key names: package, python, cuda, gpu or isa."""
+        return {
+            "package": self.packages,
+            "python": self.pythons,
+            "cuda": self.cudas,
+            "gpu": self.gpus,
+            "isa": self.isas,
+        }[name]

@@ -17,8 +17,8 @@ from dataclasses import replace
 from .. import reach, spec, targets
 from . import rules
 from .collect import Collector
+from .entries import Tables
 from .matrix import unknown_name_message
-from .tables import Tables
 from .variant import Variant, name_core
 
 MAX_NAME = 200  # a variant name is a file name (<name>.nix): file systems allow 255 bytes

@@ -9,6 +9,7 @@ end. Nothing here writes to disk.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 from .. import loadguard, pinfacts, speccheck
@@ -16,6 +17,7 @@ from ..errors import ProblemList
 from ..tomlpos import LineIndex
 from . import expand, rules, tables
 from .collect import Collector
+from .entries import Tables
 from .matrix import Matrix
 from .variant import Variant
 
@@ -58,22 +60,9 @@ def loads(text: str, path: Path | str = DEFAULT_FILE) -> Matrix:
     return _matrix(path, t, variants)
 
 
-def _matrix(path: Path, t: tables.Tables, variants: list[Variant]) -> Matrix:
-    matrix = Matrix(
-        path=path,
-        defaults=t.defaults,
-        packages=t.packages,
-        pythons=t.pythons,
-        cudas=t.cudas,
-        gpus=t.gpus,
-        isas=t.isas,
-        pins=t.pins,
-        sources=t.sources,
-        patches=t.patches,
-        variants=variants,
-        nixpkgs_patches=t.nixpkgs_patches,
-    )
-    matrix.warnings += pinfacts.unverified_warnings(matrix)
+def _matrix(path: Path, t: Tables, variants: list[Variant]) -> Matrix:
+    matrix = Matrix(path=path, variants=variants, **{f.name: getattr(t, f.name) for f in fields(Tables)})
+    matrix.warnings.extend(pinfacts.unverified_warnings(matrix))
     unused = sorted(set(t.pins) - {v.pin.name for v in variants})
     if unused:
         matrix.warnings.append("pins no variant uses: " + ", ".join(unused))

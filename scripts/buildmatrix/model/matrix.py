@@ -12,30 +12,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from ..errors import UsageError
-from .entries import Cuda, Defaults, Gpu, Isa, Package, Patch, Pin, Python, Source
+from .entries import Tables
 from .variant import Variant
 
 
-@dataclass(kw_only=True)
-class Matrix:
+@dataclass(frozen=True, kw_only=True)
+class Matrix(Tables):
     """The loaded model: axis tables plus every expanded variant (in file order)."""
 
     path: Path
-    defaults: Defaults
-    packages: dict[str, Package]
-    pythons: dict[str, Python]
-    cudas: dict[str, Cuda]
-    gpus: dict[str, Gpu]
-    isas: dict[str, Isa]
-    pins: dict[str, Pin]
-    sources: dict[str, Source]
-    patches: dict[str, Patch]
     variants: list[Variant]
     warnings: list[str] = field(default_factory=list)
-    nixpkgs_patches: dict[str, Any] = field(default_factory=dict)  # pinfacts.NixpkgsPatch by file name
 
     @cached_property
     def by_name(self) -> dict[str, Variant]:

@@ -4,45 +4,18 @@
 (already checked against spec.py, so every required key is there) and reports what spec.py
 cannot see: a capability that does not match its GPU name, archspec names and features, hash
 forms, references between tables, files that do not exist. It returns one frozen
-:class:`Tables`, the context the expansion and the rules read.
+:class:`~buildmatrix.model.entries.Tables`, the context the expansion reads.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.version import Version
 
 from .. import pinfacts, reach, requires, spec, speccheck
 from .collect import Collector
-from .entries import Cuda, Defaults, Gpu, Isa, Package, Patch, Pin, Python, Source
-
-
-@dataclass(frozen=True, kw_only=True)
-class Tables:
-    """Every axis table of one file, by entry name."""
-
-    defaults: Defaults
-    packages: dict[str, Package]
-    pythons: dict[str, Python]
-    cudas: dict[str, Cuda]
-    gpus: dict[str, Gpu]
-    isas: dict[str, Isa]
-    pins: dict[str, Pin]
-    sources: dict[str, Source]
-    patches: dict[str, Patch]
-    nixpkgs_patches: dict[str, pinfacts.NixpkgsPatch]
-
-    def axis(self, name: str) -> dict:
-        """The entries a block list or a match key names: package, python, cuda, gpu or isa."""
-        return {
-            "package": self.packages,
-            "python": self.pythons,
-            "cuda": self.cudas,
-            "gpu": self.gpus,
-            "isa": self.isas,
-        }[name]
+from .entries import Cuda, Defaults, Gpu, Isa, Package, Patch, Pin, Python, Source, Tables
 
 
 def read(raw: dict, path: Path, c: Collector) -> Tables:

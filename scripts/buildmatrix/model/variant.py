@@ -122,20 +122,9 @@ class Variant:
             self.cmake_flags,
         )
 
-    def matches(self, field_name: str, wanted: Iterable[str]) -> bool:
-        value = {
-            "name": self.name,
-            "package": self.package.name,
-            "python": self.python.version,
-            "target": self.target,
-            "cuda": self.cuda.version if self.cuda else None,
-            "gpu": self.gpu.name if self.gpu else None,
-            "isa": self.isa.name if self.isa else None,
-        }[field_name]
-        return value in wanted
-
-    def as_dict(self) -> dict[str, Any]:
-        """A plain, JSON-ready view (used by `invoke list --json` and smoke expectations)."""
+    @property
+    def match_values(self) -> dict[str, str | None]:
+        """What a match table (exclude, override ``match``) compares, by match key (spec.MATCH_KEYS)."""
         return {
             "name": self.name,
             "package": self.package.name,
@@ -143,8 +132,19 @@ class Variant:
             "target": self.target,
             "cuda": self.cuda.version if self.cuda else None,
             "gpu": self.gpu.name if self.gpu else None,
-            "capability": self.gpu.capability if self.gpu else None,
             "isa": self.isa.name if self.isa else None,
+        }
+
+    def matches(self, field_name: str, wanted: Iterable[str]) -> bool:
+        return self.match_values[field_name] in wanted
+
+    def as_dict(self) -> dict[str, Any]:
+        """A plain, JSON-ready view (used by `invoke list --json` and smoke expectations)."""
+        values = self.match_values
+        return {
+            **{key: values[key] for key in ("name", "package", "python", "target", "cuda", "gpu")},
+            "capability": self.gpu.capability if self.gpu else None,
+            "isa": values["isa"],
             "platform": self.platform,
             "suffix": self.suffix or None,
             "torch_version": self.torch_version,
