@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from buildmatrix import builds, model, noxargs  # noqa: E402
-from buildmatrix.errors import BuildMatrixError  # noqa: E402
+from buildmatrix.errors import EXIT_SKIPPED, BuildMatrixError  # noqa: E402
 
 nox.options.error_on_external_run = False
 # The check sessions' virtualenvs: the standard library's venv, always there (nox would
@@ -90,11 +90,11 @@ def docs_check(session: nox.Session) -> None:
 
 
 def _module(session: nox.Session, module: str, what: str, args: list[str]) -> None:
-    """Run ``python -m module args`` (this interpreter, scripts/ on PYTHONPATH); 77 means skipped."""
+    """Run ``python -m module args`` (this interpreter, scripts/ on PYTHONPATH); EXIT_SKIPPED (77) means skipped."""
     session.log(f"{sys.executable} -m {module} {' '.join(args)}".rstrip())
     rc = builds.run_module(ROOT, module, args)
-    if rc == 77:
-        session.skip(f"{what}: no result here matches this host (exit 77; reasons above)")
+    if rc == EXIT_SKIPPED:
+        session.skip(f"{what}: no result here matches this host (exit {EXIT_SKIPPED}; reasons above)")
     if rc:
         session.error(f"{what} failed (exit {rc})")
 

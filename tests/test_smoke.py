@@ -14,7 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from buildmatrix import detect, ledger, smoke
+from buildmatrix import detect, errors, ledger, smoke
 from conftest import ROOT
 
 CHECKER = ROOT / "scripts" / "smoke_check.py"
@@ -515,6 +515,18 @@ def test_checker_helpers():
     )
     assert cfg["cpu_capability_usage"] == "AVX512" and cfg["magma"] == "Magma 2.9.0"
     assert cfg["nvcc_arch_flags"].endswith("code=sm_90") and "USE_CUDA=ON" in cfg["build_settings"]
+
+
+def test_checker_exit_statuses_are_errors_py_table():
+    """smoke_check.py cannot import buildmatrix, so it keeps a copy of the exit statuses: the same names, the same values."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import smoke_check as sc
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    copied = {k: v for k, v in vars(sc).items() if k.startswith("EXIT_")}
+    table = {k: v for k, v in vars(errors).items() if k.startswith("EXIT_")}
+    assert copied == table == {"EXIT_OK": 0, "EXIT_FAILED": 1, "EXIT_BAD_INPUT": 2, "EXIT_SKIPPED": 77}
 
 
 def test_checker_matches_the_models_sass_rule(shipped):

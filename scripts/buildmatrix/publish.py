@@ -32,7 +32,8 @@ from pathlib import Path
 
 from . import builds, ledger, model
 from .builds import _git
-from .cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, guarded, load
+from .cli import guarded, load
+from .errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
 
 def _err(text: str) -> None:

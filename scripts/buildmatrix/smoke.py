@@ -82,10 +82,8 @@ from pathlib import Path
 from typing import Any
 
 from . import detect, ledger
-from .errors import BuildMatrixError, UsageError
+from .errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, BuildMatrixError, UsageError
 
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_SKIP = 0, 1, 2, 77
-EXIT_OF_STATUS = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "skipped": EXIT_SKIP}
 LEDGER_STATUS = {"pass": "ok", "fail": "failed", "skipped": "skipped"}
 CHECKER = Path(__file__).resolve().parent.parent / "smoke_check.py"
 DEFAULT_TIMEOUT = 300
@@ -417,7 +415,7 @@ def run_checker(
         reader.join(timeout=5)
         seconds = time.monotonic() - start
         report = None
-        if not timed_out and rc in (EXIT_PASS, EXIT_FAIL, EXIT_SKIP) and out_file.exists():
+        if not timed_out and rc in (EXIT_OK, EXIT_FAILED, EXIT_SKIPPED) and out_file.exists():
             try:
                 report = json.loads(out_file.read_text(encoding="utf-8"))
             except ValueError:
@@ -437,7 +435,7 @@ def run_checker(
                 "tool": "smoke_check",
                 "variant": exp.get("variant"),
                 "status": "fail",
-                "exit_code": EXIT_FAIL,
+                "exit_code": EXIT_FAILED,
                 "reason": reason,
                 "overridden": exp.get("overridden") or {},
                 "expectations": exp,
@@ -469,7 +467,7 @@ def skipped_report(exp: dict[str, Any], reason: str) -> dict[str, Any]:
         "tool": "buildmatrix.smoke",
         "variant": exp["variant"],
         "status": "skipped",
-        "exit_code": EXIT_SKIP,
+        "exit_code": EXIT_SKIPPED,
         "reason": reason,
         "overridden": exp.get("overridden") or {},
         "expectations": exp,
@@ -606,10 +604,10 @@ def render_summary(report: dict[str, Any]) -> str:
 
 def _combine(statuses: list[str]) -> int:
     if "fail" in statuses:
-        return EXIT_FAIL
+        return EXIT_FAILED
     if "pass" in statuses:
-        return EXIT_PASS
-    return EXIT_SKIP
+        return EXIT_OK
+    return EXIT_SKIPPED
 
 
 def cmd_smoke(
@@ -646,7 +644,7 @@ def cmd_smoke(
             print(f"note: {n} names no variant of the model; ignored", file=sys.stderr)
         if not targets:
             print(f"nothing to test: no result-<variant> link in {root} (build one with `flox build`)", file=sys.stderr)
-            return EXIT_SKIP
+            return EXIT_SKIPPED
         reports: list[dict[str, Any]] = []
         usage_errors: list[str] = []
         for v, res in targets:
@@ -654,7 +652,7 @@ def cmd_smoke(
             try:
                 rep = smoke_variant(m, v, host, root, res, python, overrides, timeout, force, stream)
             except UsageError as exc:
-                rep = dict(skipped_report(expectations(m, v), ""), status="fail", exit_code=EXIT_FAIL)
+                rep = dict(skipped_report(expectations(m, v), ""), status="fail", exit_code=EXIT_FAILED)
                 rep["reason"] = f"cannot run: {exc}"
                 usage_errors.append(f"{v.name}: {exc}")
             reports.append(rep)
@@ -667,11 +665,11 @@ def cmd_smoke(
                 print(f"recorded in {path}", file=sys.stderr)
     except BuildMatrixError as exc:
         print(str(exc) if "problem(s)" in str(exc) else f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_BAD_INPUT
     if len(usage_errors) == len(reports):  # nothing could even start: a usage problem, not a failed check
         for text in usage_errors:
             print(f"error: {text}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_BAD_INPUT
     print("", file=sys.stderr)
     for rep in reports:
         print(render_summary(rep), file=sys.stderr if json_out == "-" else sys.stdout)
@@ -728,9 +726,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = [apply_overrides(expectations(m, v), overrides) for v in m.resolve(args.variant)]
         except BuildMatrixError as exc:
             print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            return EXIT_BAD_INPUT
         print(json.dumps(out[0] if len(out) == 1 else out, indent=2))
-        return EXIT_PASS
+        return EXIT_OK
     return cmd_smoke(
         args.root,
         args.file,
