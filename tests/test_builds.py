@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from buildmatrix import builds, ledger, model, publish
+from buildmatrix import builds, hostinfo, ledger, model, publish
 from buildmatrix.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True).stdout.strip()
 
 
-HOST = builds.host_platform()
+HOST = hostinfo.host_platform()
 HOST_ISA = {"x86_64-linux": "avx2", "aarch64-linux": "armv9"}.get(HOST)
 needs_linux_host = pytest.mark.skipif(HOST_ISA is None, reason=f"no CPU variant for {HOST}")
 
@@ -248,22 +248,22 @@ def test_parse_build_args():
 )
 def test_parallelism_rule(m, target, mem_gib, cpus, expected):
     v = next(v for v in m.variants if v.target == target)
-    p = builds.plan_parallelism([v], mem_bytes=mem_gib * builds.GIB, cpus=cpus)
+    p = builds.plan_parallelism([v], mem_bytes=mem_gib * hostinfo.GIB, cpus=cpus)
     assert p.cores == expected and p.max_jobs == 1
     assert p.per_job_gib == (8 if target == "cuda" else 4)
 
 
 def test_parallelism_uses_the_cuda_figure_when_any_variant_is_cuda_and_cores_overrides(m):
     cpu, cuda = m.variant("pytorch-python313-cpu-avx2"), m.variant("pytorch-python313-cuda13_0-sm120-avx")
-    assert builds.plan_parallelism([cpu, cuda], mem_bytes=36 * builds.GIB, cpus=64).cores == 4
-    forced = builds.plan_parallelism([cuda], mem_bytes=8 * builds.GIB, cpus=2, cores=12)
+    assert builds.plan_parallelism([cpu, cuda], mem_bytes=36 * hostinfo.GIB, cpus=64).cores == 4
+    forced = builds.plan_parallelism([cuda], mem_bytes=8 * hostinfo.GIB, cpus=2, cores=12)
     assert forced.cores == 12 and "--cores 12" in forced.reason
     unknown = builds.plan_parallelism([cuda], mem_bytes=None, cpus=16)
     assert unknown.cores >= 1
 
 
 def test_meminfo_and_nix_config():
-    info = builds.parse_meminfo("MemTotal:       65536000 kB\nMemAvailable:   32768000 kB\nHugePages_Total:       0\n")
+    info = hostinfo.parse_meminfo("MemTotal:       65536000 kB\nMemAvailable:   32768000 kB\nHugePages_Total:       0\n")
     assert info["MemAvailable"] == 32768000 * 1024 and info["HugePages_Total"] == 0
     par = builds.Parallelism(6, 1, 8, "test")
     env, note = builds.nix_config_env({"PATH": "/bin"}, par)
@@ -284,9 +284,9 @@ def test_meminfo_and_nix_config():
     ],
 )
 def test_host_platform(monkeypatch, machine, system, expected):
-    monkeypatch.setattr(builds.platform, "machine", lambda: machine)
-    monkeypatch.setattr(builds.platform, "system", lambda: system)
-    assert builds.host_platform() == expected
+    monkeypatch.setattr(hostinfo.platform, "machine", lambda: machine)
+    monkeypatch.setattr(hostinfo.platform, "system", lambda: system)
+    assert hostinfo.host_platform() == expected
 
 
 # ------------------------------------------------------------------------- build runs
@@ -434,7 +434,7 @@ def test_dry_run_needs_no_flox_and_says_what_it_cannot_know(host_repo, m, tmp_pa
     out = builds.build(host_repo, m.resolve(host_cpu_alias()), builds.BuildOptions(dry_run=True), env=env, say=said.append)
     assert out.ok, out.message
     assert "flox is not installed here" in "\n".join(said) and ledger.read(host_repo) == []
-    foreign = next(v for v in m.variants if v.platform != builds.host_platform() and v.target == "cpu")
+    foreign = next(v for v in m.variants if v.platform != hostinfo.host_platform() and v.target == "cpu")
     out = builds.build(host_repo, [foreign], builds.BuildOptions(dry_run=True), env=env, say=lambda *_: None)
     assert out.status == "refused" and "a real build would refuse" in out.message
 

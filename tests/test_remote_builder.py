@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 import pytest
-from buildmatrix import builders, builds, ledger, plan, push
+from buildmatrix import builders, builds, hostinfo, ledger, plan, push
 from conftest import require_tool
 
-SYSTEM = builds.host_platform()
+SYSTEM = hostinfo.host_platform()
 
 
 def _skip(reason: str):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from buildmatrix import detect, errors, ledger, smoke
+from buildmatrix.hostinfo import GpuInfo, Host
 from conftest import ROOT
 
 CHECKER = ROOT / "scripts" / "smoke_check.py"
@@ -561,10 +562,10 @@ def test_cpu_capability_verdicts(monkeypatch):
 # ------------------------------------------------- the supervisor (smoke.py)
 
 
-def fake_host(cpu: str = "sapphirerapids", capability: str | None = "9.0", driver: str = "580.95.05") -> detect.Host:
+def fake_host(cpu: str = "sapphirerapids", capability: str | None = "9.0", driver: str = "580.95.05") -> Host:
     h = detect.detect_host(nvml=None, run=None, cpu=cpu)
     if capability:
-        h.gpus = [detect.GpuInfo(0, "NVIDIA H100 80GB HBM3", capability, driver, 81559)]
+        h.gpus = [GpuInfo(0, "NVIDIA H100 80GB HBM3", capability, driver, 81559)]
         h.driver, h.gpu_source = driver, "nvml"
     return h
 

@@ -50,7 +50,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
-import platform
 import re
 import shutil
 import signal
@@ -62,13 +61,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from . import builders, detect, ledger, model
+from . import builders, hostinfo, ledger, model
 from .errors import BuildMatrixError, UsageError
 
 FLOX_INSTALL_URL = "https://flox.dev/docs/install-flox/"
 LOG_DIR = Path("logs")
 PKGS_DIR = Path(".flox") / "pkgs"
-GIB = 1024**3
 CUDA_GIB_PER_JOB = 8
 CPU_GIB_PER_JOB = 4
 RESERVED_GIB = 4
@@ -203,66 +201,7 @@ def resolve_target(m: model.Matrix, name: str) -> list[model.Variant]:
     raise UsageError("\n".join(lines))
 
 
-# ------------------------------------------------------------------------ host facts
-
-
-def host_platform() -> str:
-    """This host as a Nix system double: ``x86_64-linux``, ``aarch64-linux``, ``aarch64-darwin``."""
-    return f"{detect.normalize_machine(platform.machine())}-{platform.system().lower()}"
-
-
-def parse_meminfo(text: str) -> dict[str, int]:
-    """``/proc/meminfo`` as bytes per key (``MemAvailable``, ``MemTotal``…)."""
-    out = {}
-    for line in text.splitlines():
-        m = re.match(r"(\w+):\s+(\d+)\s*(kB)?", line)
-        if m:
-            out[m.group(1)] = int(m.group(2)) * (1024 if m.group(3) else 1)
-    return out
-
-
-def _cgroup_headroom(base: Path = Path("/sys/fs/cgroup")) -> int | None:
-    """Bytes this cgroup (v2) may still allocate, or None without a limit."""
-    try:
-        limit = (base / "memory.max").read_text().strip()
-        if limit == "max":
-            return None
-        return max(0, int(limit) - int((base / "memory.current").read_text().strip()))
-    except (OSError, ValueError):
-        return None
-
-
-def memory_available() -> tuple[int | None, str]:
-    """(bytes a build may use, where the figure comes from); (None, why) when unknown."""
-    try:
-        info = parse_meminfo(Path("/proc/meminfo").read_text())
-    except OSError:
-        info = {}
-    if "MemAvailable" in info or "MemTotal" in info:
-        key = "MemAvailable" if "MemAvailable" in info else "MemTotal"
-        value, source = info[key], f"{key} in /proc/meminfo"
-        cg = _cgroup_headroom()
-        if cg is not None and cg < value:
-            value, source = cg, "cgroup memory.max - memory.current"
-        return value, source
-    if platform.system() == "Darwin":
-        try:
-            out = subprocess.run(["sysctl", "-n", "hw.memsize"], capture_output=True, text=True, check=True).stdout
-            return int(out.strip()), "hw.memsize (total; macOS has no MemAvailable)"
-        except (OSError, subprocess.CalledProcessError, ValueError):
-            pass
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "physical pages (total)"
-    except (OSError, ValueError, AttributeError):
-        return None, "unknown"
-
-
-def cpu_count() -> int:
-    """CPUs this process may run on (affinity/cpuset aware)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+# ------------------------------------------------------------------------ parallelism
 
 
 @dataclass(frozen=True)
@@ -289,19 +228,19 @@ def plan_parallelism(
     if cores is not None:
         return Parallelism(cores, max_jobs, per_job, f"--cores {cores} given")
     if mem_bytes is None:
-        mem_bytes, mem_source = memory_available()
-    cpus = cpus or cpu_count()
+        mem_bytes, mem_source = hostinfo.memory_available()
+    cpus = cpus or hostinfo.cpu_count()
     if mem_bytes is None:
         n = max(1, min(cpus, 4))
         return Parallelism(n, max_jobs, per_job, f"memory unknown: {n} job(s) (min(CPUs {cpus}, 4)); pass --cores N to choose")
-    usable = mem_bytes - RESERVED_GIB * GIB
-    by_mem = max(1, usable // (per_job * GIB))
+    usable = mem_bytes - RESERVED_GIB * hostinfo.GIB
+    by_mem = max(1, usable // (per_job * hostinfo.GIB))
     n = int(max(1, min(cpus, by_mem)))
     return Parallelism(
         n,
         max_jobs,
         per_job,
-        f"{mem_bytes / GIB:.1f} GiB available ({mem_source}) - {RESERVED_GIB} GiB reserve, "
+        f"{mem_bytes / hostinfo.GIB:.1f} GiB available ({mem_source}) - {RESERVED_GIB} GiB reserve, "
         f"{per_job} GiB per {'CUDA' if per_job == CUDA_GIB_PER_JOB else 'C++'} job -> {by_mem}; {cpus} CPU(s) -> {n}",
     )
 
@@ -329,12 +268,6 @@ def nix_config_env(
     if lines:
         env["NIX_CONFIG"] = (existing.rstrip("\n") + "\n" if existing.strip() else "") + "\n".join(lines)
     return env, note
-
-
-def hardware_summary() -> str:
-    mem, _ = memory_available()
-    mem_text = f", {mem / GIB:.0f} GiB available" if mem else ""
-    return f"{host_platform()}, {cpu_count()} CPU(s){mem_text}"
 
 
 # ------------------------------------------------------------------------- arguments
@@ -576,7 +509,7 @@ def preflight(
     problems = []
     if not shutil.which("flox", path=env.get("PATH", os.defpath)):
         problems.append(_exec_flox_missing_message("flox build"))
-    host = host_platform()
+    host = hostinfo.host_platform()
     foreign = [v for v in variants if v.platform != host and v.platform not in remote.systems]
     if foreign and not force:
         listed = ", ".join(f"{v.name} ({v.platform})" for v in foreign)
@@ -672,7 +605,7 @@ def build(
         say(f"build: warning: {warning}")
     say(f"build: NIX_CONFIG={nix_config!r}; log {logs[0]}" + (f" (also {', '.join(map(str, logs[1:]))})" if logs[1:] else ""))
 
-    rev, host, hardware = ledger.git_rev(root), ledger.host_name(), hardware_summary()
+    rev, host, hardware = ledger.git_rev(root), ledger.host_name(), hostinfo.hardware_summary()
     start, t0 = ledger.now(), time.time()
     before = {v.name: _link_state(root, v.name) for v in variants}
     header = (
@@ -717,8 +650,8 @@ def build(
                     "argv": argv,
                     "exit_code": rc,
                     "store_path": target if fresh else "",
-                    "platform": host_platform(),
-                    "forced": options.force and v.platform != host_platform() and v.platform not in remote.systems,
+                    "platform": hostinfo.host_platform(),
+                    "forced": options.force and v.platform != hostinfo.host_platform() and v.platform not in remote.systems,
                     "builders": sorted(b.uri for b in remote.builders),
                     "stability": options.stability or "",
                     "cores": par.cores,

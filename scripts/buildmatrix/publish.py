@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import builds, ledger, model
+from . import builds, hostinfo, ledger, model
 from .builds import _git
 from .cli import guarded, load
 from .errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
@@ -142,7 +142,7 @@ def check_guards(
             f"install Flox: {builds.FLOX_INSTALL_URL}, then `flox auth login`",
         )
     )
-    host = builds.host_platform()
+    host = hostinfo.host_platform()
     foreign = [v for v in variants if v.platform != host]
     guards.append(
         Guard(
@@ -285,7 +285,7 @@ def cmd_publish(
                     end=ledger.now(),
                     git_rev=rev,
                     host=ledger.host_name(),
-                    hardware=builds.hardware_summary(),
+                    hardware=hostinfo.hardware_summary(),
                     log=str(log),
                     detail=detail,
                     extra={"org": org, "stability": stability, "argv": argv, "duration_s": round(time.time() - t0, 1)},

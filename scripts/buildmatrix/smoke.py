@@ -83,6 +83,9 @@ from typing import Any
 
 from . import detect, ledger
 from .errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, BuildMatrixError, UsageError
+from .fit import assess
+from .gpuprobe import run_command
+from .hostinfo import Host, normalize_machine
 
 LEDGER_STATUS = {"pass": "ok", "fail": "failed", "skipped": "skipped"}
 CHECKER = Path(__file__).resolve().parent.parent / "smoke_check.py"
@@ -224,7 +227,7 @@ def python_in_closure(out: Path, version: str, run: Runner) -> str | None:
 def discover(
     result: Path | None = None,
     python: str | None = None,
-    run: Runner = detect.run_command,
+    run: Runner = run_command,
     which: Callable[[str], str | None] = shutil.which,
 ) -> Interpreter:
     """The interpreter and PYTHONPATH for a result link/store path, or a plain ``--python``."""
@@ -268,12 +271,12 @@ def discover(
     return interp
 
 
-def driver_shim(dest: Path, run: Runner = detect.run_command, opengl_dir: Path = Path("/run/opengl-driver/lib")) -> str | None:
+def driver_shim(dest: Path, run: Runner = run_command, opengl_dir: Path = Path("/run/opengl-driver/lib")) -> str | None:
     """On a non-NixOS host, symlink the NVIDIA driver libraries into ``dest`` for LD_LIBRARY_PATH. Returns the source dir."""
     if opengl_dir.exists():
         return None
     src = None
-    arch = {"x86_64": "x86-64", "aarch64": "AArch64"}.get(detect.normalize_machine(os.uname().machine), "")
+    arch = {"x86_64": "x86-64", "aarch64": "AArch64"}.get(normalize_machine(os.uname().machine), "")
     try:
         candidates = []
         for line in run(["ldconfig", "-p"]).splitlines():
@@ -313,7 +316,7 @@ SIGNAL_CAUSES = {
 }
 
 
-def signal_message(sig: int, step: str, exp: dict[str, Any], host: detect.Host | None) -> str:
+def signal_message(sig: int, step: str, exp: dict[str, Any], host: Host | None) -> str:
     """The failure text for a checker killed by ``sig`` during ``step``."""
     try:
         name = signal.Signals(sig).name
@@ -366,7 +369,7 @@ def run_checker(
     interp: Interpreter,
     exp: dict[str, Any],
     timeout: float = DEFAULT_TIMEOUT,
-    host: detect.Host | None = None,
+    host: Host | None = None,
     stream: bool = True,
     checker: Path = CHECKER,
 ) -> dict[str, Any]:
@@ -479,7 +482,7 @@ def skipped_report(exp: dict[str, Any], reason: str) -> dict[str, Any]:
 def smoke_variant(
     m: Any,
     v: Any,
-    host: detect.Host,
+    host: Host,
     root: Path,
     result: Path | None = None,
     python: str | None = None,
@@ -487,11 +490,11 @@ def smoke_variant(
     timeout: float = DEFAULT_TIMEOUT,
     force: bool = False,
     stream: bool = True,
-    run: Runner = detect.run_command,
+    run: Runner = run_command,
 ) -> dict[str, Any]:
     """Smoke-test one variant and return its report (``status`` pass/fail/skipped, ``exit_code``)."""
     exp = apply_overrides(expectations(m, v), overrides)
-    verdict = detect.assess(m, v, host)
+    verdict = assess(m, v, host)
     if not verdict.fits and not force:
         rep = skipped_report(exp, f"hardware does not match: {'; '.join(verdict.reasons)}")
         rep["host"] = host.as_dict()
@@ -528,7 +531,7 @@ def smoke_variant(
     return report
 
 
-def record_smoke(root: Path, report: dict[str, Any], host: detect.Host, start: str) -> Path:
+def record_smoke(root: Path, report: dict[str, Any], host: Host, start: str) -> Path:
     """Append the run to the ledger as a ``smoke`` record."""
     status = LEDGER_STATUS[report["status"]]
     checks = report.get("checks") or []
@@ -621,7 +624,7 @@ def cmd_smoke(
     record: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     force: bool = False,
-    host: detect.Host | None = None,
+    host: Host | None = None,
     stream: bool = True,
 ) -> int:
     """Smoke-test one variant (name or alias), or every ``result-<name>`` in ``root`` that matches this host."""
