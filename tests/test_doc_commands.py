@@ -29,6 +29,7 @@ import clone as clonemod
 import doccommands
 import pytest
 from buildmatrix import builds, detect, fit, hostinfo, model
+from buildmatrix.errors import UsageError
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get(clonemod.INNER)), reason="inside a clone run: no recursion")
 
@@ -107,7 +108,7 @@ def _foreign_build(text: str, m: model.Matrix) -> str | None:
     for n in names:
         try:
             vs = builds.resolve_target(m, n)
-        except builds.UsageError:
+        except UsageError:
             return None
         foreign = {v.platform for v in vs} - {host}
         if foreign:
