@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from buildmatrix import builds, model, noxargs  # noqa: E402
-from buildmatrix.errors import BuildMatrixError  # noqa: E402
+from buildmatrix.errors import EXIT_SKIPPED, BuildMatrixError  # noqa: E402
 
 nox.options.error_on_external_run = False
 # The check sessions' virtualenvs: the standard library's venv, always there (nox would
@@ -31,7 +31,7 @@ nox.options.default_venv_backend = "venv"
 # nox also probes for uv before every session, venv or not, and logs "uv binary not found."
 # when there is none; no session here uses uv, so that line is noise.
 logging.getLogger("nox").addFilter(lambda record: record.getMessage() != "uv binary not found.")
-if {"-l", "--list", "--list-sessions"} & set(sys.argv[1:]):  # `nox -l | head` ends quietly, like other tools
+if noxargs.lists_sessions(sys.argv[1:]):  # `nox -l | head` ends quietly, like other tools
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 try:
@@ -90,11 +90,11 @@ def docs_check(session: nox.Session) -> None:
 
 
 def _module(session: nox.Session, module: str, what: str, args: list[str]) -> None:
-    """Run ``python -m module args`` (this interpreter, scripts/ on PYTHONPATH); 77 means skipped."""
+    """Run ``python -m module args`` (this interpreter, scripts/ on PYTHONPATH); EXIT_SKIPPED (77) means skipped."""
     session.log(f"{sys.executable} -m {module} {' '.join(args)}".rstrip())
     rc = builds.run_module(ROOT, module, args)
-    if rc == 77:
-        session.skip(f"{what}: no result here matches this host (exit 77; reasons above)")
+    if rc == EXIT_SKIPPED:
+        session.skip(f"{what}: no result here matches this host (exit {EXIT_SKIPPED}; reasons above)")
     if rc:
         session.error(f"{what} failed (exit {rc})")
 
@@ -112,10 +112,7 @@ def smoke(session: nox.Session) -> None:
     Adds ``--record`` (a ``smoke`` ledger record per variant tested, which ``invoke
     publish`` requires) unless ``--no-record`` is given or only expectations are printed.
     """
-    args = [a for a in session.posargs if a != "--no-record"]
-    if "--no-record" not in session.posargs and not {"--record", "--print-expectations", "-h", "--help"} & set(args):
-        args.append("--record")
-    _module(session, "buildmatrix.smoke", "smoke", args)
+    _module(session, "buildmatrix.smoke", "smoke", noxargs.smoke_args(session.posargs))
 
 
 # -------------------------------------------------------------------------- builds
@@ -181,8 +178,5 @@ def _register_requested(name: str) -> None:
 _TABLE = builds.sessions(MATRIX) if MATRIX is not None else []
 for _bs in _TABLE:
     _register(_bs)
-_KNOWN = {bs.name for bs in _TABLE} | {"build"}
-for _name in noxargs.requested(sys.argv[1:], os.environ):
-    if _name.startswith("build-") and _name not in _KNOWN:
-        _register_requested(_name)
-        _KNOWN.add(_name)
+for _name in noxargs.unknown_builds(sys.argv[1:], os.environ, [bs.name for bs in _TABLE] + ["build"]):
+    _register_requested(_name)

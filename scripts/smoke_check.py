@@ -6,7 +6,7 @@ Needs only the standard library, torch and (where present) torchvision; Python 3
     python smoke_check.py EXPECTATIONS.json [--out REPORT.json] [--progress EVENTS.jsonl]
     python smoke_check.py - < EXPECTATIONS.json
 
-EXPECTATIONS is the JSON that ``buildmatrix.smoke.expectations()`` writes from
+EXPECTATIONS is the JSON that ``buildmatrix.expect.expectations()`` writes from
 variants.toml (``python -m buildmatrix.smoke --variant NAME --print-expectations``).
 A human summary goes to stderr; the JSON report goes to ``--out`` (default: stdout).
 ``--progress`` appends one JSON line as each check starts and ends, so the caller
@@ -43,7 +43,8 @@ import time
 import traceback
 import warnings
 
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_SKIP = 0, 1, 2, 77
+# buildmatrix/errors.py's exit statuses (this file cannot import buildmatrix; tests/test_smoke.py checks the copy).
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_SKIPPED = 0, 1, 2, 77
 SCHEMA = 1
 
 TOL_FP32 = 1e-3
@@ -752,7 +753,7 @@ def build_report(exp: dict, c: Checker, status: str, reason: str, seconds: float
         "tool": "smoke_check",
         "variant": exp.get("variant"),
         "status": status,
-        "exit_code": {"pass": EXIT_PASS, "fail": EXIT_FAIL, "skipped": EXIT_SKIP}[status],
+        "exit_code": {"pass": EXIT_OK, "fail": EXIT_FAILED, "skipped": EXIT_SKIPPED}[status],
         "reason": reason,
         "overridden": exp.get("overridden") or {},
         "expectations": exp,
@@ -786,7 +787,7 @@ def main(argv: list | None = None) -> int:
         exp = load_expectations(args.expectations)
     except (OSError, ValueError) as exc:
         _err(f"smoke_check: cannot read expectations: {exc}")
-        return EXIT_USAGE
+        return EXIT_BAD_INPUT
 
     start = time.perf_counter()
     c = Checker(exp, args.progress)

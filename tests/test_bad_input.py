@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import tomlkit
 from buildmatrix import cli, edit, model, nix, reach, spec, speccheck, speckey
-from buildmatrix.errors import SHOWN_PROBLEMS, BuildMatrixError, ModelError, UsageError, format_keypath
+from buildmatrix.errors import EXIT_BAD_INPUT, SHOWN_PROBLEMS, BuildMatrixError, ModelError, UsageError, format_keypath
 from buildmatrix.recipes import PKGS_DIR
 
 
@@ -39,7 +39,7 @@ def _refused(scratch: Path, keypath: str, *words: str) -> str:
     assert "\n    fix: " in text
     for w in words:
         assert w in text, text
-    assert cli.cmd_gen(str(f), str(scratch), None, False, False, {}) == cli.EXIT_BAD_INPUT
+    assert cli.cmd_gen(str(f), str(scratch), None, False, False, {}) == EXIT_BAD_INPUT
     assert not any((scratch / PKGS_DIR).iterdir())
     return text
 

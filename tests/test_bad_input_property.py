@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import tomlkit
 from buildmatrix import model, nixrun, reach, recipes, spec, speckey, workflow
-from buildmatrix.errors import ModelError
+from buildmatrix.errors import EXIT_BAD_INPUT, EXIT_OK, ModelError
 from conftest import ROOT, require_tool
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -291,11 +291,11 @@ def test_invoke_add_with_any_option_value_is_refused_or_writes_a_valid_file(work
         str(f), kwargs["alias"], kwargs.get("block", ""), kwargs.get("cuda", ""), kwargs.get("python", ""), "",
         kwargs.get("pin", ""), kwargs.get("torch", ""), kwargs.get("suffix", ""),
     )  # fmt: skip
-    if status == cli.EXIT_OK:
+    if status == EXIT_OK:
         after = model.load(f)
         assert len(after.variants) > len(_shipped().variants)
         for v in after.variants:
             assert FILE_NAME.fullmatch(recipes.file_name(v))
     else:
-        assert status == cli.EXIT_BAD_INPUT
+        assert status == EXIT_BAD_INPUT
         assert f.read_bytes() == original

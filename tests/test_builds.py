@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from buildmatrix import builds, ledger, model, publish
+from buildmatrix import builds, floxrun, hostinfo, ledger, model, parallelism, publish
 from buildmatrix.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True).stdout.strip()
 
 
-HOST = builds.host_platform()
+HOST = hostinfo.host_platform()
 HOST_ISA = {"x86_64-linux": "avx2", "aarch64-linux": "armv9"}.get(HOST)
 needs_linux_host = pytest.mark.skipif(HOST_ISA is None, reason=f"no CPU variant for {HOST}")
 
@@ -111,11 +111,11 @@ def host_cpu_alias() -> str:
 def make_repo(tmp_path: Path, m: model.Matrix, names: list[str]) -> Path:
     """A git repo with variants.toml and (stub) recipes for ``names``, committed."""
     repo = tmp_path / "repo"
-    (repo / builds.PKGS_DIR).mkdir(parents=True)
+    (repo / floxrun.PKGS_DIR).mkdir(parents=True)
     shutil.copy(ROOT / "variants.toml", repo / "variants.toml")
     shutil.copytree(ROOT / "patches", repo / "patches")
     for n in names:
-        (repo / builds.PKGS_DIR / f"{n}.nix").write_text(f"# stub recipe for {n}\n{{ }}: {{ }}\n")
+        (repo / floxrun.PKGS_DIR / f"{n}.nix").write_text(f"# stub recipe for {n}\n{{ }}: {{ }}\n")
     (repo / "README.md").write_text("# test repo\n")
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
@@ -248,29 +248,29 @@ def test_parse_build_args():
 )
 def test_parallelism_rule(m, target, mem_gib, cpus, expected):
     v = next(v for v in m.variants if v.target == target)
-    p = builds.plan_parallelism([v], mem_bytes=mem_gib * builds.GIB, cpus=cpus)
+    p = parallelism.plan_parallelism([v], mem_bytes=mem_gib * hostinfo.GIB, cpus=cpus)
     assert p.cores == expected and p.max_jobs == 1
     assert p.per_job_gib == (8 if target == "cuda" else 4)
 
 
 def test_parallelism_uses_the_cuda_figure_when_any_variant_is_cuda_and_cores_overrides(m):
     cpu, cuda = m.variant("pytorch-python313-cpu-avx2"), m.variant("pytorch-python313-cuda13_0-sm120-avx")
-    assert builds.plan_parallelism([cpu, cuda], mem_bytes=36 * builds.GIB, cpus=64).cores == 4
-    forced = builds.plan_parallelism([cuda], mem_bytes=8 * builds.GIB, cpus=2, cores=12)
+    assert parallelism.plan_parallelism([cpu, cuda], mem_bytes=36 * hostinfo.GIB, cpus=64).cores == 4
+    forced = parallelism.plan_parallelism([cuda], mem_bytes=8 * hostinfo.GIB, cpus=2, cores=12)
     assert forced.cores == 12 and "--cores 12" in forced.reason
-    unknown = builds.plan_parallelism([cuda], mem_bytes=None, cpus=16)
+    unknown = parallelism.plan_parallelism([cuda], mem_bytes=None, cpus=16)
     assert unknown.cores >= 1
 
 
 def test_meminfo_and_nix_config():
-    info = builds.parse_meminfo("MemTotal:       65536000 kB\nMemAvailable:   32768000 kB\nHugePages_Total:       0\n")
+    info = hostinfo.parse_meminfo("MemTotal:       65536000 kB\nMemAvailable:   32768000 kB\nHugePages_Total:       0\n")
     assert info["MemAvailable"] == 32768000 * 1024 and info["HugePages_Total"] == 0
-    par = builds.Parallelism(6, 1, 8, "test")
-    env, note = builds.nix_config_env({"PATH": "/bin"}, par)
+    par = parallelism.Parallelism(6, 1, 8, "test")
+    env, note = parallelism.nix_config_env({"PATH": "/bin"}, par)
     assert env["NIX_CONFIG"] == "cores = 6\nmax-jobs = 1" and not note
-    env, note = builds.nix_config_env({"NIX_CONFIG": "substituters = https://x\ncores = 2"}, par)
+    env, note = parallelism.nix_config_env({"NIX_CONFIG": "substituters = https://x\ncores = 2"}, par)
     assert env["NIX_CONFIG"] == "substituters = https://x\ncores = 2\nmax-jobs = 1" and "cores" in note
-    env, _ = builds.nix_config_env({"NIX_CONFIG": "cores = 2"}, par, forced=True)
+    env, _ = parallelism.nix_config_env({"NIX_CONFIG": "cores = 2"}, par, forced=True)
     assert env["NIX_CONFIG"].endswith("cores = 6\nmax-jobs = 1")  # later lines win in Nix
 
 
@@ -284,9 +284,9 @@ def test_meminfo_and_nix_config():
     ],
 )
 def test_host_platform(monkeypatch, machine, system, expected):
-    monkeypatch.setattr(builds.platform, "machine", lambda: machine)
-    monkeypatch.setattr(builds.platform, "system", lambda: system)
-    assert builds.host_platform() == expected
+    monkeypatch.setattr(hostinfo.platform, "machine", lambda: machine)
+    monkeypatch.setattr(hostinfo.platform, "system", lambda: system)
+    assert hostinfo.host_platform() == expected
 
 
 # ------------------------------------------------------------------------- build runs
@@ -355,7 +355,7 @@ def test_interrupt_records_interrupted_and_propagates(host_repo, m, tmp_path, mo
     def interrupted(*_args, **_kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(builds, "run_streamed", interrupted)
+    monkeypatch.setattr(floxrun, "run_streamed", interrupted)
     with pytest.raises(KeyboardInterrupt):
         run_build(host_repo, m, tmp_path)
     assert [r.status for r in ledger.read(host_repo)] == ["interrupted", "interrupted"]
@@ -363,19 +363,19 @@ def test_interrupt_records_interrupted_and_propagates(host_repo, m, tmp_path, mo
 
 def test_sigterm_during_a_build_is_recorded_as_interrupted(host_repo, m, tmp_path):
     before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(KeyboardInterrupt):  # builds.Interrupted
+    with pytest.raises(KeyboardInterrupt):  # floxrun.Interrupted
         run_build(host_repo, m, tmp_path, mode="term")
     assert signal.getsignal(signal.SIGTERM) == before  # handler restored
     assert [r.status for r in ledger.read(host_repo)] == ["interrupted", "interrupted"]
 
 
 def test_exit_status_mapping():
-    assert builds._describe_exit(0) == ("ok", "exit 0")
-    assert builds._describe_exit(2)[0] == "failed"
-    assert builds._describe_exit(-signal.SIGKILL)[0] == "failed"
-    assert builds._describe_exit(-signal.SIGINT)[0] == "interrupted"
-    assert builds._describe_exit(130)[0] == "interrupted"
-    assert builds._describe_exit(None)[0] == "interrupted"
+    assert floxrun.describe_exit(0) == ("ok", "exit 0")
+    assert floxrun.describe_exit(2)[0] == "failed"
+    assert floxrun.describe_exit(-signal.SIGKILL)[0] == "failed"
+    assert floxrun.describe_exit(-signal.SIGINT)[0] == "interrupted"
+    assert floxrun.describe_exit(130)[0] == "interrupted"
+    assert floxrun.describe_exit(None)[0] == "interrupted"
 
 
 def test_refusals_build_and_record_nothing(tmp_path, m):
@@ -397,7 +397,7 @@ def test_missing_flox_says_how_to_install(host_repo, m, tmp_path):
         env=fake_env(tmp_path, with_flox=False),
         say=lambda *_: None,
     )
-    assert out.status == "refused" and "`flox` is not installed" in out.message and builds.FLOX_INSTALL_URL in out.message
+    assert out.status == "refused" and "`flox` is not installed" in out.message and floxrun.FLOX_INSTALL_URL in out.message
     assert ledger.read(host_repo) == []
 
 
@@ -408,7 +408,7 @@ def test_missing_or_untracked_recipes_are_refused(tmp_path, m):
     repo = make_repo(tmp_path, m, [vs[0].name])
     out = builds.build(repo, vs, builds.BuildOptions(), env=fake_env(tmp_path), say=lambda *_: None)
     assert out.status == "refused" and "invoke gen" in out.message
-    (repo / builds.PKGS_DIR / f"{vs[1].name}.nix").write_text("{ }: { }\n")
+    (repo / floxrun.PKGS_DIR / f"{vs[1].name}.nix").write_text("{ }: { }\n")
     out = builds.build(repo, vs, builds.BuildOptions(), env=fake_env(tmp_path), say=lambda *_: None)
     assert out.status == "refused" and "git add" in out.message and vs[1].name in out.message
     assert flox_calls(tmp_path) == []
@@ -434,7 +434,7 @@ def test_dry_run_needs_no_flox_and_says_what_it_cannot_know(host_repo, m, tmp_pa
     out = builds.build(host_repo, m.resolve(host_cpu_alias()), builds.BuildOptions(dry_run=True), env=env, say=said.append)
     assert out.ok, out.message
     assert "flox is not installed here" in "\n".join(said) and ledger.read(host_repo) == []
-    foreign = next(v for v in m.variants if v.platform != builds.host_platform() and v.target == "cpu")
+    foreign = next(v for v in m.variants if v.platform != hostinfo.host_platform() and v.target == "cpu")
     out = builds.build(host_repo, [foreign], builds.BuildOptions(dry_run=True), env=env, say=lambda *_: None)
     assert out.status == "refused" and "a real build would refuse" in out.message
 
@@ -578,11 +578,11 @@ def test_records_from_a_dirty_tree_or_older_source_do_not_count(pub, m, tmp_path
     assert rc == 1 and "uncommitted changes" in out
     # ok records at HEAD, then a recipe changes: they no longer describe HEAD
     build_and_smoke(pub, m)
-    recipe = pub / builds.PKGS_DIR / f"{names[0]}.nix"
+    recipe = pub / floxrun.PKGS_DIR / f"{names[0]}.nix"
     recipe.write_text(recipe.read_text() + "# changed\n")
     commit_ledger(pub, "recipe change")
     rc, out = run_publish(pub, tmp_path, monkeypatch, capsys)
-    assert rc == 1 and f"{builds.PKGS_DIR}/{names[0]}.nix changed" in out
+    assert rc == 1 and f"{floxrun.PKGS_DIR}/{names[0]}.nix changed" in out
 
 
 def test_newest_record_at_this_source_must_be_ok(pub, m, tmp_path, monkeypatch, capsys):
@@ -610,7 +610,7 @@ def test_smoke_of_another_store_path_does_not_count(pub, m, tmp_path, monkeypatc
 def test_publish_without_flox_and_failing_publish(pub, m, tmp_path, monkeypatch, capsys):
     names = build_and_smoke(pub, m)
     rc, out = run_publish(pub, tmp_path, monkeypatch, capsys, with_flox=False)
-    assert rc == 1 and "FAIL  flox installed" in out and builds.FLOX_INSTALL_URL in out
+    assert rc == 1 and "FAIL  flox installed" in out and floxrun.FLOX_INSTALL_URL in out
     rc, out = run_publish(pub, tmp_path, monkeypatch, capsys, mode="fail")
     assert rc == 1 and "Later variants were not published" in out
     assert len(flox_calls(tmp_path)) == 1  # stopped after the first variant

@@ -8,7 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from buildmatrix import detect
+from buildmatrix import choice, cpuprobe, detect, fit, gpuprobe
+from buildmatrix.errors import BuildMatrixError
+from buildmatrix.hostinfo import GpuInfo
 from conftest import ROOT
 
 # ------------------------------------------------------------------ fakes
@@ -113,7 +115,7 @@ def alternative(rec, name):
 def test_best_isa_per_host(shipped, cpu, isa, platform):
     h = host(cpu)
     assert h.platform == platform and h.gpu_source == "none" and h.cpu == cpu
-    rec = detect.recommend(shipped, h)
+    rec = choice.recommend(shipped, h)
     assert rec.isa.name == isa
     assert names(rec.recommended) == [f"pytorch-python313-cpu-{isa}", f"torchvision-python313-cpu-{isa}"]
     assert any("no NVIDIA GPU" in w for w in rec.why)
@@ -121,7 +123,7 @@ def test_best_isa_per_host(shipped, cpu, isa, platform):
 
 
 def test_neoverse_v1_does_not_get_armv9(shipped):
-    rec = detect.recommend(shipped, host("neoverse_v1"))
+    rec = choice.recommend(shipped, host("neoverse_v1"))
     v = rejected(rec, "pytorch-python313-cpu-armv9")
     assert v.kind == "isa" and "sve2" in v.reasons[0] and "sve," not in v.reasons[0]
     table = {n: (ok, r) for n, ok, r in rec.isa_table}
@@ -130,14 +132,14 @@ def test_neoverse_v1_does_not_get_armv9(shipped):
 
 
 def test_ivybridge_gets_avx_not_avx2(shipped):
-    rec = detect.recommend(shipped, host("ivybridge"))
+    rec = choice.recommend(shipped, host("ivybridge"))
     v = rejected(rec, "pytorch-python313-cpu-avx2")
     assert v.kind == "isa" and "avx2, fma" in v.reasons[0] and "f16c" not in v.reasons[0]  # ivybridge has f16c
     assert not rec.alternatives  # nothing below avx
 
 
 def test_isa_subsets_are_alternatives(shipped):
-    rec = detect.recommend(shipped, host("cascadelake"))
+    rec = choice.recommend(shipped, host("cascadelake"))
     for isa in ("avx512", "avx2", "avx"):
         reason = alternative(rec, f"pytorch-python313-cpu-{isa}").reasons[0]
         assert "subset" in reason and "best: avx512vnni" in reason
@@ -152,7 +154,7 @@ def test_isa_subsets_are_alternatives(shipped):
 def test_apple_silicon_gets_mps(shipped):
     h = host("m1", system="darwin")
     assert h.platform == "aarch64-darwin" and not h.gpus
-    rec = detect.recommend(shipped, h)
+    rec = choice.recommend(shipped, h)
     assert names(rec.recommended) == ["pytorch-python313-darwin-mps", "torchvision-python313-darwin-mps"]
 
 
@@ -162,10 +164,10 @@ def test_apple_silicon_gets_mps(shipped):
 def test_h100_driver_580(shipped):
     h = host("sapphirerapids", nvml=H100, run=smi(None))
     assert h.gpu_source == "nvml" and h.driver == "580.95.05" and h.cuda_driver == "13.0"
-    assert h.gpus == [detect.GpuInfo(0, "NVIDIA H100 80GB HBM3", "9.0", "580.95.05", 81920)]
+    assert h.gpus == [GpuInfo(0, "NVIDIA H100 80GB HBM3", "9.0", "580.95.05", 81920)]
     assert H100.shutdown
     assert h.hardware() == "NVIDIA H100 80GB HBM3 (9.0), sapphirerapids"
-    rec = detect.recommend(shipped, h)
+    rec = choice.recommend(shipped, h)
     assert names(rec.recommended) == [
         "pytorch-python313-cuda13_0-sm90-avx512bf16",
         "torchvision-python313-cuda13_0-sm90-avx512bf16",
@@ -192,7 +194,7 @@ def test_rtx3090_through_nvidia_smi(shipped):
     assert h.gpu_source == "nvidia-smi" and h.gpus[0].capability == "8.6" and h.gpus[0].memory_mib == 24576
     assert run.calls[0][:2] == ["nvidia-smi", "--query-gpu=index,name,compute_cap,driver_version,memory.total"]
     assert any("NVML: cannot initialise" in n for n in h.notes)
-    rec = detect.recommend(shipped, h)
+    rec = choice.recommend(shipped, h)
     # driver 575.51.03 runs CUDA 12.9 at most; zen3 has AVX2
     assert names(rec.recommended) == ["pytorch-python313-cuda12_9-sm86-avx2", "torchvision-python313-cuda12_9-sm86-avx2"]
     assert any("default 13.0 does not fit" in w for w in rec.why)
@@ -206,7 +208,7 @@ def test_rtx3090_through_nvidia_smi(shipped):
 
 def test_l4_with_an_old_driver_gets_cpu_variants(shipped):
     h = host("cascadelake", nvml=FakeNvml([("NVIDIA L4", (8, 9))], driver="535.104.05", cuda=12020))
-    rec = detect.recommend(shipped, h)
+    rec = choice.recommend(shipped, h)
     assert rec.driver_cuda is None and "older than every CUDA" in rec.driver_notes[0]
     assert names(rec.recommended) == ["pytorch-python313-cpu-avx512vnni", "torchvision-python313-cpu-avx512vnni"]
     assert any("no CUDA variant fits" in w for w in rec.why)
@@ -218,7 +220,7 @@ def test_no_gpu_at_all(shipped):
     h = host("zen4", nvml=FakeNvml([], fail_init=True), run=smi(None))
     assert h.gpu_source == "none" and h.gpus == [] and h.driver is None
     assert any("nvidia-smi: not found" in n for n in h.notes)
-    rec = detect.recommend(shipped, h)
+    rec = choice.recommend(shipped, h)
     assert names(rec.recommended) == ["pytorch-python313-cpu-avx512bf16", "torchvision-python313-cpu-avx512bf16"]
     assert rec.driver_notes == []
 
@@ -227,40 +229,40 @@ def test_nvidia_smi_without_compute_cap(shipped):
     run = smi("0, Tesla P40, 470.57.02, 24451\n", fail_first=True)
     h = host("haswell", nvml=None, run=run)
     assert h.gpu_source == "nvidia-smi" and h.gpus[0].capability is None and len(run.calls) == 2
-    rec = detect.recommend(shipped, h)
+    rec = choice.recommend(shipped, h)
     assert rejected(rec, "pytorch-python313-cuda12_8-sm61-avx2").kind == "gpu-unknown"
     assert names(rec.recommended)[0] == "pytorch-python313-cpu-avx2"
 
 
 def test_two_gpus_prefer_the_build_that_runs_on_both(shipped):
     nvml = FakeNvml([("NVIDIA GeForce RTX 3090", (8, 6)), ("NVIDIA GeForce RTX 4090", (8, 9))], driver="580.95.05")
-    rec = detect.recommend(shipped, host("zen4", nvml=nvml))
+    rec = choice.recommend(shipped, host("zen4", nvml=nvml))
     assert names(rec.recommended)[0] == "pytorch-python313-cuda13_0-sm86-avx512bf16"
     sm89 = alternative(rec, "pytorch-python313-cuda13_0-sm89-avx512bf16")
     assert sm89.gpus == [1] and any("GPU(s) 1 only" in r for r in sm89.reasons)
 
 
 def test_grace_hopper(shipped):
-    rec = detect.recommend(shipped, host("neoverse_v2", nvml=FakeNvml([("NVIDIA GH200 480GB", (9, 0))])))
+    rec = choice.recommend(shipped, host("neoverse_v2", nvml=FakeNvml([("NVIDIA GH200 480GB", (9, 0))])))
     assert names(rec.recommended)[0] == "pytorch-python313-cuda13_0-sm90-armv9"
     assert rejected(rec, "pytorch-python313-cuda13_0-sm90-avx512").kind == "platform"
 
 
 def test_parse_nvidia_smi_rows():
-    rows = detect.parse_nvidia_smi(
+    rows = gpuprobe.parse_nvidia_smi(
         "0, NVIDIA H100 80GB HBM3, 9.0, 580.95.05, 81559\n1, NVIDIA H100 80GB HBM3, 9.0, 580.95.05, [N/A]\n"
     )
-    assert rows[0] == detect.GpuInfo(0, "NVIDIA H100 80GB HBM3", "9.0", "580.95.05", 81559)
+    assert rows[0] == GpuInfo(0, "NVIDIA H100 80GB HBM3", "9.0", "580.95.05", 81559)
     assert rows[1].memory_mib is None
     with pytest.raises(ValueError):
-        detect.parse_nvidia_smi("garbage\n")
+        gpuprobe.parse_nvidia_smi("garbage\n")
 
 
 def test_driver_comparison():
-    assert detect.driver_at_least("580.95.05", "580.65.06")
-    assert not detect.driver_at_least("580.65.05", "580.65.06")
-    assert detect.driver_at_least("590", "590.0.0") and not detect.driver_at_least(None, "1")
-    assert detect.driver_at_least("575.51.03", "575.51.03")
+    assert fit.driver_at_least("580.95.05", "580.65.06")
+    assert not fit.driver_at_least("580.65.05", "580.65.06")
+    assert fit.driver_at_least("590", "590.0.0") and not fit.driver_at_least(None, "1")
+    assert fit.driver_at_least("575.51.03", "575.51.03")
 
 
 # ---------------------------------------------------------- degraded modes
@@ -285,7 +287,7 @@ def test_without_archspec_or_cpuinfo_does_not_reject_on_isa(tmp_path, monkeypatc
     monkeypatch.setitem(sys.modules, "archspec.cpu", None)
     h = detect.detect_host(nvml=None, run=None, proc_cpuinfo=tmp_path / "missing")
     assert h.cpu_source == "none" and "CPU features unknown" in h.notes[-1]
-    rec = detect.recommend(shipped, h)
+    rec = choice.recommend(shipped, h)
     lowest = min((i for i in shipped.isas.values() if i.platform == h.platform), key=lambda i: i.rank, default=None)
     if lowest is not None:  # this machine's platform has ISAs in the model
         assert rec.recommended[0].variant.isa.name == lowest.name
@@ -295,12 +297,12 @@ def test_without_archspec_or_cpuinfo_does_not_reject_on_isa(tmp_path, monkeypatc
 def test_arm_proc_cpuinfo(tmp_path):
     f = tmp_path / "cpuinfo"
     f.write_text("processor\t: 0\nFeatures\t: fp asimd sve sve2 asimdhp asimddp\nCPU implementer\t: 0x41\n")
-    vendor, flags = detect.read_proc_cpuinfo(f)
+    vendor, flags = cpuprobe.read_proc_cpuinfo(f)
     assert vendor == "ARM" and {"sve2", "asimddp"} <= flags
 
 
 def test_unknown_cpu_name_is_an_error():
-    with pytest.raises(detect.BuildMatrixError, match="archspec knows no"):
+    with pytest.raises(BuildMatrixError, match="archspec knows no"):
         host("not_a_cpu")
 
 
@@ -309,7 +311,7 @@ def test_unknown_cpu_name_is_an_error():
 
 def test_render_text_and_json(shipped):
     h = host("sapphirerapids", nvml=H100)
-    rec = detect.recommend(shipped, h)
+    rec = choice.recommend(shipped, h)
     text = detect.render_text(rec)
     assert "GPU 0: NVIDIA H100 80GB HBM3, compute capability 9.0" in text
     assert "Recommended for Python 3.13:\n  pytorch-python313-cuda13_0-sm90-avx512bf16" in text
@@ -327,7 +329,7 @@ def test_render_text_and_json(shipped):
 
 def test_main_json_with_a_pretend_cpu(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", None)  # whatever this machine has: no NVML
-    monkeypatch.setattr(detect, "run_command", lambda argv: (_ for _ in ()).throw(FileNotFoundError(argv[0])))
+    monkeypatch.setattr(gpuprobe, "run_command", lambda argv: (_ for _ in ()).throw(FileNotFoundError(argv[0])))
     code = detect.main(["--json", "--cpu", "zen4", "--file", str(ROOT / "variants.toml")])
     data = json.loads(capsys.readouterr().out)
     assert code == 0

@@ -28,7 +28,8 @@ import shutil
 import clone as clonemod
 import doccommands
 import pytest
-from buildmatrix import builds, detect, model
+from buildmatrix import builds, detect, fit, hostinfo, model
+from buildmatrix.errors import UsageError
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get(clonemod.INNER)), reason="inside a clone run: no recursion")
 
@@ -103,11 +104,11 @@ def _foreign_build(text: str, m: model.Matrix) -> str | None:
     generic = re.match(r"^nox -s build -- (.*)$", text)
     if generic:
         names = [w for w in generic.group(1).split() if not w.startswith("-")]
-    host = builds.host_platform()
+    host = hostinfo.host_platform()
     for n in names:
         try:
             vs = builds.resolve_target(m, n)
-        except builds.UsageError:
+        except UsageError:
             return None
         foreign = {v.platform for v in vs} - {host}
         if foreign:
@@ -121,7 +122,7 @@ def _smoke_needs_a_real_build(text: str, m: model.Matrix) -> str | None:
     if not found:
         return None
     host = detect.detect_host()
-    if all(detect.assess(m, v, host).fits for v in m.resolve(found.group(1))):
+    if all(fit.assess(m, v, host).fits for v in m.resolve(found.group(1))):
         return (
             f"this host can run {found.group(1)}: the smoke test needs a real build of it (result-<name> with torch inside); "
             "the fake flox writes empty results (tests/test_smoke.py runs the checks against a fake torch)"
@@ -158,7 +159,7 @@ def plan(commands: list[doccommands.DocCommand], m: model.Matrix) -> list[tuple[
         elif _smoke_needs_a_real_build(text, m):
             out.append((c, "skip", _smoke_needs_a_real_build(text, m)))
         elif _foreign_build(text, m):
-            out.append((c, "fail", [f"this host is {builds.host_platform()} and cannot build"]))
+            out.append((c, "fail", [f"this host is {hostinfo.host_platform()} and cannot build"]))
         else:
             out.append((c, "run", text))
     return out

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 
 import matrices
 import pytest
-from buildmatrix import docs, edit, ledger, model, spec
+from buildmatrix import choice, docs, edit, fit, ledger, model, spec
 from buildmatrix.docs import DocsError
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -645,8 +645,8 @@ def test_decision_tree_agrees_with_invoke_detect(shipped):
     for g in docs.sorted_gpus(m):
         want = docs.best_build(m, g.capability)
         cpu = "neoverse_v2" if "x86_64-linux" not in g.platforms else "sapphirerapids"
-        detect, host = _host_for(g.capability, "999.99", cpu)
-        rec = detect.recommend(m, host)
+        _, host = _host_for(g.capability, "999.99", cpu)
+        rec = choice.recommend(m, host)
         got = {c.variant.gpu.name for c in rec.recommended if c.variant.gpu}
         assert got == ({want.name} if want else set()), (g.name, got)
         if want:
@@ -656,18 +656,17 @@ def test_decision_tree_agrees_with_invoke_detect(shipped):
     facts = docs.isa_facts(m)
     best = {t: isa for isa, f in facts.items() for t in f.best_for}
     for target, isa in sorted(best.items()):
-        detect, host = _host_for(None, "", target)
-        assert detect.best_isa(m, host).name == isa, target
+        _, host = _host_for(None, "", target)
+        assert fit.best_isa(m, host).name == isa, target
 
 
 def test_driver_table_agrees_with_detect(shipped):
-    detect = pytest.importorskip("buildmatrix.detect")
     text = docs.GENERATORS["decision-tree"](_ctx(shipped))
     table = next(t for t in _tables(text) if t[0][0] == "Driver")
     for row in table[1:]:
         driver = row[0].removeprefix("≥ ")
         cuda = row[1].split()[1]
-        assert detect.newest_cuda(shipped, driver) == cuda
+        assert fit.newest_cuda(shipped, driver) == cuda
 
 
 def test_example_commands_are_real_nox_sessions(shipped):

@@ -12,6 +12,7 @@ import subprocess
 
 import pytest
 from buildmatrix import detect, docs, ledger, ledgercli, model, smoke
+from buildmatrix.errors import EXIT_SKIPPED
 from conftest import ROOT
 
 
@@ -83,6 +84,6 @@ def test_smoke_for_a_variant_without_a_result_records_nothing(tmp_path, capsys):
     m = model.load(ROOT / "variants.toml")
     gpu_variant = next(v for v in m.variants if v.gpu and v.platform == "x86_64-linux")
     code = smoke.cmd_smoke(tmp_path, ROOT / "variants.toml", variant=gpu_variant.name, record=True, host=host, stream=False)
-    assert code == smoke.EXIT_SKIP
+    assert code == EXIT_SKIPPED
     assert "not recorded: no result-" in capsys.readouterr().err
     assert ledger.read(tmp_path) == []

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from buildmatrix import builds, ledger
+from buildmatrix import builds, floxrun, ledger
 from test_builds import HOST, HOST_ISA, fake_env, flox_calls, git
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,7 +177,7 @@ def test_build_session_takes_names_and_default_cuda_spelled_out(tree, tmp_path):
 
 def test_missing_flox_fails_with_install_pointer(tree, tmp_path):
     proc = nox(tree, "-s", "build-pytorch-python313-cpu-avx2", env=fake_env(tmp_path, with_flox=False))
-    assert proc.returncode != 0 and "`flox` is not installed" in proc.stderr and builds.FLOX_INSTALL_URL in proc.stderr
+    assert proc.returncode != 0 and "`flox` is not installed" in proc.stderr and floxrun.FLOX_INSTALL_URL in proc.stderr
 
 
 # ---------------------------------------------------------------- eval, smoke and checks

@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 import pytest
-from buildmatrix import builders, builds, ledger, plan, push
+from buildmatrix import builders, hostinfo, ledger, parallelism, plan, push
 from conftest import require_tool
 
-SYSTEM = builds.host_platform()
+SYSTEM = hostinfo.host_platform()
 
 
 def _skip(reason: str):
@@ -122,8 +122,8 @@ def test_build_goes_over_ssh_then_push_and_substitute_from_a_file_cache(sshd, tm
     base = {k: v for k, v in os.environ.items() if k != "NIX_CONFIG"}
     base.update({builders.ENV_VAR: str(tmp_path / "builders.toml"), "NIX_SSHOPTS": f"-F {ssh_config}"})
     cfg = builders.load(root, base)
-    par = builds.Parallelism(cores=1, max_jobs=cfg.max_jobs(1), per_job_gib=4, reason="test")
-    env, _ = builds.nix_config_env(base, par, extra=cfg.nix_config_lines())  # exactly what a build session passes to flox
+    par = parallelism.Parallelism(cores=1, max_jobs=cfg.max_jobs(1), per_job_gib=4, reason="test")
+    env, _ = parallelism.nix_config_env(base, par, extra=cfg.nix_config_lines())  # exactly what a build session passes to flox
     assert "max-jobs = 0" in env["NIX_CONFIG"].splitlines()
 
     nonce = f"{os.getpid()}-{time.time_ns()}"

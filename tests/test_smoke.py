@@ -14,7 +14,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from buildmatrix import detect, ledger, smoke
+from buildmatrix import checkrun, detect, errors, expect, ledger, resultenv, smoke
+from buildmatrix.hostinfo import GpuInfo, Host
 from conftest import ROOT
 
 CHECKER = ROOT / "scripts" / "smoke_check.py"
@@ -286,7 +287,7 @@ def py_version() -> str:
 
 
 def exp_for(shipped, name: str, **over) -> dict:
-    exp = smoke.expectations(shipped, shipped.variant(name))
+    exp = expect.expectations(shipped, shipped.variant(name))
     exp["python"] = py_version()  # the test interpreter stands in for the variant's
     exp.update(over)
     return exp
@@ -315,7 +316,7 @@ def by_name(report: dict) -> dict:
 
 
 def test_expectations_from_the_shipped_model(shipped):
-    exp = smoke.expectations(shipped, shipped.variant("torchvision-python313-cuda13_0-sm90-avx512"))
+    exp = expect.expectations(shipped, shipped.variant("torchvision-python313-cuda13_0-sm90-avx512"))
     assert exp["python"] == "3.13"
     assert exp["torch"] == "2.10.0"
     assert exp["cuda"] == "13.0"
@@ -328,17 +329,17 @@ def test_expectations_from_the_shipped_model(shipped):
     assert exp["overridden"] == {}
     json.dumps(exp)  # JSON-ready
 
-    sm61 = smoke.expectations(shipped, shipped.variant("pytorch-python313-cuda12_8-sm61-avx"))
+    sm61 = expect.expectations(shipped, shipped.variant("pytorch-python313-cuda12_8-sm61-avx"))
     assert sm61["cudnn"] is False and sm61["magma_patches"] == []
-    cpu = smoke.expectations(shipped, shipped.variant("pytorch-python313-cpu-avx2"))
+    cpu = expect.expectations(shipped, shipped.variant("pytorch-python313-cpu-avx2"))
     assert cpu["cuda"] is None and cpu["arch"] is None and cpu["magma"] is None and cpu["cudnn"] is None
-    nightly = smoke.expectations(shipped, shipped.variant("pytorch-python313-cuda13_0-sm121-armv9-nightly"))
+    nightly = expect.expectations(shipped, shipped.variant("pytorch-python313-cuda13_0-sm121-armv9-nightly"))
     assert nightly["torch"].startswith("2.11.0a0+git") and nightly["platform"] == "aarch64-linux"
 
 
 def test_overrides_are_listed(shipped):
-    exp = smoke.expectations(shipped, shipped.variant("pytorch-python313-cuda13_0-sm90-avx512"))
-    out = smoke.apply_overrides(exp, {"torch": "2.11.0", "python": "3.12", "cuda": "13.0", "magma": "any", "torchvision": None})
+    exp = expect.expectations(shipped, shipped.variant("pytorch-python313-cuda13_0-sm90-avx512"))
+    out = expect.apply_overrides(exp, {"torch": "2.11.0", "python": "3.12", "cuda": "13.0", "magma": "any", "torchvision": None})
     assert out["torch"] == "2.11.0" and out["python"] == "3.12" and out["magma"] is None
     assert out["overridden"]["torch"] == {"model": "2.10.0", "value": "2.11.0", "flag": "--expect-torch"}
     assert "cuda" not in out["overridden"]  # same as the model: not an override
@@ -517,6 +518,18 @@ def test_checker_helpers():
     assert cfg["nvcc_arch_flags"].endswith("code=sm_90") and "USE_CUDA=ON" in cfg["build_settings"]
 
 
+def test_checker_exit_statuses_are_errors_py_table():
+    """smoke_check.py cannot import buildmatrix, so it keeps a copy of the exit statuses: the same names, the same values."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import smoke_check as sc
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    copied = {k: v for k, v in vars(sc).items() if k.startswith("EXIT_")}
+    table = {k: v for k, v in vars(errors).items() if k.startswith("EXIT_")}
+    assert copied == table == {"EXIT_OK": 0, "EXIT_FAILED": 1, "EXIT_BAD_INPUT": 2, "EXIT_SKIPPED": 77}
+
+
 def test_checker_matches_the_models_sass_rule(shipped):
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
@@ -546,13 +559,13 @@ def test_cpu_capability_verdicts(monkeypatch):
     assert sc.cpu_capability_verdict("DEFAULT", "avx512", avx512, "DEFAULT")[0] == "note"  # ATEN_CPU_CAPABILITY
 
 
-# ------------------------------------------------- the supervisor (smoke.py)
+# ------------------------------------- the supervisor (smoke.py, checkrun.py)
 
 
-def fake_host(cpu: str = "sapphirerapids", capability: str | None = "9.0", driver: str = "580.95.05") -> detect.Host:
+def fake_host(cpu: str = "sapphirerapids", capability: str | None = "9.0", driver: str = "580.95.05") -> Host:
     h = detect.detect_host(nvml=None, run=None, cpu=cpu)
     if capability:
-        h.gpus = [detect.GpuInfo(0, "NVIDIA H100 80GB HBM3", capability, driver, 81559)]
+        h.gpus = [GpuInfo(0, "NVIDIA H100 80GB HBM3", capability, driver, 81559)]
         h.driver, h.gpu_source = driver, "nvml"
     return h
 
@@ -560,12 +573,12 @@ def fake_host(cpu: str = "sapphirerapids", capability: str | None = "9.0", drive
 @needs_x86_linux
 def test_sigill_is_a_failure_naming_the_cause(shipped, tmp_path, env, monkeypatch):
     monkeypatch.setenv("FAKE_TORCH_SIGNAL", "SIGILL")
-    exp = smoke.apply_overrides(
-        smoke.expectations(shipped, shipped.variant("pytorch-python313-cuda13_0-sm90-avx512bf16")), {"python": py_version()}
+    exp = expect.apply_overrides(
+        expect.expectations(shipped, shipped.variant("pytorch-python313-cuda13_0-sm90-avx512bf16")), {"python": py_version()}
     )
-    interp = smoke.Interpreter(sys.executable, [str(env["site"])])
+    interp = resultenv.Interpreter(sys.executable, [str(env["site"])])
     host = fake_host("cascadelake")  # has AVX-512 VNNI, not BF16
-    report = smoke.run_checker(interp, exp, timeout=60, host=host, stream=False)
+    report = checkrun.run_checker(interp, exp, timeout=60, host=host, stream=False)
     assert report["status"] == "fail" and report["exit_code"] == 1
     assert "illegal instruction (SIGILL) during import_torch" in report["reason"]
     assert "ISA avx512bf16" in report["reason"] and "cascadelake lacks avx512_bf16" in report["reason"]
@@ -576,34 +589,34 @@ def test_sigill_is_a_failure_naming_the_cause(shipped, tmp_path, env, monkeypatc
 @needs_x86_linux
 def test_sigill_on_a_host_with_every_feature_blames_the_build(shipped, tmp_path, env, monkeypatch):
     monkeypatch.setenv("FAKE_TORCH_SIGNAL", "SIGILL")
-    exp = smoke.apply_overrides(
-        smoke.expectations(shipped, shipped.variant("pytorch-python313-cpu-avx512")), {"python": py_version()}
+    exp = expect.apply_overrides(
+        expect.expectations(shipped, shipped.variant("pytorch-python313-cpu-avx512")), {"python": py_version()}
     )
-    report = smoke.run_checker(smoke.Interpreter(sys.executable), exp, timeout=60, host=fake_host("sapphirerapids", None))
+    report = checkrun.run_checker(resultenv.Interpreter(sys.executable), exp, timeout=60, host=fake_host("sapphirerapids", None))
     assert "instructions beyond its ISA" in report["reason"]
 
 
 @needs_x86_linux
 def test_segfault_and_timeout(shipped, tmp_path, env, monkeypatch):
-    exp = smoke.apply_overrides(
-        smoke.expectations(shipped, shipped.variant("pytorch-python313-cpu-avx2")), {"python": py_version()}
+    exp = expect.apply_overrides(
+        expect.expectations(shipped, shipped.variant("pytorch-python313-cpu-avx2")), {"python": py_version()}
     )
     monkeypatch.setenv("FAKE_TORCH_SIGNAL", "SIGSEGV")
-    report = smoke.run_checker(smoke.Interpreter(sys.executable), exp, timeout=60, stream=False)
+    report = checkrun.run_checker(resultenv.Interpreter(sys.executable), exp, timeout=60, stream=False)
     assert report["status"] == "fail" and "SIGSEGV" in report["reason"] and "import_torch" in report["reason"]
     monkeypatch.delenv("FAKE_TORCH_SIGNAL")
     monkeypatch.setenv("FAKE_TORCH_HANG", "1")
-    report = smoke.run_checker(smoke.Interpreter(sys.executable), exp, timeout=3, stream=False)
+    report = checkrun.run_checker(resultenv.Interpreter(sys.executable), exp, timeout=3, stream=False)
     assert report["status"] == "fail" and report["reason"].startswith("timed out after 3s during import_torch")
 
 
 def test_signal_messages(shipped):
-    exp = smoke.expectations(shipped, shipped.variant("pytorch-python313-cpu-armv9"))
+    exp = expect.expectations(shipped, shipped.variant("pytorch-python313-cpu-armv9"))
     host = fake_host("neoverse_v1", None)
-    text = smoke.signal_message(signal.SIGILL, "model_cpu", exp, host)
+    text = checkrun.signal_message(signal.SIGILL, "model_cpu", exp, host)
     assert "ISA armv9 needs features sve, sve2" in text and "neoverse_v1 lacks sve2" in text
-    assert "ABI mismatch" in smoke.signal_message(signal.SIGSEGV, "import_torch", exp, None)
-    assert "out of memory" in smoke.signal_message(signal.SIGKILL, "model_cpu", exp, None)
+    assert "ABI mismatch" in checkrun.signal_message(signal.SIGSEGV, "import_torch", exp, None)
+    assert "out of memory" in checkrun.signal_message(signal.SIGKILL, "model_cpu", exp, None)
 
 
 # --------------------------------------------------- interpreter discovery
@@ -649,7 +662,7 @@ def test_discovery_from_a_result_link(tmp_path):
         calls.append(argv)
         return requisites
 
-    interp = smoke.discover(s["link"], run=run, which=lambda name: None)
+    interp = resultenv.discover(s["link"], run=run, which=lambda name: None)
     assert calls == [["nix-store", "--query", "--requisites", str(s["tv"].resolve())]]
     assert interp.python == str(s["python"] / "bin" / "python3.13")
     assert interp.python_version == "3.13"
@@ -665,24 +678,24 @@ def test_discovery_without_nix_store(tmp_path):
     def run(argv):
         raise FileNotFoundError(argv[0])
 
-    interp = smoke.discover(s["link"], run=run, which=lambda name: "/usr/bin/python3.13" if name == "python3.13" else None)
+    interp = resultenv.discover(s["link"], run=run, which=lambda name: "/usr/bin/python3.13" if name == "python3.13" else None)
     assert interp.python == "/usr/bin/python3.13" and interp.notes and "glibc" in interp.notes[0]
-    with pytest.raises(smoke.UsageError, match="pass --python"):
-        smoke.discover(s["link"], run=run, which=lambda name: None)
-    interp = smoke.discover(s["link"], python="/opt/py/bin/python3", run=run, which=lambda name: name)
+    with pytest.raises(errors.UsageError, match="pass --python"):
+        resultenv.discover(s["link"], run=run, which=lambda name: None)
+    interp = resultenv.discover(s["link"], python="/opt/py/bin/python3", run=run, which=lambda name: name)
     assert interp.python == "/opt/py/bin/python3" and len(interp.pythonpath) == 3
 
 
 def test_discovery_plain_python_and_errors(tmp_path):
-    interp = smoke.discover(None, python=sys.executable)
+    interp = resultenv.discover(None, python=sys.executable)
     assert interp.python == sys.executable and interp.pythonpath == [] and interp.env == {}
-    with pytest.raises(smoke.UsageError):
-        smoke.discover(None, None)
-    with pytest.raises(smoke.UsageError, match="does not exist"):
-        smoke.discover(tmp_path / "result-nothing")
+    with pytest.raises(errors.UsageError):
+        resultenv.discover(None, None)
+    with pytest.raises(errors.UsageError, match="does not exist"):
+        resultenv.discover(tmp_path / "result-nothing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(smoke.UsageError, match="site-packages"):
-        smoke.discover(tmp_path / "empty")
+    with pytest.raises(errors.UsageError, match="site-packages"):
+        resultenv.discover(tmp_path / "empty")
 
 
 def test_result_links(tmp_path, shipped):
@@ -700,9 +713,9 @@ def test_driver_shim(tmp_path):
     (drv / "libcuda.so.1").symlink_to(drv / "libcuda.so.580.95.05")
     ldconfig = f"\tlibcuda.so.1 (libc6,x86-64) => {drv}/libcuda.so.1\n"
     shim = tmp_path / "shim"
-    assert smoke.driver_shim(shim, run=lambda argv: ldconfig, opengl_dir=tmp_path / "missing") == str(drv)
+    assert resultenv.driver_shim(shim, run=lambda argv: ldconfig, opengl_dir=tmp_path / "missing") == str(drv)
     assert sorted(p.name for p in shim.iterdir()) == ["libcuda.so.1", "libcuda.so.580.95.05", "libnvidia-ml.so.580.95.05"]
-    assert smoke.driver_shim(tmp_path / "shim2", run=lambda argv: ldconfig, opengl_dir=drv) is None  # NixOS: nothing to do
+    assert resultenv.driver_shim(tmp_path / "shim2", run=lambda argv: ldconfig, opengl_dir=drv) is None  # NixOS: nothing to do
 
 
 # -------------------------------------------------------- end to end, fakes
@@ -759,7 +772,7 @@ def test_main_with_a_stand_in_interpreter_and_overrides(tmp_path, env, monkeypat
     monkeypatch.setenv("FAKE_TV_VERSION", "0.26.0+cu130")
     monkeypatch.setenv("FAKE_TORCH_CPU_CAP", "AVX512")
     host = fake_host("sapphirerapids", "9.0")
-    monkeypatch.setattr(smoke.detect, "detect_host", lambda: host)
+    monkeypatch.setattr(detect, "detect_host", lambda: host)
     report_file = tmp_path / "smoke.json"
     code = smoke.main(
         [
@@ -796,7 +809,7 @@ def test_main_with_a_stand_in_interpreter_and_overrides(tmp_path, env, monkeypat
 
 def test_main_skips_when_hardware_does_not_match(tmp_path, monkeypatch, capsys):
     host = fake_host("zen4", None)
-    monkeypatch.setattr(smoke.detect, "detect_host", lambda: host)
+    monkeypatch.setattr(detect, "detect_host", lambda: host)
     code = smoke.main(
         ["--file", str(ROOT / "variants.toml"), "--root", str(tmp_path), "--variant", "sm90-avx512", "--python", sys.executable]
     )
@@ -806,7 +819,7 @@ def test_main_skips_when_hardware_does_not_match(tmp_path, monkeypatch, capsys):
 
 def test_main_usage_errors(tmp_path, monkeypatch, capsys):
     host = fake_host("zen4", None)
-    monkeypatch.setattr(smoke.detect, "detect_host", lambda: host)
+    monkeypatch.setattr(detect, "detect_host", lambda: host)
     assert smoke.main(["--file", str(ROOT / "variants.toml"), "--variant", "no-such-variant"]) == 2
     # a matching CPU variant with nothing built and no --python: usage error, not a crash
     assert smoke.main(["--file", str(ROOT / "variants.toml"), "--root", str(tmp_path), "--variant", "cpu-avx512"]) == 2

@@ -1,4 +1,4 @@
-"""Per-variant ``flox build`` runs behind the nox ``build-*`` sessions (noxfile.py stays thin).
+"""The nox ``build-*`` sessions, decided here so that noxfile.py only registers and calls.
 
 What lives here
     * the session table: :func:`sessions` turns the model into nox session names,
@@ -7,42 +7,17 @@ What lives here
       ``build-<variant name>`` per variant);
     * name resolution for ``nox -s build -- NAME`` with candidates for unknown
       or ambiguous names (:func:`resolve_target`);
-    * the ``flox build`` command line (:func:`flox_build_argv`);
-    * the memory-based parallelism rule (:func:`plan_parallelism`, below);
-    * the run itself (:func:`build`): preflight checks, output streamed to the
-      terminal and to ``logs/<variant>.log``, one ledger record per variant,
-      written in a ``finally`` so a failing, crashing or interrupted build is
-      recorded as such and never as a success.
+    * the options after ``--`` (:func:`parse_build_args`, :func:`build_usage`) and the
+      ``flox build`` command line (:func:`flox_build_argv`);
+    * the run itself (:func:`build`): preflight checks and output streamed to the
+      terminal and to ``logs/<variant>.log`` (:mod:`buildmatrix.floxrun`), compiler
+      parallelism from memory (:mod:`buildmatrix.parallelism`, whose docstring gives the
+      rule), one ledger record per variant, written in a ``finally`` so a failing,
+      crashing or interrupted build is recorded as such and never as a success;
+    * :func:`run_module` for the host-tool sessions (``eval``, ``smoke``).
 
-Parallelism rule (why and how)
-    nixpkgs' torch ``preBuild`` does ``export MAX_JOBS=$NIX_BUILD_CORES``, and
-    ``NIX_BUILD_CORES`` is Nix's ``cores`` setting; MAGMA and every other
-    make/ninja derivation use the same variable. So ``cores`` is the one lever
-    that limits compiler parallelism without changing any derivation (a
-    different ``MAX_JOBS`` inside a recipe would change its hash). It is passed
-    as ``NIX_CONFIG="cores = N\\nmax-jobs = 1"`` in the environment of ``flox
-    build``: flox runs ``make``/``nix build`` with the inherited environment,
-    and the Nix daemon applies a client's ``cores`` and ``max-jobs`` for trusted
-    and untrusted users alike (``ClientSettings::apply`` in the daemon).
-    ``max-jobs = 1`` keeps two heavy derivations (torch and MAGMA, or two
-    torches) from compiling at the same time, each with N jobs.
-
-    N = max(1, min(CPUs, floor((available memory - 4 GiB) / per-job memory)))
-
-    with per-job memory 8 GiB when any variant in the call is a CUDA build and
-    4 GiB otherwise. Available memory is ``MemAvailable`` from /proc/meminfo
-    (lowered to the cgroup v2 ``memory.max - memory.current`` when that is
-    smaller), ``hw.memsize`` on macOS. 8 GiB per CUDA job: nvcc's ``cicc`` on
-    PyTorch's flash-attention and other template-heavy kernels is what gets
-    OOM-killed (``cicc … signal 9``, NixOS/nixpkgs#419179); conda-forge's
-    pytorch feedstock runs ``MAX_JOBS=8`` on 64 GB runners "to avoid getting
-    OOM-killed", i.e. 8 GB per job, and that is for several architectures per
-    build (ours compile one, so 8 GiB is a safe upper bound, not a tight one).
-    4 GiB per C++-only job covers gcc on PyTorch's largest generated
-    translation units. The 4 GiB held back is for the Nix evaluator, the daemon
-    and the final link of ``libtorch_cuda.so``. A slower build beats one killed
-    after hours; ``--cores N`` overrides the rule, and a ``cores``/``max-jobs``
-    already set in the caller's ``NIX_CONFIG`` is respected.
+Which session names a nox command line asks for, read before nox parses it, is
+:mod:`buildmatrix.noxargs`.
 """
 
 from __future__ import annotations
@@ -50,10 +25,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
-import platform
-import re
-import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -62,23 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from . import builders, detect, ledger, model
+from . import builders, floxrun, hostinfo, ledger, model, parallelism
 from .errors import BuildMatrixError, UsageError
-
-FLOX_INSTALL_URL = "https://flox.dev/docs/install-flox/"
-LOG_DIR = Path("logs")
-PKGS_DIR = Path(".flox") / "pkgs"
-GIB = 1024**3
-CUDA_GIB_PER_JOB = 8
-CPU_GIB_PER_JOB = 4
-RESERVED_GIB = 4
 
 # flox's general options go before the subcommand (`flox -v build …`).
 FLOX_GENERAL_FLAGS = frozenset({"-v", "-vv", "-vvv", "--verbose", "-q", "--quiet"})
-
-STATUS_OK, STATUS_FAILED, STATUS_INTERRUPTED, STATUS_REFUSED = "ok", "failed", "interrupted", "refused"
-# Signals that mean "someone stopped it" rather than "it broke".
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 # ------------------------------------------------------------------ the session table
@@ -203,140 +162,6 @@ def resolve_target(m: model.Matrix, name: str) -> list[model.Variant]:
     raise UsageError("\n".join(lines))
 
 
-# ------------------------------------------------------------------------ host facts
-
-
-def host_platform() -> str:
-    """This host as a Nix system double: ``x86_64-linux``, ``aarch64-linux``, ``aarch64-darwin``."""
-    return f"{detect.normalize_machine(platform.machine())}-{platform.system().lower()}"
-
-
-def parse_meminfo(text: str) -> dict[str, int]:
-    """``/proc/meminfo`` as bytes per key (``MemAvailable``, ``MemTotal``…)."""
-    out = {}
-    for line in text.splitlines():
-        m = re.match(r"(\w+):\s+(\d+)\s*(kB)?", line)
-        if m:
-            out[m.group(1)] = int(m.group(2)) * (1024 if m.group(3) else 1)
-    return out
-
-
-def _cgroup_headroom(base: Path = Path("/sys/fs/cgroup")) -> int | None:
-    """Bytes this cgroup (v2) may still allocate, or None without a limit."""
-    try:
-        limit = (base / "memory.max").read_text().strip()
-        if limit == "max":
-            return None
-        return max(0, int(limit) - int((base / "memory.current").read_text().strip()))
-    except (OSError, ValueError):
-        return None
-
-
-def memory_available() -> tuple[int | None, str]:
-    """(bytes a build may use, where the figure comes from); (None, why) when unknown."""
-    try:
-        info = parse_meminfo(Path("/proc/meminfo").read_text())
-    except OSError:
-        info = {}
-    if "MemAvailable" in info or "MemTotal" in info:
-        key = "MemAvailable" if "MemAvailable" in info else "MemTotal"
-        value, source = info[key], f"{key} in /proc/meminfo"
-        cg = _cgroup_headroom()
-        if cg is not None and cg < value:
-            value, source = cg, "cgroup memory.max - memory.current"
-        return value, source
-    if platform.system() == "Darwin":
-        try:
-            out = subprocess.run(["sysctl", "-n", "hw.memsize"], capture_output=True, text=True, check=True).stdout
-            return int(out.strip()), "hw.memsize (total; macOS has no MemAvailable)"
-        except (OSError, subprocess.CalledProcessError, ValueError):
-            pass
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "physical pages (total)"
-    except (OSError, ValueError, AttributeError):
-        return None, "unknown"
-
-
-def cpu_count() -> int:
-    """CPUs this process may run on (affinity/cpuset aware)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-@dataclass(frozen=True)
-class Parallelism:
-    """How many compiler jobs a build gets, and why."""
-
-    cores: int
-    max_jobs: int
-    per_job_gib: int
-    reason: str
-
-
-def plan_parallelism(
-    variants: Sequence[model.Variant],
-    *,
-    mem_bytes: int | None = None,
-    mem_source: str = "given",
-    cpus: int | None = None,
-    cores: int | None = None,
-    max_jobs: int = 1,
-) -> Parallelism:
-    """Apply the rule in the module docstring. Pass ``mem_bytes``/``cpus`` to compute for another host."""
-    per_job = CUDA_GIB_PER_JOB if any(v.target == "cuda" for v in variants) else CPU_GIB_PER_JOB
-    if cores is not None:
-        return Parallelism(cores, max_jobs, per_job, f"--cores {cores} given")
-    if mem_bytes is None:
-        mem_bytes, mem_source = memory_available()
-    cpus = cpus or cpu_count()
-    if mem_bytes is None:
-        n = max(1, min(cpus, 4))
-        return Parallelism(n, max_jobs, per_job, f"memory unknown: {n} job(s) (min(CPUs {cpus}, 4)); pass --cores N to choose")
-    usable = mem_bytes - RESERVED_GIB * GIB
-    by_mem = max(1, usable // (per_job * GIB))
-    n = int(max(1, min(cpus, by_mem)))
-    return Parallelism(
-        n,
-        max_jobs,
-        per_job,
-        f"{mem_bytes / GIB:.1f} GiB available ({mem_source}) - {RESERVED_GIB} GiB reserve, "
-        f"{per_job} GiB per {'CUDA' if per_job == CUDA_GIB_PER_JOB else 'C++'} job -> {by_mem}; {cpus} CPU(s) -> {n}",
-    )
-
-
-_NIX_KEY = re.compile(r"^\s*(cores|max-jobs)\s*=", re.MULTILINE)
-
-
-def nix_config_env(
-    base: Mapping[str, str], par: Parallelism, *, forced: bool = False, extra: Sequence[str] = ()
-) -> tuple[dict[str, str], str]:
-    """``base`` plus ``NIX_CONFIG`` carrying ``cores``/``max-jobs`` (then ``extra``: builders, caches); returns (env, note).
-
-    Settings the caller already put in ``NIX_CONFIG`` win unless ``forced`` (``--cores``
-    given): later lines override earlier ones in Nix, so ours are only appended for keys
-    the caller did not set.
-    """
-    env = dict(base)
-    existing = env.get("NIX_CONFIG", "")
-    already = set() if forced else set(_NIX_KEY.findall(existing))
-    lines = [f"{k} = {v}" for k, v in (("cores", par.cores), ("max-jobs", par.max_jobs)) if k not in already]
-    given = set(re.findall(r"^\s*([\w-]+)\s*=", existing, re.MULTILINE))
-    kept = sorted(already | {ln.split("=")[0].strip() for ln in extra if ln.split("=")[0].strip() in given})
-    lines += [ln for ln in extra if ln.split("=")[0].strip() not in given]
-    note = f"NIX_CONFIG already sets {', '.join(kept)}: kept" if kept else ""
-    if lines:
-        env["NIX_CONFIG"] = (existing.rstrip("\n") + "\n" if existing.strip() else "") + "\n".join(lines)
-    return env, note
-
-
-def hardware_summary() -> str:
-    mem, _ = memory_available()
-    mem_text = f", {mem / GIB:.0f} GiB available" if mem else ""
-    return f"{host_platform()}, {cpu_count()} CPU(s){mem_text}"
-
-
 # ------------------------------------------------------------------------- arguments
 
 
@@ -423,208 +248,7 @@ def flox_build_argv(variants: Sequence[model.Variant], stability: str | None = N
     return argv + rest + [v.name for v in variants]
 
 
-# ---------------------------------------------------------------------------- git
-
-
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-
-
-def _untracked(root: Path, paths: Sequence[str]) -> list[str] | None:
-    """Which of ``paths`` git does not track; None when this is not a git work tree (or no git)."""
-    try:
-        inside = _git(root, "rev-parse", "--is-inside-work-tree")
-    except OSError:
-        return None
-    if inside.returncode or inside.stdout.strip() != "true":
-        return None
-    tracked = set(_git(root, "ls-files", "--", *paths).stdout.split())
-    return [p for p in paths if p not in tracked]
-
-
-# ------------------------------------------------------------------------- running
-
-
-class Interrupted(KeyboardInterrupt):
-    """SIGTERM/SIGHUP while a flox command runs (CI cancel, closed terminal)."""
-
-
-def _raise_interrupted(signum, _frame) -> None:
-    raise Interrupted(f"received {signal.Signals(signum).name}")
-
-
-def _exec_flox_missing_message(what: str) -> str:
-    return (
-        f"`flox` is not installed (not on PATH), so {what} cannot run.\n"
-        f"Install Flox: {FLOX_INSTALL_URL} (then open a new shell and check `flox --version`)"
-    )
-
-
-def _describe_exit(rc: int | None) -> tuple[str, str]:
-    """(status, detail) for a child's return code (negative = killed by that signal)."""
-    if rc is None:
-        return STATUS_INTERRUPTED, "interrupted before flox finished"
-    if rc == 0:
-        return STATUS_OK, "exit 0"
-    if rc < 0:
-        sig = signal.Signals(-rc)
-        hint = " (out of memory? see `dmesg`; try --cores lower)" if sig == signal.SIGKILL else ""
-        status = STATUS_INTERRUPTED if sig in _STOP_SIGNALS else STATUS_FAILED
-        return status, f"flox was killed by {sig.name}{hint}"
-    if rc in (128 + signal.SIGINT, 128 + signal.SIGTERM):
-        return STATUS_INTERRUPTED, f"exit {rc} (flox stopped by {signal.Signals(rc - 128).name})"
-    return STATUS_FAILED, f"exit {rc}"
-
-
-def run_streamed(
-    argv: Sequence[str],
-    *,
-    cwd: Path,
-    env: Mapping[str, str],
-    log_path: Path,
-    header: str = "",
-    out: BinaryIO | None = None,
-) -> int:
-    """Run ``argv``; copy its stdout+stderr to ``out`` (the terminal) and ``log_path`` as it comes.
-
-    Returns the exit status (negative: killed by that signal). On KeyboardInterrupt (or
-    SIGTERM/SIGHUP, turned into :class:`Interrupted`) the child is given 30 s to stop,
-    then terminated/killed, and the exception propagates.
-    """
-    out = out if out is not None else sys.stdout.buffer
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    if log_path.exists() or log_path.is_symlink():
-        log_path.unlink()  # never write through a hard link made for another variant
-    old = {}
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        try:
-            old[sig] = signal.signal(sig, _raise_interrupted)
-        except (ValueError, OSError):  # not the main thread
-            pass
-    proc = None
-    try:
-        with open(log_path, "wb") as log:
-            if header:
-                log.write(header.encode())
-                log.flush()
-            proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            assert proc.stdout is not None
-            terminal = True
-            while chunk := proc.stdout.read1(65536):
-                log.write(chunk)
-                if terminal:
-                    try:
-                        out.write(chunk)
-                        out.flush()
-                    except OSError:  # terminal or pipe gone: keep the build and the log going
-                        terminal = False
-            rc = proc.wait()
-            log.write(f"\n== exit status {rc}\n".encode())
-            return rc
-    except BaseException:
-        if proc is not None and proc.poll() is None:
-            _stop(proc)
-        raise
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Let the child finish after an interrupt (Ctrl-C already reached it), else stop it."""
-    for action, wait in ((None, 30), (proc.terminate, 10), (proc.kill, 10)):
-        try:
-            if action:
-                action()
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting politely
-            continue
-
-
-@dataclass
-class Outcome:
-    """What a build or publish did: status ok/failed/interrupted/refused, a message, the records written."""
-
-    status: str
-    message: str
-    exit_code: int | None = None
-    records: list[ledger.Record] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == STATUS_OK
-
-
-def recipe_path(root: Path, name: str) -> Path | None:
-    for rel in (PKGS_DIR / f"{name}.nix", PKGS_DIR / name / "default.nix"):
-        if (root / rel).exists():
-            return rel
-    return None
-
-
-def preflight(
-    root: Path, variants: Sequence[model.Variant], *, force: bool, env: Mapping[str, str], remote: builders.Config | None = None
-) -> list[str]:
-    """Reasons not to start ``flox build`` (each with what to do); empty when it may start.
-
-    A foreign platform is fine when a configured builder serves it (``remote``, see builders.py).
-    """
-    remote = remote or builders.Config()
-    problems = []
-    if not shutil.which("flox", path=env.get("PATH", os.defpath)):
-        problems.append(_exec_flox_missing_message("flox build"))
-    host = host_platform()
-    foreign = [v for v in variants if v.platform != host and v.platform not in remote.systems]
-    if foreign and not force:
-        listed = ", ".join(f"{v.name} ({v.platform})" for v in foreign)
-        problems.append(
-            f"this host is {host} and cannot build {listed}.\n"
-            f"Build on an {foreign[0].platform} machine, or pass `-- --force` if this Nix can build for it "
-            "(remote builders, or extra-platforms with binfmt emulation: very slow),\n"
-            f"or add a [[builder]] for {foreign[0].platform} to {remote.source or builders.user_file(env)} (docs/BUILDING.md#remote-builders)."
-        )
-    if not force:
-        problems += remote.refusals({v.platform for v in variants}, host)
-    missing = [v.name for v in variants if recipe_path(root, v.name) is None]
-    if missing:
-        problems.append(f"no recipe in {PKGS_DIR}/ for {', '.join(missing)}: run `invoke gen`")
-    else:
-        rels = [str(recipe_path(root, v.name)) for v in variants]
-        untracked = _untracked(root, rels)
-        if untracked is None:
-            problems.append(f"{root} is not a git work tree: flox builds Nix expressions only from a git repository")
-        elif untracked:
-            problems.append(
-                f"flox builds only git-tracked expressions; untracked: {', '.join(untracked)}.\n"
-                f"Run `git add {' '.join(untracked)} patches/` (committing is not needed to build)"
-            )
-    return problems
-
-
-def _link_state(root: Path, name: str) -> tuple | None:
-    """Identity of ``result-<name>`` (inode, mtime, target), None when absent."""
-    link = root / f"result-{name}"
-    try:
-        st = link.lstat()
-    except OSError:
-        return None
-    return (st.st_ino, st.st_mtime_ns, os.readlink(link) if link.is_symlink() else "")
-
-
-def _fresh_result(root: Path, name: str, before: tuple | None) -> tuple[bool, str]:
-    """(``result-<name>`` was (re)written since ``before`` was taken and resolves, its target).
-
-    Compared by identity, not by clock: Nix replaces the link (new inode) on every
-    successful build, and file timestamps can lag the wall clock.
-    """
-    after = _link_state(root, name)
-    link = root / f"result-{name}"
-    if after is None or after == before or not link.exists():
-        return False, ""
-    return True, after[2] or str(link.resolve())
+# --------------------------------------------------------------------------- build
 
 
 def build(
@@ -635,7 +259,7 @@ def build(
     env: Mapping[str, str] | None = None,
     out: BinaryIO | None = None,
     say=print,
-) -> Outcome:
+) -> floxrun.Outcome:
     """Build ``variants`` with one ``flox build`` call and record one ledger entry per variant.
 
     Refusals (no flox, foreign platform, missing/untracked recipe) build nothing and
@@ -655,15 +279,15 @@ def build(
     try:
         remote = builders.load(root, env)
     except BuildMatrixError as exc:
-        return Outcome(STATUS_REFUSED, str(exc))
-    problems = preflight(root, variants, force=options.force, env=env, remote=remote)
+        return floxrun.Outcome(floxrun.STATUS_REFUSED, str(exc))
+    problems = floxrun.preflight(root, variants, force=options.force, env=env, remote=remote)
     if problems:
-        return Outcome(STATUS_REFUSED, "\n".join(problems))
+        return floxrun.Outcome(floxrun.STATUS_REFUSED, "\n".join(problems))
 
-    par = plan_parallelism(variants, cores=options.cores, max_jobs=remote.max_jobs(options.max_jobs))
-    run_env, note = nix_config_env(env, par, forced=options.cores is not None, extra=remote.nix_config_lines())
+    par = parallelism.plan_parallelism(variants, cores=options.cores, max_jobs=remote.max_jobs(options.max_jobs))
+    run_env, note = parallelism.nix_config_env(env, par, forced=options.cores is not None, extra=remote.nix_config_lines())
     argv = flox_build_argv(variants, options.stability, options.flox_args)
-    logs = [LOG_DIR / f"{v.name}.log" for v in variants]
+    logs = [floxrun.LOG_DIR / f"{v.name}.log" for v in variants]
     nix_config = run_env.get("NIX_CONFIG", "").replace("\n", "; ")
     say(f"build: {' '.join(argv)}")
     say(f"build: parallelism cores={par.cores} max-jobs={par.max_jobs} ({par.reason}){'; ' + note if note else ''}")
@@ -672,9 +296,9 @@ def build(
         say(f"build: warning: {warning}")
     say(f"build: NIX_CONFIG={nix_config!r}; log {logs[0]}" + (f" (also {', '.join(map(str, logs[1:]))})" if logs[1:] else ""))
 
-    rev, host, hardware = ledger.git_rev(root), ledger.host_name(), hardware_summary()
+    rev, host, hardware = ledger.git_rev(root), ledger.host_name(), hostinfo.hardware_summary()
     start, t0 = ledger.now(), time.time()
-    before = {v.name: _link_state(root, v.name) for v in variants}
+    before = {v.name: floxrun.link_state(root, v.name) for v in variants}
     header = (
         f"== {' '.join(argv)}\n== cwd {root}\n== NIX_CONFIG {nix_config}\n== parallelism: {par.reason}\n"
         f"== git {rev}  host {host} ({hardware})  start {start}\n\n"
@@ -683,24 +307,24 @@ def build(
     error: BaseException | None = None
     records: list[ledger.Record] = []
     try:
-        rc = run_streamed(argv, cwd=root, env=run_env, log_path=root / logs[0], header=header, out=out)
+        rc = floxrun.run_streamed(argv, cwd=root, env=run_env, log_path=root / logs[0], header=header, out=out)
     except BaseException as exc:
         error = exc
         raise
     finally:
         for extra_log in logs[1:]:
-            _share_log(root / logs[0], root / extra_log)
-        status, detail = _describe_exit(rc)
+            floxrun.share_log(root / logs[0], root / extra_log)
+        status, detail = floxrun.describe_exit(rc)
         if rc is None and error is not None and not isinstance(error, KeyboardInterrupt):
-            status, detail = STATUS_FAILED, f"could not run flox: {error!r}"
+            status, detail = floxrun.STATUS_FAILED, f"could not run flox: {error!r}"
         end = ledger.now()
         for v, log in zip(variants, logs):
-            fresh, target = _fresh_result(root, v.name, before[v.name])
+            fresh, target = floxrun.fresh_result(root, v.name, before[v.name])
             v_status, v_detail = status, detail
-            if status == STATUS_OK and not fresh:
-                v_status, v_detail = STATUS_FAILED, f"flox exited 0 but did not write result-{v.name}"
-            elif status != STATUS_OK and fresh:
-                v_status, v_detail = STATUS_OK, f"result-{v.name} written; the call then ended: {detail}"
+            if status == floxrun.STATUS_OK and not fresh:
+                v_status, v_detail = floxrun.STATUS_FAILED, f"flox exited 0 but did not write result-{v.name}"
+            elif status != floxrun.STATUS_OK and fresh:
+                v_status, v_detail = floxrun.STATUS_OK, f"result-{v.name} written; the call then ended: {detail}"
             rec = ledger.Record(
                 variant=v.name,
                 action="build",
@@ -717,8 +341,8 @@ def build(
                     "argv": argv,
                     "exit_code": rc,
                     "store_path": target if fresh else "",
-                    "platform": host_platform(),
-                    "forced": options.force and v.platform != host_platform() and v.platform not in remote.systems,
+                    "platform": hostinfo.host_platform(),
+                    "forced": options.force and v.platform != hostinfo.host_platform() and v.platform not in remote.systems,
                     "builders": sorted(b.uri for b in remote.builders),
                     "stability": options.stability or "",
                     "cores": par.cores,
@@ -729,27 +353,13 @@ def build(
             ledger.append(root, rec)
             records.append(rec)
         say("build: ledger " + ", ".join(f"{r.variant}={r.status}" for r in records))
-    bad = [r for r in records if r.status != STATUS_OK]
+    bad = [r for r in records if r.status != floxrun.STATUS_OK]
     if rc == 0 and not bad:
-        return Outcome(STATUS_OK, f"built {', '.join(v.name for v in variants)}", rc, records)
-    worst = STATUS_INTERRUPTED if status == STATUS_INTERRUPTED else STATUS_FAILED
-    return Outcome(
+        return floxrun.Outcome(floxrun.STATUS_OK, f"built {', '.join(v.name for v in variants)}", rc, records)
+    worst = floxrun.STATUS_INTERRUPTED if status == floxrun.STATUS_INTERRUPTED else floxrun.STATUS_FAILED
+    return floxrun.Outcome(
         worst, f"flox build {status} ({detail}); full log: {logs[0]}; not built: {', '.join(r.variant for r in bad)}", rc, records
     )
-
-
-def _share_log(src: Path, dst: Path) -> None:
-    """One flox call, one log: give every variant of the call its ``logs/<variant>.log`` (a hard link)."""
-    try:
-        if dst.exists() or dst.is_symlink():
-            dst.unlink()
-        if src.exists():
-            try:
-                os.link(src, dst)
-            except OSError:
-                shutil.copyfile(src, dst)
-    except OSError:
-        pass
 
 
 def run_module(root: Path, module: str, args: Sequence[str], *, python: str | None = None) -> int:

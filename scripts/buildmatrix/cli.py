@@ -13,9 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import model
-from .errors import BuildMatrixError, ModelError
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+from .errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BuildMatrixError, ModelError
 
 
 def _err(text: str) -> None:
@@ -42,10 +40,10 @@ def guarded(fn):
             return fn(*args, **kwargs)
         except ModelError as exc:
             _err(str(exc))
-            return EXIT_BAD_INPUT
+            return exc.exit_status
         except BuildMatrixError as exc:
             _err(f"error: {exc}")
-            return EXIT_BAD_INPUT
+            return exc.exit_status
         except OSError as exc:  # a file that cannot be written (read-only tree, full disk): a message, not a traceback
             _err(f"error: {exc.filename or ''}: {exc.strerror or exc}")
             return EXIT_FAILED

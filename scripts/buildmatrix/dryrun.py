@@ -15,46 +15,47 @@ import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from . import builders, builds, model
+from . import builders, builds, floxrun, ledger, model, parallelism
+from .errors import BuildMatrixError
 
 
 def dry_run(
     root: Path, variants: Sequence[model.Variant], options: builds.BuildOptions, env: Mapping[str, str], say=print
-) -> builds.Outcome:
+) -> floxrun.Outcome:
     try:
         remote = builders.load(root, env)
-    except builds.BuildMatrixError as exc:
-        return builds.Outcome(builds.STATUS_REFUSED, str(exc))
-    par = builds.plan_parallelism(variants, cores=options.cores, max_jobs=remote.max_jobs(options.max_jobs))
-    run_env, note = builds.nix_config_env(env, par, forced=options.cores is not None, extra=remote.nix_config_lines())
+    except BuildMatrixError as exc:
+        return floxrun.Outcome(floxrun.STATUS_REFUSED, str(exc))
+    par = parallelism.plan_parallelism(variants, cores=options.cores, max_jobs=remote.max_jobs(options.max_jobs))
+    run_env, note = parallelism.nix_config_env(env, par, forced=options.cores is not None, extra=remote.nix_config_lines())
     argv = builds.flox_build_argv(variants, options.stability, options.flox_args)
-    logs = [builds.LOG_DIR / f"{v.name}.log" for v in variants]
+    logs = [floxrun.LOG_DIR / f"{v.name}.log" for v in variants]
     say("build (dry run: nothing is built or recorded)")
     say(f"  command:     {' '.join(argv)}   (in {root})")
     say(f"  NIX_CONFIG:  {run_env.get('NIX_CONFIG', '')!r}")
     say(f"  parallelism: cores={par.cores} max-jobs={par.max_jobs} ({par.reason}){'; ' + note if note else ''}")
     say(f"  builders:    {remote.describe()}")
-    rels = {v.name: builds.recipe_path(root, v.name) for v in variants}
+    rels = {v.name: floxrun.recipe_path(root, v.name) for v in variants}
     present = [str(r) for r in rels.values() if r is not None]
-    untracked = set(builds._untracked(root, present) or []) if present else set()
+    untracked = set(floxrun.untracked_paths(root, present) or []) if present else set()
     for v in variants:
         rel = rels[v.name]
         state = (
             "missing: run `invoke gen`" if rel is None else ("untracked: `git add` it" if str(rel) in untracked else "tracked")
         )
-        say(f"  recipe:      {rel or builds.PKGS_DIR / (v.name + '.nix')}  ({v.platform}; {state})")
+        say(f"  recipe:      {rel or floxrun.PKGS_DIR / (v.name + '.nix')}  ({v.platform}; {state})")
     say(f"  log:         {logs[0]}" + (f" (hard-linked as {', '.join(map(str, logs[1:]))})" if logs[1:] else ""))
-    say(f"  records:     one per variant in {builds.ledger.LOCAL} (git-ignored; `invoke ledger --promote`)")
+    say(f"  records:     one per variant in {ledger.LOCAL} (git-ignored; `invoke ledger --promote`)")
     unknown = []
     if not shutil.which("flox", path=env.get("PATH", os.defpath)):
         unknown.append(
-            f"flox is not installed here ({builds.FLOX_INSTALL_URL}): its version and whether it accepts these options"
+            f"flox is not installed here ({floxrun.FLOX_INSTALL_URL}): its version and whether it accepts these options"
         )
     unknown.append("what Nix would substitute from a cache and what it would compile, and the result store paths")
     unknown.append("whether the memory the parallelism assumes is still free when the build starts")
     say("  not known from a dry run: " + "; ".join(unknown))
-    no_flox = builds._exec_flox_missing_message("flox build")  # noted above, not a reason to fail a preview
-    problems = [p for p in builds.preflight(root, variants, force=options.force, env=env, remote=remote) if p != no_flox]
+    no_flox = floxrun.flox_missing_message("flox build")  # noted above, not a reason to fail a preview
+    problems = [p for p in floxrun.preflight(root, variants, force=options.force, env=env, remote=remote) if p != no_flox]
     if problems:
-        return builds.Outcome(builds.STATUS_REFUSED, "a real build would refuse:\n" + "\n".join(problems))
-    return builds.Outcome(builds.STATUS_OK, "dry run: nothing built")
+        return floxrun.Outcome(floxrun.STATUS_REFUSED, "a real build would refuse:\n" + "\n".join(problems))
+    return floxrun.Outcome(floxrun.STATUS_OK, "dry run: nothing built")

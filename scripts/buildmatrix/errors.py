@@ -1,4 +1,20 @@
-"""Errors that point at the exact place in variants.toml and say how to fix it."""
+"""Errors that point at the exact place in variants.toml and say how to fix it, and the exit statuses.
+
+Exit statuses are defined here once; every ``cmd_*``, nox session and ``python -m
+buildmatrix.*`` returns one of them:
+
+    ====  ==================  =====================================================
+    0     ``EXIT_OK``         done; a smoke test passed
+    1     ``EXIT_FAILED``     it ran and failed (a check, a build, an unwritable file)
+    2     ``EXIT_BAD_INPUT``  bad usage or an invalid model: nothing was run
+    77    ``EXIT_SKIPPED``    nothing here matches this host (the automake "skip" code)
+    ====  ==================  =====================================================
+
+An error class carries its status (``exit_status``), so the place that turns an error
+into a message (``cli.guarded``) needs no table of its own. ``scripts/smoke_check.py``
+runs where this package is not importable and keeps a copy of these constants;
+tests/test_smoke.py asserts the copy equals this table.
+"""
 
 from __future__ import annotations
 
@@ -56,17 +72,31 @@ class ProblemList(list):
             self.omitted += 1
 
 
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_SKIPPED = 77
+
+
 # How many problems a ModelError prints before "… and K more".
 SHOWN_PROBLEMS = 50
 
 
 class BuildMatrixError(Exception):
-    """Base class for every error this package raises on purpose."""
+    """Base class for every error this package raises on purpose.
+
+    ``exit_status``: what a command that stops on this error returns (bad input unless
+    a subclass says otherwise).
+    """
+
+    exit_status = EXIT_BAD_INPUT
 
 
 @dataclass
 class ModelError(BuildMatrixError):
     """The model file is invalid. Carries every problem found, not just the first."""
+
+    exit_status = EXIT_BAD_INPUT
 
     file: Path
     problems: list[Problem] = field(default_factory=list)
@@ -87,3 +117,5 @@ class ModelError(BuildMatrixError):
 
 class UsageError(BuildMatrixError):
     """A command was called with arguments that do not name anything in the model."""
+
+    exit_status = EXIT_BAD_INPUT

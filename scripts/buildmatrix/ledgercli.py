@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from . import cli, ledger
+from .errors import EXIT_BAD_INPUT, EXIT_OK
 
 
 @cli.guarded
@@ -22,7 +23,7 @@ def cmd_ledger(root: str, file: str, promote: bool, as_json: bool = False) -> in
         records = ledger.promote(base) if promote else ledger.pending(base)
     except ValueError as exc:  # a line that is not a record: named with file and line
         cli._err(f"error: {exc}")
-        return cli.EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     if as_json:
         print(json.dumps({"promoted" if promote else "pending": [asdict(r) for r in records]}, indent=2))
     elif not records:
@@ -42,4 +43,4 @@ def cmd_ledger(root: str, file: str, promote: bool, as_json: bool = False) -> in
             return status
         if not as_json:
             print(f"now commit them: git add {ledger.LEDGER} README.md docs && git commit -m 'ledger: …'")
-    return cli.EXIT_OK
+    return EXIT_OK

@@ -30,9 +30,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import builds, ledger, model
-from .builds import _git
-from .cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, guarded, load
+from . import builds, floxrun, hostinfo, ledger, model
+from .cli import guarded, load
+from .errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from .floxrun import git as _git
 
 
 def _err(text: str) -> None:
@@ -138,10 +139,10 @@ def check_guards(
             "flox installed",
             bool(flox),
             flox or "not on PATH",
-            f"install Flox: {builds.FLOX_INSTALL_URL}, then `flox auth login`",
+            f"install Flox: {floxrun.FLOX_INSTALL_URL}, then `flox auth login`",
         )
     )
-    host = builds.host_platform()
+    host = hostinfo.host_platform()
     foreign = [v for v in variants if v.platform != host]
     guards.append(
         Guard(
@@ -261,19 +262,19 @@ def cmd_publish(
         return EXIT_OK
     for v in variants:
         argv = publish_argv(v.name, org, stability or None)
-        log = builds.LOG_DIR / f"publish-{v.name}.log"
+        log = floxrun.LOG_DIR / f"publish-{v.name}.log"
         print(f"publish: {' '.join(argv)} (log {log})")
         start, t0, rev = ledger.now(), time.time(), ledger.git_rev(root)
         rc, error = None, None
         try:
-            rc = builds.run_streamed(argv, cwd=root, env=os.environ, log_path=root / log, header=f"== {' '.join(argv)}\n")
+            rc = floxrun.run_streamed(argv, cwd=root, env=os.environ, log_path=root / log, header=f"== {' '.join(argv)}\n")
         except BaseException as exc:
             error = exc
             raise
         finally:
-            status, detail = builds._describe_exit(rc)
+            status, detail = floxrun.describe_exit(rc)
             if rc is None and error is not None and not isinstance(error, KeyboardInterrupt):
-                status, detail = builds.STATUS_FAILED, f"could not run flox: {error!r}"
+                status, detail = floxrun.STATUS_FAILED, f"could not run flox: {error!r}"
             ledger.append(
                 root,
                 ledger.Record(
@@ -284,13 +285,13 @@ def cmd_publish(
                     end=ledger.now(),
                     git_rev=rev,
                     host=ledger.host_name(),
-                    hardware=builds.hardware_summary(),
+                    hardware=hostinfo.hardware_summary(),
                     log=str(log),
                     detail=detail,
                     extra={"org": org, "stability": stability, "argv": argv, "duration_s": round(time.time() - t0, 1)},
                 ),
             )
-        if status != builds.STATUS_OK:
+        if status != floxrun.STATUS_OK:
             _err(f"error: flox publish {v.name} {status} ({detail}); see {log}. Later variants were not published.")
             return EXIT_FAILED
     print(f"published {', '.join(v.name for v in variants)} to {org}; `invoke ledger --promote` and a commit keep the record")

@@ -7,16 +7,17 @@
 
 What happens for one variant:
 
-1. ``expectations(m, v)`` turns the model into the JSON the checker reads (Python,
+1. ``expect.expectations(m, v)`` turns the model into the JSON the checker reads (Python,
    torch version, CUDA, SM, ISA features, cuDNN, MAGMA…). ``--expect-*`` flags
    replace single values; the report lists every replaced value under
    ``overridden`` (model value and the value used), the summary says so, and a
    ledger record of such a run says it too (``detail`` starts with
    "expectations overridden", ``extra.overridden``).
-2. The host is probed (:mod:`buildmatrix.detect`); a variant whose platform, ISA,
+2. The host is probed (:mod:`buildmatrix.detect`, :func:`buildmatrix.fit.assess`); a variant whose platform, ISA,
    GPU architecture or driver does not fit is skipped (exit 77) without starting
    anything, unless ``--force``.
-3. An interpreter is found (below) and ``scripts/smoke_check.py`` runs in it as a
+3. An interpreter is found (below, :mod:`buildmatrix.resultenv`) and ``scripts/smoke_check.py``
+   runs in it (:mod:`buildmatrix.checkrun`) as a
    child process (own session, time limit ``--timeout``, ``PYTHONFAULTHANDLER=1``).
    The checker streams progress events, so a child killed by a signal is reported
    as a failure of the step it was in: SIGILL names the ISA and the CPU features
@@ -55,11 +56,11 @@ With no ``--variant``, every ``result-<name>`` link in the root that names a
 variant is tested when its hardware matches this host; the rest are skipped with
 the reason (extra-output links ``-dev``/``-lib``/``-log`` are ignored).
 
-Exit status: 0 pass (every check passed; notes and skipped sub-checks allowed),
-1 a check failed (or the checker crashed / timed out), 2 bad usage (unknown
-variant, no interpreter), 77 skipped: this host's hardware does not match (also
-when there is nothing to test). Several variants: 1 if any failed, else 0 if any
-passed, else 77.
+Exit status (the table in :mod:`buildmatrix.errors`): 0 pass (every check passed;
+notes and skipped sub-checks allowed), 1 a check failed (or the checker crashed / timed
+out), 2 bad usage (unknown variant, no interpreter), 77 skipped: this host's hardware
+does not match (also when there is nothing to test). Several variants: 1 if any
+failed, else 0 if any passed, else 77.
 """
 
 from __future__ import annotations
@@ -67,397 +68,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
-import time
-from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from . import detect, ledger
-from .errors import BuildMatrixError, UsageError
+from .checkrun import DEFAULT_TIMEOUT, run_checker
+from .errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, BuildMatrixError, UsageError
+from .expect import SWITCHES, apply_overrides, expectations
+from .fit import assess
+from .gpuprobe import Runner, run_command
+from .hostinfo import Host
+from .resultenv import discover, driver_shim
 
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_SKIP = 0, 1, 2, 77
-EXIT_OF_STATUS = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "skipped": EXIT_SKIP}
 LEDGER_STATUS = {"pass": "ok", "fail": "failed", "skipped": "skipped"}
-CHECKER = Path(__file__).resolve().parent.parent / "smoke_check.py"
-DEFAULT_TIMEOUT = 300
 EXTRA_OUTPUTS = ("dev", "lib", "log", "cxxdev", "dist", "doc", "man", "bin")
-SWITCHES = {"on": True, "off": False, "any": None}
-OVERRIDE_FLAGS = {
-    "python": "--expect-python",
-    "torch": "--expect-torch",
-    "torchvision": "--expect-torchvision",
-    "cuda": "--expect-cuda",
-    "cudnn": "--expect-cudnn",
-    "magma": "--expect-magma",
-}
-DRIVER_LIBS = ("libcuda.so", "libnvidia-ml.so", "libnvidia-ptxjitcompiler.so", "libnvidia-nvvm.so", "libnvidia-gpucomp.so")
-
-Runner = Callable[[Sequence[str]], str]
-
-
-# ----------------------------------------------------------------- expectations
-
-
-def expectations(m: Any, v: Any) -> dict[str, Any]:
-    """What a correct build of ``v`` looks like at run time, as the JSON smoke_check.py reads."""
-    cap = v.gpu.capability if v.gpu else None
-    return {
-        "schema": 1,
-        "variant": v.name,
-        "package": v.package.name,
-        "alias": v.short,
-        "target": v.target,
-        "platform": v.platform,
-        "python": v.python.version,
-        "torch": v.torch_version,
-        # None when the model does not know it (the pin's own torchvision): the checker then
-        # reports it and whether it is the release paired with torch.
-        "torchvision": v.torchvision_version,
-        "needs_torchvision": v.package.name == "torchvision",
-        "torch_variant": m.torch_variant(v).name,
-        "cuda": v.cuda.version if v.cuda else None,
-        "gpu": v.gpu.name if v.gpu else None,
-        "capability": cap,
-        "arch": f"sm_{cap.replace('.', '')}" if cap else None,
-        "isa": v.isa.name if v.isa else None,
-        "isa_title": v.isa.title if v.isa else None,
-        "isa_features": list(v.isa.features) if v.isa else [],
-        "cudnn": v.cudnn if v.target == "cuda" else None,
-        # Every CUDA torch from nixpkgs is built with MAGMA; `magma_patches` says which fixes it carries.
-        "magma": True if v.target == "cuda" else None,
-        "magma_patches": [p.name for p in v.patches],
-        "overridden": {},
-    }
-
-
-def apply_overrides(exp: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
-    """A copy of ``exp`` with ``--expect-*`` values; each change is listed under ``overridden``."""
-    out = dict(exp, overridden=dict(exp.get("overridden") or {}))
-    for key, value in (overrides or {}).items():
-        if value is None or key not in OVERRIDE_FLAGS:
-            continue
-        if key in ("cudnn", "magma") and isinstance(value, str):
-            if value not in SWITCHES:
-                raise UsageError(f"{OVERRIDE_FLAGS[key]} takes on, off or any (got {value!r})")
-            value = SWITCHES[value]
-        if out.get(key) != value:
-            out["overridden"][key] = {"model": out.get(key), "value": value, "flag": OVERRIDE_FLAGS[key]}
-            out[key] = value
-    return out
-
-
-# ------------------------------------------------------------- interpreter
-
-
-@dataclass
-class Interpreter:
-    """How the checker is started: which python, with which PYTHONPATH, and how that was decided."""
-
-    python: str
-    pythonpath: list[str] = field(default_factory=list)
-    how: str = ""
-    result: Path | None = None
-    store_path: Path | None = None
-    python_version: str | None = None  # the 3.X the result was built for
-    env: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "python": self.python,
-            "how": self.how,
-            "result": str(self.result) if self.result else None,
-            "store_path": str(self.store_path) if self.store_path else None,
-            "python_version": self.python_version,
-            "pythonpath": list(self.pythonpath),
-            "env": dict(self.env),
-            "notes": list(self.notes),
-        }
-
-
-def site_packages(out: Path) -> list[Path]:
-    """``<out>/lib/python3.X/site-packages`` directories of one store path."""
-    return sorted(p for p in (out / "lib").glob("python3.*/site-packages") if p.is_dir())
-
-
-def propagated_closure(out: Path) -> list[Path]:
-    """``out`` and everything its ``nix-support/propagated-build-inputs`` reach, breadth first, each once."""
-    seen: list[Path] = []
-    queue = deque([out])
-    while queue:
-        p = queue.popleft()
-        if p in seen:
-            continue
-        seen.append(p)
-        f = p / "nix-support" / "propagated-build-inputs"
-        try:
-            text = f.read_text(encoding="utf-8")
-        except OSError:
-            continue
-        queue.extend(Path(x) for x in text.split() if x)
-    return seen
-
-
-def python_in_closure(out: Path, version: str, run: Runner) -> str | None:
-    """``python3.X`` of the ``python3-3.X.*`` store path in ``nix-store --query --requisites out``."""
-    try:
-        text = run(["nix-store", "--query", "--requisites", str(out)])
-    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
-        return None
-    pattern = re.compile(r"-python3-(\d+\.\d+)(?:\.\d+)?[^/]*$")
-    for line in text.splitlines():
-        m = pattern.search(line.strip())
-        if m and m.group(1) == version:
-            exe = Path(line.strip()) / "bin" / f"python{version}"
-            if exe.exists():
-                return str(exe)
-    return None
-
-
-def discover(
-    result: Path | None = None,
-    python: str | None = None,
-    run: Runner = detect.run_command,
-    which: Callable[[str], str | None] = shutil.which,
-) -> Interpreter:
-    """The interpreter and PYTHONPATH for a result link/store path, or a plain ``--python``."""
-    if result is None:
-        if not python:
-            raise UsageError("nothing to run: give --result PATH, --python PATH, or build the variant (result-<name>)")
-        exe = which(python) or (python if Path(python).exists() else None)
-        if not exe:
-            raise UsageError(f"interpreter {python!r} not found")
-        return Interpreter(exe, how=f"--python {python} as it is (no result: PYTHONPATH unchanged)")
-    if not result.exists():
-        raise UsageError(f"result {result} does not exist (a dangling link? rebuild it)")
-    out = result.resolve()
-    sps = site_packages(out)
-    if not sps:
-        raise UsageError(f"{out} has no lib/python3.X/site-packages: not a Python package output")
-    version = sps[0].parent.name.removeprefix("python")
-    closure = propagated_closure(out)
-    path: list[str] = []
-    for p in closure:
-        path.extend(str(sp) for sp in site_packages(p) if str(sp) not in path)
-    interp = Interpreter("", path, result=result, store_path=out, python_version=version, env={"PYTHONNOUSERSITE": "1"})
-    if python:
-        exe = which(python) or (python if Path(python).exists() else None)
-        if not exe:
-            raise UsageError(f"interpreter {python!r} not found")
-        interp.python, interp.how = exe, f"--python {python}"
-    elif found := python_in_closure(out, version, run):
-        interp.python, interp.how = found, "python of the result's closure (nix-store --query --requisites)"
-    elif found := which(f"python{version}"):
-        interp.python, interp.how = found, f"python{version} from PATH"
-        interp.notes.append(
-            f"no python{version} found in the result's closure (nix-store unavailable?): using the host's {found}; "
-            "it loads Nix-built extensions only if its glibc is at least as new as the build's"
-        )
-    else:
-        raise UsageError(
-            f"no python{version} for {out}: nix-store is unavailable and python{version} is not on PATH; pass --python"
-        )
-    interp.how += f"; PYTHONPATH = site-packages of {len(path)} store path(s) (the result and its propagated inputs)"
-    return interp
-
-
-def driver_shim(dest: Path, run: Runner = detect.run_command, opengl_dir: Path = Path("/run/opengl-driver/lib")) -> str | None:
-    """On a non-NixOS host, symlink the NVIDIA driver libraries into ``dest`` for LD_LIBRARY_PATH. Returns the source dir."""
-    if opengl_dir.exists():
-        return None
-    src = None
-    arch = {"x86_64": "x86-64", "aarch64": "AArch64"}.get(detect.normalize_machine(os.uname().machine), "")
-    try:
-        candidates = []
-        for line in run(["ldconfig", "-p"]).splitlines():
-            m = re.search(r"libcuda\.so\.1 \(([^)]*)\) => (\S+)", line)
-            if m:
-                candidates.append((arch not in m.group(1), Path(m.group(2))))
-        if candidates:
-            src = min(candidates, key=lambda c: c[0])[1].resolve().parent
-    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired):
-        pass
-    if src is None:
-        for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib/aarch64-linux-gnu", "/usr/lib/wsl/lib", "/usr/lib"):
-            if Path(d, "libcuda.so.1").exists():
-                src = Path(d)
-                break
-    if src is None:
-        return None
-    dest.mkdir(parents=True, exist_ok=True)
-    for lib in sorted(src.iterdir()):
-        if any(lib.name.startswith(prefix) for prefix in DRIVER_LIBS):
-            link = dest / lib.name
-            if not link.exists():
-                link.symlink_to(lib)
-    return str(src)
-
-
-# ---------------------------------------------------------------- the child
-
-
-SIGNAL_CAUSES = {
-    "SIGSEGV": "segmentation fault: usually an ABI mismatch between the interpreter and the build "
-    "(Python minor version, glibc) or a crash inside a native library",
-    "SIGBUS": "bus error: a truncated or corrupt library file, or /dev/shm exhausted",
-    "SIGABRT": "aborted: a C++ exception or assertion in a native library (see the output above)",
-    "SIGKILL": "killed: out of memory (OOM killer) or killed from outside",
-    "SIGFPE": "floating-point exception in native code",
-}
-
-
-def signal_message(sig: int, step: str, exp: dict[str, Any], host: detect.Host | None) -> str:
-    """The failure text for a checker killed by ``sig`` during ``step``."""
-    try:
-        name = signal.Signals(sig).name
-    except ValueError:
-        name = f"signal {sig}"
-    if name == "SIGILL":
-        isa, feats = exp.get("isa"), exp.get("isa_features") or []
-        text = f"illegal instruction (SIGILL) during {step}: the build uses CPU instructions this host lacks"
-        if isa:
-            text += f" (ISA {isa} needs features {', '.join(feats)}"
-            if host is not None and host.features:
-                missing = [f for f in feats if f not in host.features]
-                if missing:
-                    text += f"; {host.cpu} lacks {', '.join(missing)})"
-                else:
-                    text += (
-                        f"; {host.cpu} has all of them, so the build contains instructions beyond its ISA:"
-                        " -march/-mcpu newer than declared, or an unguarded code path)"
-                    )
-            else:
-                text += ")"
-        return text
-    cause = SIGNAL_CAUSES.get(name, "killed by a signal")
-    return f"{cause} ({name}) during {step}"
-
-
-def _read_progress(path: Path) -> tuple[list[dict], str | None]:
-    """Completed checks and the step that was running when the child stopped."""
-    done: list[dict] = []
-    running = None
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return done, running
-    for line in lines:
-        try:
-            ev = json.loads(line)
-        except ValueError:
-            continue
-        if ev.get("event") == "start":
-            running = ev.get("check")
-        elif ev.get("event") == "done":
-            done.append(ev["check"])
-            if ev["check"].get("name") == running:
-                running = None
-    return done, running
-
-
-def run_checker(
-    interp: Interpreter,
-    exp: dict[str, Any],
-    timeout: float = DEFAULT_TIMEOUT,
-    host: detect.Host | None = None,
-    stream: bool = True,
-    checker: Path = CHECKER,
-) -> dict[str, Any]:
-    """Run smoke_check.py in ``interp`` (own session, time limit) and return its report, or a failure report."""
-    with tempfile.TemporaryDirectory(prefix="buildmatrix-smoke-") as tmp:
-        work = Path(tmp)
-        exp_file, out_file, progress = work / "expectations.json", work / "report.json", work / "progress.jsonl"
-        exp_file.write_text(json.dumps(exp, indent=2), encoding="utf-8")
-        env = dict(os.environ)
-        env.pop("PYTHONHOME", None)
-        env["PYTHONFAULTHANDLER"] = "1"
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        if interp.pythonpath:
-            env["PYTHONPATH"] = os.pathsep.join(interp.pythonpath)
-        for key, value in interp.env.items():
-            if value:
-                env[key] = value
-            else:
-                env.pop(key, None)
-        cmd = [interp.python, str(checker), str(exp_file), "--out", str(out_file), "--progress", str(progress)]
-        start = time.monotonic()
-        proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-        tail: deque[str] = deque(maxlen=40)
-
-        def pump() -> None:
-            assert proc.stderr is not None
-            for raw in iter(proc.stderr.readline, b""):
-                line = raw.decode("utf-8", "replace")
-                tail.append(line.rstrip("\n"))
-                if stream:
-                    sys.stderr.write(line)
-                    sys.stderr.flush()
-
-        reader = threading.Thread(target=pump, daemon=True)
-        reader.start()
-        timed_out = False
-        try:
-            rc = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                proc.kill()
-            rc = proc.wait()
-        reader.join(timeout=5)
-        seconds = time.monotonic() - start
-        report = None
-        if not timed_out and rc in (EXIT_PASS, EXIT_FAIL, EXIT_SKIP) and out_file.exists():
-            try:
-                report = json.loads(out_file.read_text(encoding="utf-8"))
-            except ValueError:
-                report = None
-        if report is None:
-            done, running = _read_progress(progress)
-            step = running or (f"after {done[-1]['name']}" if done else "start-up")
-            if timed_out:
-                reason = f"timed out after {timeout:g}s during {step}"
-            elif rc < 0 or (rc > 128 and _is_signal(rc - 128)):
-                reason = signal_message(-rc if rc < 0 else rc - 128, step, exp, host)
-            else:
-                last = next((t for t in reversed(tail) if t.strip()), "")
-                reason = f"the checker exited {rc} without a report during {step}" + (f": {last.strip()}" if last else "")
-            report = {
-                "schema": 1,
-                "tool": "smoke_check",
-                "variant": exp.get("variant"),
-                "status": "fail",
-                "exit_code": EXIT_FAIL,
-                "reason": reason,
-                "overridden": exp.get("overridden") or {},
-                "expectations": exp,
-                "checks": [*done, {"name": running or "checker", "status": "fail", "detail": reason, "seconds": 0.0}],
-                "environment": {"executable": interp.python},
-                "config": {},
-                "seconds": round(seconds, 3),
-                "returncode": rc,
-            }
-            if not stream:
-                report["stderr_tail"] = list(tail)
-        return report
-
-
-def _is_signal(n: int) -> bool:
-    try:
-        signal.Signals(n)
-        return True
-    except ValueError:
-        return False
 
 
 # -------------------------------------------------------------- one variant
@@ -469,7 +96,7 @@ def skipped_report(exp: dict[str, Any], reason: str) -> dict[str, Any]:
         "tool": "buildmatrix.smoke",
         "variant": exp["variant"],
         "status": "skipped",
-        "exit_code": EXIT_SKIP,
+        "exit_code": EXIT_SKIPPED,
         "reason": reason,
         "overridden": exp.get("overridden") or {},
         "expectations": exp,
@@ -481,7 +108,7 @@ def skipped_report(exp: dict[str, Any], reason: str) -> dict[str, Any]:
 def smoke_variant(
     m: Any,
     v: Any,
-    host: detect.Host,
+    host: Host,
     root: Path,
     result: Path | None = None,
     python: str | None = None,
@@ -489,11 +116,11 @@ def smoke_variant(
     timeout: float = DEFAULT_TIMEOUT,
     force: bool = False,
     stream: bool = True,
-    run: Runner = detect.run_command,
+    run: Runner = run_command,
 ) -> dict[str, Any]:
     """Smoke-test one variant and return its report (``status`` pass/fail/skipped, ``exit_code``)."""
     exp = apply_overrides(expectations(m, v), overrides)
-    verdict = detect.assess(m, v, host)
+    verdict = assess(m, v, host)
     if not verdict.fits and not force:
         rep = skipped_report(exp, f"hardware does not match: {'; '.join(verdict.reasons)}")
         rep["host"] = host.as_dict()
@@ -530,7 +157,7 @@ def smoke_variant(
     return report
 
 
-def record_smoke(root: Path, report: dict[str, Any], host: detect.Host, start: str) -> Path:
+def record_smoke(root: Path, report: dict[str, Any], host: Host, start: str) -> Path:
     """Append the run to the ledger as a ``smoke`` record."""
     status = LEDGER_STATUS[report["status"]]
     checks = report.get("checks") or []
@@ -606,10 +233,10 @@ def render_summary(report: dict[str, Any]) -> str:
 
 def _combine(statuses: list[str]) -> int:
     if "fail" in statuses:
-        return EXIT_FAIL
+        return EXIT_FAILED
     if "pass" in statuses:
-        return EXIT_PASS
-    return EXIT_SKIP
+        return EXIT_OK
+    return EXIT_SKIPPED
 
 
 def cmd_smoke(
@@ -623,7 +250,7 @@ def cmd_smoke(
     record: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     force: bool = False,
-    host: detect.Host | None = None,
+    host: Host | None = None,
     stream: bool = True,
 ) -> int:
     """Smoke-test one variant (name or alias), or every ``result-<name>`` in ``root`` that matches this host."""
@@ -646,7 +273,7 @@ def cmd_smoke(
             print(f"note: {n} names no variant of the model; ignored", file=sys.stderr)
         if not targets:
             print(f"nothing to test: no result-<variant> link in {root} (build one with `flox build`)", file=sys.stderr)
-            return EXIT_SKIP
+            return EXIT_SKIPPED
         reports: list[dict[str, Any]] = []
         usage_errors: list[str] = []
         for v, res in targets:
@@ -654,7 +281,7 @@ def cmd_smoke(
             try:
                 rep = smoke_variant(m, v, host, root, res, python, overrides, timeout, force, stream)
             except UsageError as exc:
-                rep = dict(skipped_report(expectations(m, v), ""), status="fail", exit_code=EXIT_FAIL)
+                rep = dict(skipped_report(expectations(m, v), ""), status="fail", exit_code=EXIT_FAILED)
                 rep["reason"] = f"cannot run: {exc}"
                 usage_errors.append(f"{v.name}: {exc}")
             reports.append(rep)
@@ -667,11 +294,11 @@ def cmd_smoke(
                 print(f"recorded in {path}", file=sys.stderr)
     except BuildMatrixError as exc:
         print(str(exc) if "problem(s)" in str(exc) else f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_BAD_INPUT
     if len(usage_errors) == len(reports):  # nothing could even start: a usage problem, not a failed check
         for text in usage_errors:
             print(f"error: {text}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_BAD_INPUT
     print("", file=sys.stderr)
     for rep in reports:
         print(render_summary(rep), file=sys.stderr if json_out == "-" else sys.stdout)
@@ -728,9 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = [apply_overrides(expectations(m, v), overrides) for v in m.resolve(args.variant)]
         except BuildMatrixError as exc:
             print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            return EXIT_BAD_INPUT
         print(json.dumps(out[0] if len(out) == 1 else out, indent=2))
-        return EXIT_PASS
+        return EXIT_OK
     return cmd_smoke(
         args.root,
         args.file,

@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from .. import ledger
 from ..atomic import sweep, write_atomic
+from ..errors import EXIT_FAILED, EXIT_OK
 from ..model import Matrix
 from .context import DOCS_DIR, GENERATORS, README, Context
 from .markers import DocsError, Parsed, fill, parse, region_text
@@ -169,15 +170,15 @@ def cmd_docs(root: str, file: str, check: bool, as_json: bool = False, quiet: bo
                 say(
                     f"docs --check: {len(report.regions)} file(s), {n_regions} generated region(s) match variants.toml and the ledger"
                 )
-                return cli.EXIT_OK
+                return EXIT_OK
             for rel, names in report.drift.items():
                 say(f"out of date  {rel}  ({', '.join(names)})")
             if not as_json:
                 print(f"docs --check: {len(report.drift)} file(s) out of date; run `invoke docs`")
-            return cli.EXIT_FAILED
+            return EXIT_FAILED
         for rel in report.updated:
             say(f"updated   {rel}  ({', '.join(report.drift[rel])})")
         say(f"docs: {len(report.updated)} updated, {len(report.unchanged)} unchanged ({n_regions} generated regions)")
-        return cli.EXIT_OK
+        return EXIT_OK
 
     return run()
