@@ -195,9 +195,8 @@ def detect(c, json=False, cpu=""):
 @task(help={"check": "write nothing; exit 1 if .github/workflows/build.yml differs from variants.toml"})
 def ci(c, check=False):
     """Write .github/workflows/build.yml (GitHub Actions: a build job per torch configuration, smoke jobs) from variants.toml."""
-    from buildmatrix import workflow
 
-    _done(workflow.cmd_ci(FILE, str(ROOT), check))
+    _done(cli.cmd_ci(FILE, str(ROOT), check))
 
 
 @task(
@@ -210,9 +209,8 @@ def ci(c, check=False):
 )
 def ci_plan(c, tags="", keyword="", json=False):
     """Show which build and smoke jobs the workflow runs for these inputs, and what is not smoke-tested."""
-    from buildmatrix import workflow
 
-    _done(workflow.cmd_plan(FILE, tags, keyword, json))
+    _done(cli.cmd_ci_plan(FILE, tags, keyword, json))
 
 
 @task(name="ci-import", help={"path": "the downloaded ledger-records artifact: a directory (or .jsonl files, comma-separated)"})

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from buildmatrix import ciimport, ledger, model, workflow
+from buildmatrix import ciimport, cli, ledger, model, workflow
 from buildmatrix.errors import ModelError, UsageError
 from conftest import ROOT
 from textedit import mutate
@@ -67,18 +67,18 @@ def test_the_workflow_is_deterministic_and_says_it_is_generated(m, config):
 def test_check_reports_drift_and_write_is_atomic_and_idempotent(tmp_path, capsys):
     root = _scratch(tmp_path)
     file = str(root / "variants.toml")
-    assert workflow.cmd_ci(file, str(root), True) == 1
+    assert cli.cmd_ci(file, str(root), True) == 1
     assert "missing" in capsys.readouterr().out
-    assert workflow.cmd_ci(file, str(root), False) == 0
+    assert cli.cmd_ci(file, str(root), False) == 0
     path = root / workflow.WORKFLOW_FILE
     first = path.read_text(encoding="utf-8")
-    assert workflow.cmd_ci(file, str(root), True) == 0
-    assert workflow.cmd_ci(file, str(root), False) == 0
+    assert cli.cmd_ci(file, str(root), True) == 0
+    assert cli.cmd_ci(file, str(root), False) == 0
     assert "unchanged" in capsys.readouterr().out
     (root / "variants.toml").write_text(mutate((root / "variants.toml").read_text(), "max_parallel = 8", "max_parallel = 3"))
-    assert workflow.cmd_ci(file, str(root), True) == 1
+    assert cli.cmd_ci(file, str(root), True) == 1
     assert path.read_text(encoding="utf-8") == first  # --check writes nothing
-    assert workflow.cmd_ci(file, str(root), False) == 0
+    assert cli.cmd_ci(file, str(root), False) == 0
     assert "max-parallel: 3" in path.read_text(encoding="utf-8")
 
 
@@ -87,7 +87,7 @@ def test_a_hand_written_workflow_is_never_overwritten(tmp_path, capsys):
     path = root / workflow.WORKFLOW_FILE
     path.parent.mkdir(parents=True)
     path.write_text("name: mine\n", encoding="utf-8")
-    assert workflow.cmd_ci(str(root / "variants.toml"), str(root), False) == 2
+    assert cli.cmd_ci(str(root / "variants.toml"), str(root), False) == 2
     assert "never overwritten" in capsys.readouterr().err
     assert path.read_text(encoding="utf-8") == "name: mine\n"
 
@@ -309,7 +309,7 @@ def test_the_plan_step_writes_github_outputs_and_a_summary(tmp_path, monkeypatch
 def test_bad_ci_tables_are_refused_with_file_line_and_fix(tmp_path, capsys, old, new, where, says):
     text = mutate((ROOT / "variants.toml").read_text(encoding="utf-8"), old, new)
     root = _scratch(tmp_path, text)
-    assert workflow.cmd_ci(str(root / "variants.toml"), str(root), False) == 2
+    assert cli.cmd_ci(str(root / "variants.toml"), str(root), False) == 2
     err = capsys.readouterr().err
     assert re.search(rf"variants\.toml:\d+: {re.escape(where)}: .*{says}", err), err
     assert "fix:" in err and "Traceback" not in err
@@ -360,16 +360,16 @@ def test_a_bad_record_imports_nothing(tmp_path, capsys):
 
 
 def test_invoke_ci_plan_prints_the_selection_and_what_is_not_smoke_tested(m, config, capsys):
-    assert workflow.cmd_plan(str(ROOT / "variants.toml"), "sm120", "avx2", True) == 0
+    assert cli.cmd_ci_plan(str(ROOT / "variants.toml"), "sm120", "avx2", True) == 0
     data = json.loads(capsys.readouterr().out)
     expected = workflow.plan(m, config, "sm120", "avx2")
     assert [b["alias"] for b in data["builds"]] == [j.alias for j in expected["builds"]] != []
     assert data["untested"] == expected["untested"]
-    assert workflow.cmd_plan(str(ROOT / "variants.toml"), "", "", False) == 0
+    assert cli.cmd_ci_plan(str(ROOT / "variants.toml"), "", "", False) == 0
     out = capsys.readouterr().out
     assert f"**{len({v.torch_key for v in m.variants if not v.requires})} build job(s)**" in out
     assert "Not smoke-tested" in out
-    assert workflow.cmd_plan(str(ROOT / "variants.toml"), "nosuchtag", "", False) == 2
+    assert cli.cmd_ci_plan(str(ROOT / "variants.toml"), "nosuchtag", "", False) == 2
 
 
 def test_the_docs_table_of_jobs_per_platform_is_the_model_s(m, config):

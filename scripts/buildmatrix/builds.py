@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from . import builders, floxrun, hostinfo, ledger, model, parallelism
+from . import builders, dryrun, floxrun, hostinfo, ledger, model, parallelism
 from .errors import BuildMatrixError, UsageError
 
 # flox's general options go before the subcommand (`flox -v build …`).
@@ -92,7 +92,7 @@ def alias_groups(m: model.Matrix) -> dict[str, list[model.Variant]]:
     for v in m.variants:
         if v.python.version != m.defaults.python or v.package.name not in m.defaults.packages:
             continue
-        default_cuda = v.target != "cuda" or v.cuda.version == m.defaults.cuda
+        default_cuda = v.cuda is None or v.cuda.version == m.defaults.cuda
         key = v.short if default_cuda else f"{v.cuda.token}-{v.short}"
         groups.setdefault(key, []).append(v)
     return {k: vs for k, vs in groups.items() if len({v.package.name for v in vs}) == len(vs)}
@@ -101,7 +101,7 @@ def alias_groups(m: model.Matrix) -> dict[str, list[model.Variant]]:
 def sessions(m: model.Matrix) -> list[BuildSession]:
     """All build sessions: default-CUDA aliases, other-CUDA aliases, then one per variant."""
     groups = alias_groups(m)
-    first = [k for k, vs in groups.items() if vs[0].target != "cuda" or vs[0].cuda.version == m.defaults.cuda]
+    first = [k for k, vs in groups.items() if vs[0].cuda is None or vs[0].cuda.version == m.defaults.cuda]
     other = [k for k in groups if k not in first]
     out = [BuildSession(f"build-{k}", tuple(groups[k]), ()) for k in first + other]
     out += [BuildSession(f"build-{v.name}", (v,), variant_tags(v)) for v in m.variants]
@@ -150,7 +150,7 @@ def resolve_target(m: model.Matrix, name: str) -> list[model.Variant]:
         lines = [f"{name!r} is ambiguous: {len(starting)} aliases start with it; name one"]
     else:
         lines = [f"no build target named {name!r}"]
-    same_short = sorted({f"build-{v.cuda.token}-{v.short}" for v in m.variants if v.target == "cuda" and v.short == key})
+    same_short = sorted({f"build-{v.cuda.token}-{v.short}" for v in m.variants if v.cuda is not None and v.short == key})
     if same_short:
         lines.append(
             f"{key!r} has no build for the default CUDA {m.defaults.cuda} (Python {m.defaults.python}); "
@@ -273,9 +273,8 @@ def build(
     env = dict(os.environ if env is None else env)
     variants = list(dict.fromkeys(variants))
     if options.dry_run:  # works without flox: buildmatrix.dryrun
-        from . import dryrun
-
-        return dryrun.dry_run(root, variants, options, env, say)
+        argv = flox_build_argv(variants, options.stability, options.flox_args)
+        return dryrun.dry_run(root, variants, options, argv, env, say)
     try:
         remote = builders.load(root, env)
     except BuildMatrixError as exc:

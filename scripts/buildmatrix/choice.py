@@ -27,7 +27,7 @@ class Choice:
     @property
     def alias(self) -> str:
         v = self.variant
-        return f"{v.cuda.token}-{v.short}" if v.target == "cuda" else v.short
+        return f"{v.cuda.token}-{v.short}" if v.cuda is not None else v.short
 
     def as_dict(self) -> dict[str, Any]:
         v = self.variant
@@ -160,19 +160,18 @@ def _hw_key(v: Any) -> tuple:
 def _why(matrix: Any, host: Host, best: Choice, isa: Any, driver_cuda: str | None) -> list[str]:
     v = best.variant
     out = []
-    if v.target == "cuda":
+    if v.gpu is not None:
         out.append(best.verdict.reasons[0])
         if v.cuda.version == matrix.defaults.cuda:
             out.append(f"CUDA {v.cuda.version}: the model's default, and driver {host.driver} runs it")
         else:
             out.append(f"CUDA {v.cuda.version}: the newest fitting CUDA (default {matrix.defaults.cuda} does not fit)")
-    elif v.target == "cpu":
-        if host.gpus:
-            out.append("no CUDA variant fits this GPU/driver (see the rejected list), so a CPU-only build")
-        else:
-            out.append(f"no NVIDIA GPU detected ({host.gpu_source}): CPU-only build")
+    elif v.target_info.chosen:
+        out.append(v.target_info.chosen)
+    elif host.gpus:
+        out.append("no CUDA variant fits this GPU/driver (see the rejected list), so a CPU-only build")
     else:
-        out.append("Apple Silicon: the MPS build")
+        out.append(f"no NVIDIA GPU detected ({host.gpu_source}): CPU-only build")
     if v.isa is not None and host.cpu_source == "none":
         out.append(f"ISA {v.isa.name}: CPU features unknown, so the most conservative ISA (install archspec)")
     elif v.isa is not None and isa is not None:

@@ -171,7 +171,7 @@ def _workflow(m: model.Matrix, root: Path, write: bool) -> str:
     path = root / workflow.WORKFLOW_FILE
     if not path.parent.is_dir():
         return ""
-    workflow._refuse_handwritten(path)
+    workflow.refuse_handwritten(path)
     text = workflow.render(m, workflow.load_config(m))
     current = path.read_text(encoding="utf-8") if path.exists() else None
     if current == text:
@@ -359,3 +359,46 @@ def cmd_patch_magma(file: str, root: str, source: str, pin: str, patch_name: str
     elif not quiet or status:
         print(text)
     return status
+
+
+def cmd_ci(file: str, root: str, check: bool) -> int:
+    """``invoke ci [--check]``."""
+    from . import atomic, workflow
+    @guarded
+    def run() -> int:
+        m = load(file)
+        text = workflow.render(m, workflow.load_config(m))
+        path = Path(root) / workflow.WORKFLOW_FILE
+        workflow.refuse_handwritten(path)
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if check:
+            if current == text:
+                print(f"ci --check: {workflow.WORKFLOW_FILE} matches variants.toml")
+                return 0
+            print(f"ci --check: {workflow.WORKFLOW_FILE} is {'missing' if current is None else 'out of date'}; run `invoke ci`")
+            return 1
+        if current == text:
+            print(f"{workflow.WORKFLOW_FILE} unchanged")
+        else:
+            atomic.write_atomic(path, text)
+            print(f"wrote {workflow.WORKFLOW_FILE}")
+        return 0
+
+    return run()
+
+
+def cmd_ci_plan(file: str, tags: str, keyword: str, as_json: bool) -> int:
+    """``invoke ci-plan``: what the workflow would run for these inputs."""
+    from . import workflow
+    @guarded
+    def run() -> int:
+        m = load(file, quiet=as_json)
+        result = workflow.plan(m, workflow.load_config(m), tags, keyword)
+        if as_json:
+            print(json.dumps({"builds": [j.entry() for j in result["builds"]], "smoke": [s.entry() for s in result["smoke"]],
+                              "untested": result["untested"]}, indent=2))  # fmt: skip
+        else:
+            print(workflow.summary(result), end="")
+        return 0
+
+    return run()

@@ -14,21 +14,28 @@ import os
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from . import builders, builds, floxrun, ledger, model, parallelism
+from . import builders, floxrun, ledger, model, parallelism
 from .errors import BuildMatrixError
 
 
 def dry_run(
-    root: Path, variants: Sequence[model.Variant], options: builds.BuildOptions, env: Mapping[str, str], say=print
+    root: Path,
+    variants: Sequence[model.Variant],
+    options: Any,
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    say=print,
 ) -> floxrun.Outcome:
+    """Preview the build of ``variants``: ``options`` is the caller's ``builds.BuildOptions``, ``argv`` the
+    ``flox build`` command line it would run (the caller forms both; nothing here imports ``builds``)."""
     try:
         remote = builders.load(root, env)
     except BuildMatrixError as exc:
         return floxrun.Outcome(floxrun.STATUS_REFUSED, str(exc))
     par = parallelism.plan_parallelism(variants, cores=options.cores, max_jobs=remote.max_jobs(options.max_jobs))
     run_env, note = parallelism.nix_config_env(env, par, forced=options.cores is not None, extra=remote.nix_config_lines())
-    argv = builds.flox_build_argv(variants, options.stability, options.flox_args)
     logs = [floxrun.LOG_DIR / f"{v.name}.log" for v in variants]
     say("build (dry run: nothing is built or recorded)")
     say(f"  command:     {' '.join(argv)}   (in {root})")

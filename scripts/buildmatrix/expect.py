@@ -48,9 +48,9 @@ def expectations(m: Any, v: Any) -> dict[str, Any]:
         "isa": v.isa.name if v.isa else None,
         "isa_title": v.isa.title if v.isa else None,
         "isa_features": list(v.isa.features) if v.isa else [],
-        "cudnn": v.cudnn if v.target == "cuda" else None,
+        "cudnn": v.cudnn if v.cuda is not None else None,
         # Every CUDA torch from nixpkgs is built with MAGMA; `magma_patches` says which fixes it carries.
-        "magma": True if v.target == "cuda" else None,
+        "magma": True if v.cuda is not None else None,
         "magma_patches": [p.name for p in v.patches],
         "overridden": {},
     }

@@ -63,7 +63,7 @@ def assess(matrix: Any, v: Any, host: Host) -> Verdict:
                 ("isa", f"ISA {v.isa.name} needs CPU feature(s) {', '.join(missing)}, which {host.cpu} does not report")
             )
     ok_gpus: list[int] = []
-    if v.target == "cuda":
+    if v.gpu is not None:
         if not host.gpus:
             rejected.append(("no-gpu", "a CUDA build; no NVIDIA GPU was detected"))
         else:
@@ -97,7 +97,7 @@ def assess(matrix: Any, v: Any, host: Host) -> Verdict:
             )
         else:
             reasons.append(f"ISA {v.isa.name}: {host.cpu} has all of {', '.join(v.isa.features)}")
-    if v.target == "cuda":
+    if v.gpu is not None:
         exact = [g for g in host.gpus if g.index in ok_gpus and g.capability == v.gpu.capability]
         if exact:
             kind = "exact"
@@ -115,7 +115,7 @@ def assess(matrix: Any, v: Any, host: Host) -> Verdict:
             reasons.append(f"runs on GPU(s) {', '.join(map(str, ok_gpus))} only, not on {', '.join(map(str, left))}")
         reasons.append(f"driver {host.driver} ≥ {v.cuda.min_driver} (CUDA {v.cuda.version})")
         return Verdict(True, kind, reasons, ok_gpus)
-    if v.target == "cpu" and host.gpus:
+    if v.gpu is None and v.isa is not None and host.gpus:
         reasons.insert(0, "CPU-only build: runs here but does not use the GPU(s)")
         return Verdict(True, "cpu-on-gpu-host", reasons)
     return Verdict(True, "exact", reasons)

@@ -191,7 +191,7 @@ def expected_switches(v: Variant) -> dict[str, str]:
         return {}
     out = dict(v.isa.env if v.isa else ())
     out.update(dict(v.env))
-    if v.target == "cuda" and not v.gpu.cudnn:
+    if v.gpu is not None and not v.gpu.cudnn:
         out["USE_CUDNN"] = "0"
     out.update(dict(darwin.env(v)))
     return out
@@ -226,7 +226,7 @@ def check_common(c: Checker, v: Variant, f: dict) -> None:
     c.eq("meta.description", v.description, f["meta"]["description"])
     c.eq("meta.platforms", [v.platform], f["meta"]["platforms"])
     c.true("meta.longDescription", bool(f["meta"]["longDescription"]), "a non-empty text", f["meta"]["longDescription"])
-    gpu_arch = v.gpu.capability if v.target == "cuda" else ("mps" if v.target == "mps" else None)
+    gpu_arch = v.gpu.capability if v.gpu is not None else v.target_info.gpu_arch
     c.eq("passthru.gpuArch", gpu_arch, f["passthru"]["gpuArch"])
     c.eq("passthru.cpuISA", v.isa.name if v.isa else None, f["passthru"]["cpuISA"])
     c.eq("passthru.buildmatrix.variant", v.name, f["passthru"]["variant"])
@@ -269,7 +269,7 @@ def check_torch(c: Checker, v: Variant, f: dict, pin: dict, m: Matrix) -> None:
             "none",
         )
     arch = last_export(f["preConfigure"], "TORCH_CUDA_ARCH_LIST")
-    if v.target != "cuda":
+    if v.cuda is None:
         c.eq("cudaSupport", False, f["cudaSupport"])
         c.eq("TORCH_CUDA_ARCH_LIST", None, arch)
         return
@@ -335,7 +335,7 @@ def check_torchvision(c: Checker, v: Variant, f: dict, torch_drv: str | None, m:
         c.eq("patches (nixpkgs' for the pin's torchvision, decided by name)", kept, _names(f["patches"]))
     c.eq("torch inside torchvision (drvPath)", [torch_drv], f["torchDrvPaths"])
     arch = last_export(f["preConfigure"], "TORCH_CUDA_ARCH_LIST") or f["archList"]
-    if v.target == "cuda":
+    if v.cuda is not None:
         c.eq("torchvision TORCH_CUDA_ARCH_LIST", v.gpu.capability, arch)
         c.eq("torchvision FORCE_CUDA", "1", f["forceCuda"])
     else:

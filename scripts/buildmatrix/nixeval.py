@@ -108,7 +108,7 @@ def evaluate(
             continue
         torch_drvs.update(f["torchDrvPaths"])
         nixcheck.check_torchvision(nixcheck.Checker(report, v.name), v, f, torch_drv_by_name.get(v.requires), matrix)
-        if v.target == "cuda":
+        if v.cuda is not None:
             arch = nixcheck.last_export(f["preConfigure"], "TORCH_CUDA_ARCH_LIST") or f["archList"] or ""
             report.arch_entries[v.name] = len([a for a in arch.split(";") if a])
     report.torch_derivations = len(torch_drvs)

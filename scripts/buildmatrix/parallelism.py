@@ -64,7 +64,7 @@ def plan_parallelism(
     max_jobs: int = 1,
 ) -> Parallelism:
     """Apply the rule in the module docstring. Pass ``mem_bytes``/``cpus`` to compute for another host."""
-    per_job = CUDA_GIB_PER_JOB if any(v.target == "cuda" for v in variants) else CPU_GIB_PER_JOB
+    per_job = CUDA_GIB_PER_JOB if any(v.cuda is not None for v in variants) else CPU_GIB_PER_JOB
     if cores is not None:
         return Parallelism(cores, max_jobs, per_job, f"--cores {cores} given")
     if mem_bytes is None:

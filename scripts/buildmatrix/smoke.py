@@ -138,7 +138,7 @@ def smoke_variant(
             if os.environ.get("LD_LIBRARY_PATH"):
                 interp.notes.append("LD_LIBRARY_PATH of this shell dropped for the result (it would override Nix's RUNPATH)")
             interp.env["LD_LIBRARY_PATH"] = ""
-            if v.target == "cuda":
+            if v.cuda is not None:
                 try:
                     src = driver_shim(Path(shim_dir), run=run)
                 except OSError:

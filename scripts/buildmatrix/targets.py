@@ -33,6 +33,13 @@ class Target:
     intro: str  # the docs' one-line introduction of a section of these variants (no GPU)
     os: str  # linux | darwin: the kind of system it builds for
     platform: str | None = None  # fixed Nix platform; None: the ISA's platform
+    scope: str  # the recipe's longDescription: "<package> <torch> built from ... <scope>."
+    gpu_line: str = ""  # the longDescription's GPU line when the target has no GPU axis
+    gpu_arch: str | None = None  # passthru.gpuArch when there is no GPU entry to take it from
+    chosen: str = ""  # why `invoke detect` chose it, when that does not depend on the host
+    count_label: str = ""  # the README summary's count of these variants ("CPU-only: 12")
+    picker: tuple[str, str] = ("", "")  # README gpu-picker row: (your hardware, use)
+    picker_long: tuple[str, str] = ("", "")  # QUICKSTART decision-tree row: (your hardware, use)
 
     def short_of(self, **axes: Any) -> str:
         return self.short.format(**_axes(axes))
@@ -93,6 +100,7 @@ CUDA = Target(
     device="—",
     intro="",
     os="linux",
+    scope="for one GPU architecture and one CPU ISA",
 )
 CPU = Target(
     name="cpu",
@@ -104,6 +112,11 @@ CPU = Target(
     device="—",
     intro="No GPU support: for Linux machines without an NVIDIA GPU.",
     os="linux",
+    scope="for one CPU ISA, without GPU support",
+    gpu_line="No GPU support (CPU only).",
+    count_label="CPU-only",
+    picker=("no NVIDIA GPU (Linux)", "`cpu-<isa>`"),
+    picker_long=("none (Linux)", "a CPU-only variant, `cpu-<isa>`"),
 )
 MPS = Target(
     name="mps",
@@ -116,6 +129,13 @@ MPS = Target(
     intro="Metal Performance Shaders on Apple Silicon (macOS).",
     os="darwin",
     platform="aarch64-darwin",
+    scope="for Apple Silicon",
+    gpu_line="GPU: Apple Silicon through Metal Performance Shaders.",
+    gpu_arch="mps",
+    chosen="Apple Silicon: the MPS build",
+    count_label="Apple Silicon (MPS)",
+    picker=("Apple Silicon Mac", "`darwin-mps`"),
+    picker_long=("Apple Silicon (M1 or later)", "`darwin-mps`"),
 )
 
 # Display order: docs tables list cuda variants first, then cpu, then mps.
@@ -131,6 +151,11 @@ def of(name: str) -> Target:
 def order(name: str) -> int:
     """Position of ``name`` in display order."""
     return NAMES.index(name)
+
+
+def without_gpu() -> list[Target]:
+    """The targets without a GPU axis, in display order (their variants get a row or count of their own)."""
+    return [t for t in TARGETS.values() if "gpu" not in t.axes]
 
 
 def with_axis(axis: str) -> list[Target]:

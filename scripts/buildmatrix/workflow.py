@@ -38,7 +38,6 @@ from pathlib import Path
 import jinja2
 
 from . import builds, model
-from .atomic import write_atomic
 from .errors import BuildMatrixError, ModelError, Problem, UsageError
 from .tomlpos import LineIndex
 
@@ -363,54 +362,9 @@ def render(m: model.Matrix, config: CiConfig) -> str:
     )
 
 
-def _refuse_handwritten(path: Path) -> None:
+def refuse_handwritten(path: Path) -> None:
     if path.exists() and not path.read_text(encoding="utf-8", errors="replace").startswith(MARKER):
         raise BuildMatrixError(f"{path}: exists and is not generated (no marker on line 1); it is never overwritten: move it away")
-
-
-def cmd_ci(file: str, root: str, check: bool) -> int:
-    """``invoke ci [--check]``."""
-    from .cli import guarded, load
-
-    @guarded
-    def run() -> int:
-        m = load(file)
-        text = render(m, load_config(m))
-        path = Path(root) / WORKFLOW_FILE
-        _refuse_handwritten(path)
-        current = path.read_text(encoding="utf-8") if path.exists() else None
-        if check:
-            if current == text:
-                print(f"ci --check: {WORKFLOW_FILE} matches variants.toml")
-                return 0
-            print(f"ci --check: {WORKFLOW_FILE} is {'missing' if current is None else 'out of date'}; run `invoke ci`")
-            return 1
-        if current == text:
-            print(f"{WORKFLOW_FILE} unchanged")
-        else:
-            write_atomic(path, text)
-            print(f"wrote {WORKFLOW_FILE}")
-        return 0
-
-    return run()
-
-
-def cmd_plan(file: str, tags: str, keyword: str, as_json: bool) -> int:
-    """``invoke ci-plan``: what the workflow would run for these inputs."""
-    from .cli import guarded, load
-
-    @guarded
-    def run() -> int:
-        m = load(file, quiet=as_json)
-        result = plan(m, load_config(m), tags, keyword)
-        if as_json:
-            print(json.dumps({"builds": [j.entry() for j in result["builds"]], "smoke": [s.entry() for s in result["smoke"]],
-                              "untested": result["untested"]}, indent=2))  # fmt: skip
-        else:
-            print(summary(result), end="")
-        return 0
-
-    return run()
 
 
 def main(argv: list[str] | None = None) -> int:

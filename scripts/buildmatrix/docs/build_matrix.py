@@ -218,9 +218,9 @@ def gen_sm_isa_grids(ctx: Context) -> str:
         present = index[("cpu", None, None, i.name)]
         base = sorted({v.package.name for v in present}, key=list(m.packages).index)
         cpu_row.append("—" if not base else ("✓" if len(base) == len(m.packages) else "✓ " + "/".join(base)))
-    n_cpu = sum(1 for v in m.variants if v.target == "cpu")
+    n_cpu = sum(1 for v in m.variants if v.target == targets.CPU.name)
     parts.append(f"#### CPU only ({n_cpu} variants)\n\n" + table(["", *(i.name for i in isas)], [["CPU only", *cpu_row]]))
-    mps = sorted({v.package.name for v in m.variants if v.target == "mps"}, key=list(m.packages).index)
+    mps = sorted({v.package.name for v in m.variants if v.target == targets.MPS.name}, key=list(m.packages).index)
     parts.append(
         "#### Apple Silicon\n\n"
         + (

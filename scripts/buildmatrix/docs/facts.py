@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .. import targets
 from ..errors import BuildMatrixError
 from ..model import Gpu, Isa, Matrix, Variant
 from .context import built_gpus, cap_key, sorted_isas, variant_key, ver
@@ -88,6 +89,20 @@ def isas_of(m: Matrix, gpu: Gpu | None, target: str = "cuda") -> list[str]:
         v.isa.name for v in m.variants if v.target == target and v.isa and (gpu is None or (v.gpu and v.gpu.name == gpu.name))
     }
     return [i.name for i in sorted_isas(m) if i.name in names]
+
+
+def non_gpu_rows(m: Matrix, *, long: bool) -> list[list[str]]:
+    """Picker rows for the targets without a GPU axis that have variants: hardware, "—", use, "—", ISAs.
+
+    ``long`` picks the QUICKSTART wording (``Target.picker_long``), otherwise the README's."""
+    rows = []
+    for t in targets.without_gpu():
+        if not any(v.target == t.name for v in m.variants):
+            continue
+        hardware, use = t.picker_long if long else t.picker
+        isas = isas_of(m, None, t.name) if "isa" in t.axes else []
+        rows.append([hardware, "—", use, "—", ", ".join(isas) or "—"])
+    return rows
 
 
 def pin_link(pin) -> str:

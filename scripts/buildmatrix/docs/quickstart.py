@@ -18,7 +18,7 @@ from .context import (
     variant_key,
     ver,
 )
-from .facts import archspec_version, best_build, cudas_of, example_variants, isa_facts, isas_of, pin_link
+from .facts import archspec_version, best_build, cudas_of, example_variants, isa_facts, isas_of, non_gpu_rows, pin_link
 from .markdown import code, table
 
 
@@ -35,11 +35,7 @@ def gen_decision_tree(ctx: Context) -> str:
         else:
             use = code(b.name) if b.name == g.name else f"{code(b.name)} (SASS-compatible; there is no {g.name} build)"
             rows.append([products(g), g.capability, use, ", ".join(cudas_of(m, b)), ", ".join(isas_of(m, b))])
-    cpu_isas = isas_of(m, None, "cpu")
-    if cpu_isas:
-        rows.append(["none (Linux)", "—", "a CPU-only variant, `cpu-<isa>`", "—", ", ".join(cpu_isas)])
-    if any(v.target == "mps" for v in m.variants):
-        rows.append(["Apple Silicon (M1 or later)", "—", "`darwin-mps`", "—", "—"])
+    rows += non_gpu_rows(m, long=True)
     out.append(table(["Your GPU", "Compute capability", "Use", "CUDA versions", "CPU ISAs built for it"], rows))
     out.append(
         "\nA GPU not listed: take the build with the same major version and the highest minor version not above "

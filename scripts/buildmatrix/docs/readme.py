@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from .. import ledger
+from .. import ledger, targets
 from ..model import Matrix
 from .context import (
     ACTION_DONE,
@@ -19,7 +19,7 @@ from .context import (
     variant_key,
     ver,
 )
-from .facts import best_build, cudas_of, example_variants, isas_of
+from .facts import best_build, cudas_of, example_variants, isas_of, non_gpu_rows
 from .markdown import code, table
 
 
@@ -32,8 +32,7 @@ def gen_summary(ctx: Context) -> str:
     pythons = sorted({v.python.version for v in vs}, key=ver)
     by_cuda = Counter(v.cuda.version for v in vs if v.cuda)
     cuda_n = sum(by_cuda.values())
-    cpu_n = sum(1 for v in vs if v.target == "cpu")
-    mps_n = sum(1 for v in vs if v.target == "mps")
+    by_target = Counter(v.target for v in vs)
     built = built_gpus(m)
     unbuilt = [g.name for g in sorted_gpus(m) if g not in built]
     isas = [i.name for i in sorted_isas(m) if any(v.isa and v.isa.name == i.name for v in vs)]
@@ -46,7 +45,8 @@ def gen_summary(ctx: Context) -> str:
         + f" (Python {', '.join(pythons)})",
         f"- NVIDIA GPU builds: {cuda_n} ("
         + ", ".join(f"CUDA {c}: {by_cuda[c]}" for c in sorted_cudas(m) if by_cuda[c])
-        + f"); CPU-only: {cpu_n}; Apple Silicon (MPS): {mps_n}",
+        + ")"
+        + "".join(f"; {t.count_label}: {by_target[t.name]}" for t in targets.without_gpu()),
         f"- GPU architectures: {len(built)} ({', '.join(g.name for g in built)})"
         + (f"; described in variants.toml but not built: {', '.join(unbuilt)}" if unbuilt else ""),
         f"- CPU ISAs: {len(isas)} ({', '.join(isas)})",
@@ -98,9 +98,5 @@ def gen_gpu_picker(ctx: Context) -> str:
             continue
         use = code(b.name) + ("" if b.name == g.name else f" (no {g.name} build; SASS-compatible)")
         rows.append([products(g, 3), g.capability, use, ", ".join(cudas_of(m, b)), ", ".join(isas_of(m, b))])
-    cpu_isas = isas_of(m, None, "cpu")
-    if cpu_isas:
-        rows.append(["no NVIDIA GPU (Linux)", "—", "`cpu-<isa>`", "—", ", ".join(cpu_isas)])
-    if any(v.target == "mps" for v in m.variants):
-        rows.append(["Apple Silicon Mac", "—", "`darwin-mps`", "—", "—"])
+    rows += non_gpu_rows(m, long=False)
     return table(["Your GPU", "Compute capability", "Use", "CUDA", "CPU ISAs"], rows)

@@ -78,14 +78,9 @@ def long_description(v: Variant, matrix: Matrix) -> str:
             if v.source
             else f"as packaged in nixpkgs {v.pin.short}"
         )
-        scope = {
-            "cuda": "for one GPU architecture and one CPU ISA",
-            "cpu": "for one CPU ISA, without GPU support",
-            "mps": "for Apple Silicon",
-        }[v.target]
-        lines.append(f"{v.package.title} {v.torch_version} built {src} {scope}.")
+        lines.append(f"{v.package.title} {v.torch_version} built {src} {v.target_info.scope}.")
     lines.append("")
-    if v.target == "cuda":
+    if v.gpu is not None:
         g = v.gpu
         driver = max(v.cuda.min_driver, g.min_driver, key=lambda d: tuple(int(x) for x in d.split(".")))
         lines.append(f"GPU: {g.name}, compute capability {g.capability} ({g.family}: {', '.join(g.gpus)}).")
@@ -96,10 +91,8 @@ def long_description(v: Variant, matrix: Matrix) -> str:
             lines.append("cuDNN is off: cuDNN 9.11+ dropped this architecture.")
         if v.patches:
             lines.append("MAGMA carries " + ", ".join(p.name for p in v.patches) + ".")
-    elif v.target == "mps":
-        lines.append("GPU: Apple Silicon through Metal Performance Shaders.")
     else:
-        lines.append("No GPU support (CPU only).")
+        lines.append(v.target_info.gpu_line)
     if v.isa:
         lines.append(f"CPU: {v.isa.title} ({' '.join(v.isa.flags)}): {v.isa.hardware}.")
     lines.append(f"Python {v.python.version}, nixpkgs {v.pin.short}.")
@@ -109,7 +102,7 @@ def long_description(v: Variant, matrix: Matrix) -> str:
 def context(v: Variant, matrix: Matrix) -> dict:
     isa = v.isa
     env = list(isa.env if isa else ()) + darwin.env(v) + list(v.env)
-    if v.target == "cuda" and not v.gpu.cudnn:
+    if v.gpu is not None and not v.gpu.cudnn:
         env.append(("USE_CUDNN", "0"))
     python_attr = nix.attr_name(v.python.attr)
     cuda_attr = nix.attr_name(v.pin.cuda_attr(v.cuda)) if v.cuda else None
@@ -148,7 +141,7 @@ def context(v: Variant, matrix: Matrix) -> dict:
         "description": v.description,
         "long_description": long_description(v, matrix),
         "torch_file": f"./{v.requires}.nix" if v.requires else None,
-        "has_overlays": v.target == "cuda" or v.source is not None,
+        "has_overlays": v.cuda is not None or v.source is not None,
     }
 
 
