@@ -7,7 +7,8 @@ builds (the nox build sessions; floxrun runs flox, parallelism sizes it, hostinf
 detect (which variant fits this host; cpuprobe, gpuprobe, fit, choice), smoke (smoke tests on
 matching hardware; expect, resultenv, checkrun; scripts/smoke_check.py runs inside the variant),
 noxargs (nox's own command line), errors (problems and the exit statuses),
-cli (commands behind tasks.py), and the rest one per feature.
+cli (commands behind tasks.py), and the rest one per feature. docs/ARCHITECTURE.md groups
+them and says where to add a GPU, an ISA, a target, a package, a rule or a doc region.
 """
 
 __version__ = "0.1.0"

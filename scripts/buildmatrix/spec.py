@@ -9,7 +9,7 @@ One declaration serves three purposes: unknown-key and type checking at load tim
 
 from __future__ import annotations
 
-from . import reach
+from . import reach, targets
 from .speckey import Key, Table
 
 # Patterns shared by the validator and the JSON schema. They are grammars for a
@@ -40,7 +40,7 @@ PATCH_FILE_RE = r"patches/[A-Za-z0-9._-]+\.patch"
 NIX_PACKAGE_RE = r"[A-Za-z0-9_-]+"
 GPU_NAME_RE = r"sm[0-9]{2,3}"
 PLATFORMS = ("x86_64-linux", "aarch64-linux", "aarch64-darwin", "x86_64-darwin")
-TARGETS = ("cuda", "cpu", "mps")
+TARGETS = targets.NAMES  # the one registry: buildmatrix.targets
 MATCH_KEYS = ("name", "package", "python", "target", "cuda", "gpu", "isa")
 # Contexts short names, for the declarations below.
 FILE, ATTR, CODE, STRING, INDENTED, COMMENT, SHELL, VERSION, DOCS, REF, YAML = (
