@@ -80,14 +80,28 @@ def test_smoke_check_is_one_stdlib_only_file():
     assert not imported - allowed, f"smoke_check.py imports non-stdlib modules: {sorted(imported - allowed)}"
 
 
-def _imports(path: Path, *, top_level_only: bool) -> set[str]:
-    """Package modules ``path`` imports (``from . import x`` resolved; ``buildmatrix.x.y`` kept whole)."""
+def _type_checking_only(tree: ast.AST) -> set[int]:
+    """ids of the import nodes under ``if TYPE_CHECKING:`` (annotations only: never executed)."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            out |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
+    return out
+
+
+def _imports(path: Path, known: set[str]) -> set[str]:
+    """Package modules ``path`` imports when it runs, wherever the import statement stands.
+
+    ``from . import x`` is an edge to module ``x`` (not to the package), ``from .x import y`` to
+    ``x`` (or to ``x.y`` where that is a module)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = _type_checking_only(tree)
     here = _name(path).split(".")
     pkg = here if path.name == "__init__.py" else here[:-1]
-    nodes = tree.body if top_level_only else list(ast.walk(tree))
     out: set[str] = set()
-    for node in nodes:
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = pkg[: len(pkg) - node.level + 1]
@@ -96,21 +110,16 @@ def _imports(path: Path, *, top_level_only: bool) -> set[str]:
                 mod = node.module or ""
             if not mod.startswith("buildmatrix"):
                 continue
-            out.add(mod)
-            out |= {f"{mod}.{a.name}" for a in node.names}
+            subs = {f"{mod}.{a.name}" for a in node.names} & known
+            out |= subs if subs and len(subs) == len(node.names) else subs | {mod}
         elif isinstance(node, ast.Import):
             out |= {a.name for a in node.names if a.name.startswith("buildmatrix")}
     return out
 
 
-def _graph(*, top_level_only: bool) -> dict[str, set[str]]:
+def _graph() -> dict[str, set[str]]:
     known = {_name(p): p for p in _modules()}
-    graph = {}
-    for name, path in known.items():
-        edges = {m for m in _imports(path, top_level_only=top_level_only) if m in known and m != name}
-        # a package's __init__ re-exporting its own submodules is not a cycle with them
-        graph[name] = {m for m in edges if not (path.name == "__init__.py" and m.startswith(name + "."))}
-    return graph
+    return {name: {m for m in _imports(path, set(known)) if m in known and m != name} for name, path in known.items()}
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -136,8 +145,9 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_no_import_cycles():
-    """Counting imports inside functions too: a lazy import that hides a cycle is still a cycle."""
-    found = _cycle(_graph(top_level_only=False))
+    """Counting imports inside functions too: a lazy import that hides a cycle is still a cycle.
+    (Imports under ``if TYPE_CHECKING:`` never run and are left out.)"""
+    found = _cycle(_graph())
     assert found is None, "import cycle: " + " -> ".join(found)
 
 
@@ -172,3 +182,22 @@ def test_target_decisions_go_through_the_registry():
         if TARGET_TEST.search(line)
     ]
     assert not hits, "compare targets through buildmatrix.targets: " + ", ".join(hits)
+
+
+def test_import_graph_sees_package_and_lazy_edges():
+    """The graph the cycle test walks has the edges it should: a package face to its modules,
+    a module to a sibling through ``from . import x``, and imports inside functions."""
+    graph = _graph()
+    assert "buildmatrix.model.load" in graph["buildmatrix.model"]
+    assert "buildmatrix.pinfacts" in graph["buildmatrix.model.tables"]
+    lazy = [
+        (name, node.module)
+        for name, path in ((_name(p), p) for p in _modules())
+        for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(fn, ast.FunctionDef)
+        for node in ast.walk(fn)
+        if isinstance(node, ast.ImportFrom) and node.level
+    ]
+    assert lazy, "the package has imports inside functions (cli's commands): the walk must see them"
+    name, _ = lazy[0]
+    assert graph[name], f"{name}: its function-level imports are edges"
