@@ -302,11 +302,11 @@ def test_names_too_long_for_a_file_are_refused(scratch):
 @pytest.mark.parametrize("content", [b"[local]\nmax-jobs = 1\n# caf\xff\n", b"x = " + b"[" * 3000 + b"]" * 3000 + b"\n"])
 def test_the_other_toml_inputs_are_guarded_too(tmp_path, content):
     """The builders file and the build-cost table go through the same guard: a ModelError naming the file."""
-    from buildmatrix import builders, plan
+    from buildmatrix import builders, plancost
 
     f = tmp_path / "x.toml"
     f.write_bytes(content)
-    for load in (lambda: builders.load(tmp_path, {builders.ENV_VAR: str(f)}), lambda: plan.load_costs(f)):
+    for load in (lambda: builders.load(tmp_path, {builders.ENV_VAR: str(f)}), lambda: plancost.load_costs(f)):
         with pytest.raises(ModelError) as info:
             load()
         assert str(info.value).startswith(f"{f}: 1 problem(s)")

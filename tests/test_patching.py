@@ -23,7 +23,6 @@ from buildmatrix.patching import (
     PatchError,
     Status,
     apply_to_text,
-    check_source,
     check_tree,
     load_patch,
     parse_patch,
@@ -32,6 +31,7 @@ from buildmatrix.patching import (
     strip_path,
     unapply_text,
 )
+from buildmatrix.patchsource import check_source
 
 ROOT = Path(__file__).resolve().parents[1]
 PATCH_FILE = ROOT / "patches" / "cuda-13.0-clockrate-fix.patch"

@@ -25,7 +25,7 @@ import types
 from pathlib import Path
 
 import pytest
-from buildmatrix import ledger, model, plan, recipes
+from buildmatrix import ledger, model, plan, plancost, recipes, schedule
 from buildmatrix.errors import ModelError, UsageError
 from conftest import require_tool
 
@@ -71,7 +71,7 @@ def fx(tmp_path_factory):
 
 def _compute(fx, available=frozenset(), measured=None):
     root, m, drvs, graph, source = fx
-    table = plan.load_costs(root / plan.COSTS_FILE)
+    table = plancost.load_costs(root / plan.COSTS_FILE)
     return plan.compute(graph, drvs.values(), set(available), table, measured or {}, FLEETS, evaluated_with=source)
 
 
@@ -120,13 +120,13 @@ def test_measured_build_durations_replace_the_table(fx):
         host="h",
         extra={"argv": ["flox", "build", v.name], "duration_s": 7200, "cores": 3},
     )
-    measured = plan.measured_costs([rec], m)
+    measured = plancost.measured_costs([rec], m)
     assert measured[("torch", "cuda")].core_hours == 6 and "median of 1" in measured[("torch", "cuda")].source
     p = _compute(fx, measured=measured)
     assert p.classes["torch"]["core_hours"] == 2 * 6 + 4
     assert any(s.startswith("ledger") for s in p.classes["torch"]["sources"])
     failed = ledger.Record(**{**rec.__dict__, "status": "failed"})
-    assert plan.measured_costs([failed], m) == {}
+    assert plancost.measured_costs([failed], m) == {}
 
 
 def test_json_and_table_from_the_command(fx, capsys):
@@ -176,20 +176,20 @@ def test_makespan_list_schedule_and_bounds():
     # a -> c, b -> c (c needs both); d alone
     dur = {"a": 3.0, "b": 1.0, "c": 2.0, "d": 4.0}
     deps = {"c": ["a", "b"]}
-    assert plan.makespan(dur, deps, 1) == 10
+    assert schedule.makespan(dur, deps, 1) == 10
     # longest remaining path first: a (5) and d (4) at 0, b [3,4], c [4,6]. The optimum is 5
     # (a, b at 0; d [1,5]; c [3,5]): a list schedule is a prediction, not an optimum.
-    assert plan.makespan(dur, deps, 2) == 6
-    assert plan.critical_path(dur, deps) == 5
-    assert plan.makespan(dur, deps, 3) == 5
-    assert plan.makespan({}, {}, 4) == 0
+    assert schedule.makespan(dur, deps, 2) == 6
+    assert schedule.critical_path(dur, deps) == 5
+    assert schedule.makespan(dur, deps, 3) == 5
+    assert schedule.makespan({}, {}, 4) == 0
 
 
 def test_parse_builders():
-    assert plan.parse_builders("1x32,4x32, 16×32") == [(1, 32), (4, 32), (16, 32)]
+    assert schedule.parse_builders("1x32,4x32, 16×32") == [(1, 32), (4, 32), (16, 32)]
     for bad in ("", "4", "0x32", "4x0", "4*32"):
         with pytest.raises(UsageError):
-            plan.parse_builders(bad)
+            schedule.parse_builders(bad)
 
 
 def test_cost_table_errors_name_file_line_and_key(tmp_path):
@@ -198,14 +198,14 @@ def test_cost_table_errors_name_file_line_and_key(tmp_path):
         FIXTURE_COSTS.replace('[rest]\ncore-hours = 0\nsource = "fixture"\n', "").replace("cpu = 4", "cpu = -1") + "[gpu]\n"
     )
     with pytest.raises(ModelError) as exc:
-        plan.load_costs(f)
+        plancost.load_costs(f)
     text = str(exc.value)
     assert f"{f}: rest: missing" in text and f"{f}:1: torch.cpu: needs a number >= 0" in text and "gpu: unknown class" in text
     assert f"{f}:" in text
 
 
 def test_shipped_cost_table_is_valid_and_sourced(root):
-    table = plan.load_costs(root / plan.COSTS_FILE)
+    table = plancost.load_costs(root / plan.COSTS_FILE)
     assert {c for c, _ in table.costs} == set(plan.CLASSES)
     assert all(cost.source for cost in table.costs.values())
 

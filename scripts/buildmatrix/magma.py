@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import patching
+from . import patching, patchsource
 from .model import Matrix, Patch, Variant
 from .recipes import PKGS_DIR, file_name
 
@@ -114,7 +114,7 @@ def _has_equivalent_fix(root: Path, patch: patching.Patch) -> bool:
 def check_against_source(matrix: Matrix, patch: Patch, source: Path, pin: str | None) -> tuple[str, int]:
     """Dry-run the patch against a MAGMA tree or tarball; with ``pin``, cross-check that pin's `carries`."""
     diff = patching.load_patch(matrix.path.parent / patch.file)
-    with patching.source_tree(diff, source) as (root, shown):
+    with patchsource.source_tree(diff, source) as (root, shown):
         result = patching.check_tree(diff, root)
         equivalent = result.status == patching.Status.FAILS and _has_equivalent_fix(root, diff)
     lines = [f"{patch.file} against {source} ({shown}): {result.status}"]

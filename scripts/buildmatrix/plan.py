@@ -25,25 +25,21 @@
 
 from __future__ import annotations
 
-import heapq
 import json
 import os
-import re
 import shutil
-import statistics
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import builders, ledger, loadguard, model, nixrun
-from .errors import ModelError, Problem, UsageError
+from . import builders, ledger, model, nixrun
+from .errors import UsageError
+from .plancost import CLASSES, COSTS_FILE, Cost, CostTable, load_costs, measured_costs
 from .recipes import PKGS_DIR, file_name
-from .tomlpos import LineIndex
+from .schedule import critical_path, makespan, parse_builders, topological
 
-COSTS_FILE = Path("build-costs.toml")
-CLASSES = ("torch", "torchvision", "magma", "nccl", "cuda-redist", "rest")
 LABELS = {
     "torch": "torch",
     "torchvision": "torchvision/torchaudio",
@@ -52,7 +48,6 @@ LABELS = {
     "cuda-redist": "cudnn/CUDA redistributables (fetch-only)",
     "rest": "the rest",
 }
-KINDS = ("cuda", "cpu")
 REDIST_PREFIXES = ("cuda_", "cudnn", "libcu", "libnv", "libnpp", "cutensor", "cusparselt", "cudatoolkit", "nvidia-")
 NIX_COMMAND = ["--extra-experimental-features", "nix-command"]
 
@@ -111,7 +106,7 @@ def kinds(graph: Mapping[str, Drv], classes: Mapping[str, str]) -> dict[str, str
     """``cuda`` for NCCL, the redistributables and whatever needs one of them (directly or below), else ``cpu``."""
     deps = {p: {i for i in d.inputs if i in graph} for p, d in graph.items()}
     cuda: dict[str, bool] = {}
-    for p in _topological(graph, deps):  # inputs first
+    for p in topological(graph, deps):  # inputs first
         cuda[p] = classes.get(p) in ("nccl", "cuda-redist") or any(cuda[i] for i in deps[p])
     return {p: ("cuda" if cuda[p] else "cpu") for p in graph}
 
@@ -208,164 +203,6 @@ def availability(graph: Mapping[str, Drv], substituters: Sequence[str], env: Map
                 if info.get("valid", True):
                     where[info["path"]] = url
     return where
-
-
-# --------------------------------------------------------------------- costs
-
-
-@dataclass(frozen=True, kw_only=True)
-class Cost:
-    core_hours: float
-    source: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class CostTable:
-    file: Path
-    costs: dict[tuple[str, str], Cost]  # (class, kind) -> figure
-
-    def of(self, cls: str, kind: str) -> Cost:
-        return self.costs[(cls, kind)]
-
-
-def load_costs(path: Path) -> CostTable:
-    """The cost table: ``[class]`` tables with ``core-hours`` (or ``cuda``/``cpu``) and ``source``."""
-    text = loadguard.read(path)  # ModelError naming the file for unreadable, undecodable, huge or deep input
-    data = loadguard.parse(text, path)
-    index, problems, costs = LineIndex(text), [], {}
-    for key in data:
-        if key not in CLASSES:
-            problems.append(Problem((key,), "unknown class", f"classes: {', '.join(CLASSES)}", index.line_of((key,))))
-    for cls in CLASSES:
-        t = data.get(cls)
-        if not isinstance(t, dict):
-            problems.append(
-                Problem((cls,), "missing (or not a table)", f"add [{cls}] with core-hours and source", index.line_of((cls,)))
-            )
-            continue
-        source = t.get("source")
-        if not isinstance(source, str) or not source.strip():
-            problems.append(Problem((cls, "source"), "every figure needs its source", 'add source = "…"', index.line_of((cls,))))
-        for k in t:
-            if k not in ("core-hours", "cuda", "cpu", "source", "note"):
-                problems.append(
-                    Problem((cls, k), "unknown key", "use core-hours, cuda, cpu, source, note", index.line_of((cls, k)))
-                )
-        for kind in KINDS:
-            value = t.get(kind, t.get("core-hours"))
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                problems.append(
-                    Problem(
-                        (cls, kind), f"needs a number >= 0 (core-hours per derivation), not {value!r}", "", index.line_of((cls,))
-                    )
-                )
-                continue
-            costs[(cls, kind)] = Cost(core_hours=float(value), source=str(source or ""))
-    if problems:
-        raise ModelError(path, problems)
-    return CostTable(file=path, costs=costs)
-
-
-def measured_costs(records: Iterable[ledger.Record], m: model.Matrix) -> dict[tuple[str, str], Cost]:
-    """Core-hours measured by real builds: (torch, kind) from ok builds of one pytorch variant (with or
-    without its torchvision), (torchvision, kind) from ok builds of torchvision variants alone whose torch
-    was built before. Each figure is duration x cores of the whole ``flox build`` call (an upper bound:
-    a first build also compiles magma and NCCL); the median over the records."""
-    samples: dict[tuple[str, str], list[float]] = {}
-    built: set[str] = set()
-    for r in sorted(records, key=lambda r: r.end):
-        if r.action != "build" or r.status != "ok" or r.variant not in m.by_name:
-            continue
-        v, x = m.by_name[r.variant], r.extra
-        names = [a for a in x.get("argv", []) if a in m.by_name]
-        hours = float(x.get("duration_s") or 0) / 3600 * int(x.get("cores") or 0)
-        kind = "cuda" if v.cuda else "cpu"
-        if hours > 0 and not v.requires and set(names) <= {v.name} | {w.name for w in m.variants if w.requires == v.name}:
-            samples.setdefault(("torch", kind), []).append(hours)
-        elif hours > 0 and v.requires and v.requires in built and all(m.by_name[n].requires for n in names):
-            samples.setdefault(("torchvision", kind), []).append(hours / len(names))
-        built.add(v.name)
-    return {
-        k: Cost(core_hours=statistics.median(s), source=f"ledger: median of {len(s)} measured build(s) (duration x cores)")
-        for k, s in samples.items()
-    }
-
-
-# ------------------------------------------------------------------ makespan
-
-
-def parse_builders(spec: str) -> list[tuple[int, int]]:
-    """``"1x32,4x32"`` (or ``4×32``) -> [(1, 32), (4, 32)]."""
-    out = []
-    for part in spec.replace("×", "x").replace(" ", ",").split(","):
-        if not part:
-            continue
-        mt = re.fullmatch(r"(\d+)x(\d+)", part.lower())
-        if not mt or int(mt.group(1)) < 1 or int(mt.group(2)) < 1:
-            raise UsageError(
-                f"--builders {part!r}: give N×CORES (or NxCORES) with N, CORES >= 1, e.g. 4x32; several comma-separated"
-            )
-        out.append((int(mt.group(1)), int(mt.group(2))))
-    if not out:
-        raise UsageError("--builders: give N×CORES, e.g. 4x32")
-    return out
-
-
-def makespan(durations: Mapping[str, float], deps: Mapping[str, Iterable[str]], machines: int) -> float:
-    """List schedule of the jobs on ``machines``: a ready job with the longest remaining path first."""
-    deps = {j: {d for d in deps.get(j, ()) if d in durations} for j in durations}
-    users: dict[str, list[str]] = {j: [] for j in durations}
-    for j, ds in deps.items():
-        for d in ds:
-            users[d].append(j)
-    rank: dict[str, float] = {}
-    for j in _topological(durations, deps)[::-1]:
-        rank[j] = durations[j] + max((rank[u] for u in users[j]), default=0.0)
-    waiting = {j: len(ds) for j, ds in deps.items()}
-    ready = [(-rank[j], j) for j, n in waiting.items() if n == 0]
-    heapq.heapify(ready)
-    running: list[tuple[float, str]] = []
-    t, free, end = 0.0, machines, 0.0
-    while ready or running:
-        while free and ready:
-            _, j = heapq.heappop(ready)
-            heapq.heappush(running, (t + durations[j], j))
-            free -= 1
-        t, j = heapq.heappop(running)
-        free += 1
-        end = max(end, t)
-        for u in users[j]:
-            waiting[u] -= 1
-            if waiting[u] == 0:
-                heapq.heappush(ready, (-rank[u], u))
-    return end
-
-
-def critical_path(durations: Mapping[str, float], deps: Mapping[str, Iterable[str]]) -> float:
-    deps = {j: {d for d in deps.get(j, ()) if d in durations} for j in durations}
-    finish: dict[str, float] = {}
-    for j in _topological(durations, deps):
-        finish[j] = durations[j] + max((finish[d] for d in deps[j]), default=0.0)
-    return max(finish.values(), default=0.0)
-
-
-def _topological(jobs: Iterable[str], deps: Mapping[str, set[str]]) -> list[str]:
-    order, state = [], {}
-    for start in sorted(jobs):
-        stack = [(start, iter(sorted(deps[start])))]
-        if start in state:
-            continue
-        state[start] = 1
-        while stack:
-            j, it = stack[-1]
-            nxt = next((d for d in it if d not in state), None)
-            if nxt is None:
-                stack.pop()
-                order.append(j)
-            else:
-                state[nxt] = 1
-                stack.append((nxt, iter(sorted(deps[nxt]))))
-    return order
 
 
 # ---------------------------------------------------------------------- plan
