@@ -18,8 +18,23 @@ from buildmatrix.errors import BuildMatrixError
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The three derived matrices the issue names, plus the shipped file itself.
-KINDS = ("shipped", "block-added", "variants-removed", "python-block")
+# The three derived matrices the issue names, the shipped file itself, and one that declares
+# torchaudio (not shipped yet) and builds it next to a GPU and a CPU pytorch variant.
+KINDS = ("shipped", "block-added", "variants-removed", "python-block", "torchaudio-added")
+# torchaudio 2.10.0 (issue-15 research note §2: VERIFIED, the same hash with or without submodules).
+AUDIO_SOURCE = {
+    "package": "torchaudio",
+    "version": "2.10.0",
+    "owner": "pytorch",
+    "repo": "audio",
+    "rev": "v2.10.0",
+    "hash": "sha256-b1sjHVFXdNFDbdtXWSM2KisSRE/8IbzJI4rvzYQ4UMg=",
+    "fetch_submodules": False,
+    "fetcher": "fetchFromGitHub",
+    "hash_source": "issue-15 research note §2 (PF:165-168, PF:182): VERIFIED",
+}
+# nixpkgs' torchaudio 2.9.1 / 2.10.0 expressions both apply it (research note §2).
+AUDIO_PATCH = "0001-setup.py-propagate-cmakeFlags.patch"
 
 
 def copy_inputs(dest: Path, root: Path = ROOT) -> Path:
@@ -88,6 +103,69 @@ def removable(m: model.Matrix) -> list[str]:
     return out
 
 
+def audio_bases(m: model.Matrix) -> list[model.Variant]:
+    """The pytorch variants a torchaudio 2.10 is added next to: the first GPU one and the first CPU one of torch 2.10."""
+    out = []
+    for target in ("cuda", "cpu"):
+        v = next(
+            (
+                v
+                for v in m.variants
+                if v.package.name == "pytorch" and v.target == target and not v.suffix and v.torch_version.startswith("2.10.")
+            ),
+            None,
+        )
+        if v is not None:
+            out.append(v)
+    return out
+
+
+def add_torchaudio(path: Path) -> list[str]:
+    """Declare [package.torchaudio] in ``path`` and build it next to :func:`audio_bases` (one block each); its names."""
+    import tomlkit
+
+    m = model.load(path)
+    bases = audio_bases(m)
+    if not bases:
+        raise AssertionError(f"{path}: no torch 2.10 pytorch variant to add a torchaudio 2.10 to")
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    doc["package"]["torchaudio"] = {"attr": "torchaudio", "title": "TorchAudio", "requires": "pytorch"}
+    doc["source"]["audio-v2.10.0"] = AUDIO_SOURCE
+    doc.setdefault("nixpkgs_patch", tomlkit.table())[AUDIO_PATCH] = {
+        "package": "torchaudio",
+        "when": "always",
+        "keep_on": ["x86_64-linux", "aarch64-linux", "aarch64-darwin"],
+        "reason": "nixpkgs applies it to torchaudio 2.9.1 and 2.10.0 alike",
+        "source": "issue-15 research note §2 (stored nixpkgs torchaudio/default.nix 2.9.1 and 2.10.0)",
+    }
+    for i, v in enumerate(bases):
+        pin = doc["pin"][v.pin.name]
+        pin["torchaudio"] = "2.9.1"  # the stand-in's torchaudio at the 2.10 line's pins
+        pin["torchaudio_patches"] = [AUDIO_PATCH]
+        block = {"name": f"audio-{i}", "target": v.target, "packages": ["torchaudio"], "python": [v.python.version]}
+        block.update(
+            {
+                axis: [value]
+                for axis, value in (
+                    ("cuda", v.cuda and v.cuda.version),
+                    ("gpu", v.gpu and v.gpu.name),
+                    ("isa", v.isa and v.isa.name),
+                )
+                if value
+            }
+        )
+        block.update({"pin": v.pin.name, "torchaudio": "audio-v2.10.0"})
+        if v.source:
+            block["torch"] = v.source.name
+        if v.env:
+            block["env"] = dict(v.env)
+        if v.cmake_flags:
+            block["cmake_flags"] = list(v.cmake_flags)
+        doc["matrix"].append(block)
+    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    return [f"torchaudio-{v.name.split('-', 1)[1]}" for v in bases]
+
+
 def derive(kind: str, dest: Path, root: Path = ROOT) -> tuple[Path, str]:
     """Write the ``kind`` matrix's inputs into ``dest``; return its variants.toml and what was edited."""
     copy_inputs(dest, root)
@@ -106,4 +184,6 @@ def derive(kind: str, dest: Path, root: Path = ROOT) -> tuple[Path, str]:
         names = removable(model.load(f))
         edit.remove(f, names)
         return f, "invoke remove " + " ".join(names)
+    if kind == "torchaudio-added":
+        return f, "torchaudio added: " + " ".join(add_torchaudio(f))
     raise ValueError(kind)

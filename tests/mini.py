@@ -158,6 +158,45 @@ pin = "p12"
 """
 
 
+AUDIO_PACKAGE = '[package.torchaudio]\nattr = "torchaudio"\ntitle = "TorchAudio"\nrequires = "pytorch"\n\n'
+AUDIO_PATCH = "0001-setup.py-propagate-cmakeFlags.patch"
+AUDIO_SOURCE = f"""
+[source.ta]
+package = "torchaudio"
+version = "2.10.0"
+owner = "pytorch"
+repo = "audio"
+rev = "v2.10.0"
+hash = "sha256-b1sjHVFXdNFDbdtXWSM2KisSRE/8IbzJI4rvzYQ4UMg="
+fetch_submodules = false
+fetcher = "fetchFromGitHub"
+hash_source = "issue-15 research note 2 (VERIFIED)"
+
+[nixpkgs_patch."{AUDIO_PATCH}"]
+package = "torchaudio"
+when = "always"
+keep_on = ["x86_64-linux", "aarch64-linux", "aarch64-darwin"]
+reason = "r"
+source = "s"
+"""
+
+
+def with_audio(text: str, version: str = "2.10.0") -> str:
+    """MINI with [package.torchaudio], a torchaudio source of ``version`` and the gpu block building torchaudio."""
+    from textedit import mutate
+
+    text = mutate(text, '[python."3.13"]', AUDIO_PACKAGE + '[python."3.13"]')
+    source = mutate(AUDIO_SOURCE, 'version = "2.10.0"', f'version = "{version}"')
+    text = mutate(text, "[patch.magma]", source + "\n[patch.magma]")
+    text = mutate(text, "torchvision_patches = []\n", f'torchvision_patches = []\ntorchaudio_patches = ["{AUDIO_PATCH}"]\n')
+    text = mutate(
+        text,
+        'packages = ["pytorch", "torchvision"]\npython = ["3.13"]\ncuda',
+        'packages = ["pytorch", "torchvision", "torchaudio"]\npython = ["3.13"]\ncuda',
+    )
+    return mutate(text, 'pin = "p13"\ntorch = "v2.10.0"\n', 'pin = "p13"\ntorch = "v2.10.0"\ntorchaudio = "ta"\n')
+
+
 def load_text(tmp_path: Path, text: str) -> model.Matrix:
     (tmp_path / "patches").mkdir(exist_ok=True)
     (tmp_path / "patches" / "fix.patch").write_text("")

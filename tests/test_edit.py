@@ -91,7 +91,7 @@ def test_add_single_variant_block(toml):
     tv, pt = m.variant(tv_name), m.torch_variant(m.variant(tv_name))
     same = [x for x in before.variants if x.requires and x.cuda and x.cuda.version == cuda2 and not x.suffix]
     if same:  # the torchvision source, too, is the one the file uses for that CUDA version
-        assert (tv.vision_source and tv.vision_source.name) == (same[0].vision_source and same[0].vision_source.name)
+        assert (tv.companion_source and tv.companion_source.name) == (same[0].companion_source and same[0].companion_source.name)
     assert pt.package.name == "pytorch" and pt.torch_key == tv.torch_key
 
 

@@ -1,8 +1,8 @@
-"""Properties every valid variants.toml must have, proven on the shipped file and on three derived ones.
+"""Properties every valid variants.toml must have, proven on the shipped file and on four derived ones.
 
 The derived matrices are maintainer edits of whatever variants.toml holds now
 (tests/matrices.py): a block added (sm70 on CUDA 12.9), variants removed, a block for
-another Python version. Every expectation is computed from the model of the file under
+another Python version, torchaudio declared and built next to a GPU and a CPU torch. Every expectation is computed from the model of the file under
 test, so a maintainer who edits variants.toml keeps a green suite; facts the shipped
 file must keep are in tests/test_shipped_facts.py.
 """
@@ -44,6 +44,8 @@ def test_the_derived_matrix_is_what_its_edit_says(derived):
         assert new > old, how
     elif how.startswith("invoke remove"):
         assert new < old and all(n not in new for n in how.split()[2:]), how
+    elif how.startswith("torchaudio added:"):
+        assert new - old == set(how.split()[2:]) and old <= new, how
     else:
         assert new == old
 
@@ -74,7 +76,7 @@ def test_every_recipe_evaluates_shares_torch_and_builds_one_sm(derived):
     assert report.mismatches == [], "\n".join(x.line() for x in report.mismatches[:20])
     assert report.torch_configurations == len({m.torch_variant(v).name for v in m.variants})
     assert f"{report.torch_ratio:.2f}" == "1.00"
-    assert len(report.arch_entries) == sum(1 for v in m.variants if v.package.name == "torchvision" and v.gpu)
+    assert len(report.arch_entries) == sum(1 for v in m.variants if v.requires and v.gpu)
     assert set(report.arch_entries.values()) <= {1}
 
 

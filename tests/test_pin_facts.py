@@ -294,9 +294,7 @@ def test_every_fetch_of_every_recipe_has_a_hash_or_is_declared_unverified(shippe
         assert f["hash"] == (pin.sha256 or pinfacts.FAKE_HASH)
     sources = {f"{s.owner}/{s.repo}@{s.rev}": s for s in m.sources.values()}
     walked = {f["id"] for f in w.fetches if f["fetcher"] == "fetchFromGitHub"}
-    used = {v.source.name for v in m.variants if v.source} | {
-        v.vision_source.name for v in m.variants if v.requires and v.vision_source
-    }
+    used = {v.source.name for v in m.variants if v.source} | {v.companion_source.name for v in m.variants if v.companion_source}
     assert {n for n in used} == {s.name for i, s in sources.items() if i in walked}
 
 
@@ -399,7 +397,7 @@ def test_invoke_pin_source_with_a_fake_prefetcher_fills_the_hash(tmp_path, shipp
     m2 = model.load(root / "variants.toml")
     s2 = m2.sources[src.name]
     assert s2.hash == sri and not s2.unverified and "invoke pin --source" in s2.hash_source
-    users = [v for v in m2.variants if v.source is s2 or (v.requires and v.vision_source is s2)]
+    users = [v for v in m2.variants if v.source is s2 or v.companion_source is s2]
     assert users and all(src.name not in " ".join(pinfacts.unverified(m2).get(v.name, [])) for v in users)
     recipes.generate(m2, root, [users[0].name])
     report = nixeval.evaluate(m2, root, [users[0].name], instantiate=False)

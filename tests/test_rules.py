@@ -16,7 +16,7 @@ from buildmatrix import model, spec, targets
 from buildmatrix.docs import parse, region_text
 from buildmatrix.errors import ModelError
 from buildmatrix.model import rules
-from mini import MINI, load_text, problems
+from mini import MINI, load_text, problems, with_audio
 from textedit import mutate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,6 +88,14 @@ TRIGGERS: dict[str, tuple[Callable[[str], str], str]] = {
         "torchvision-python313-cpu-avx2 shares the torch of pytorch-python313-cpu-avx2, which the matrix does not build",
     ),
     "torchvision-pairs-torch": (_with_vision, "torchvision 0.24.1 does not pair with torch 2.10.0 (it needs 0.25.x)"),
+    "pin-torchaudio-patches": (
+        lambda t: mutate(with_audio(t), 'torchaudio_patches = ["0001-setup.py-propagate-cmakeFlags.patch"]\n', ""),
+        "torchaudio-python313-cuda13_0-sm90-avx2: pin p13 does not list `torchaudio_patches`",
+    ),
+    "torchaudio-pairs-torch": (
+        lambda t: with_audio(t, "2.9.1"),
+        "torchaudio 2.9.1 does not pair with torch 2.10.0 (it needs 2.10.x)",
+    ),
     "shared-torch-same": (
         lambda t: t + '\n[[override]]\nmatch = { package = "torchvision", isa = "avx2" }\nenv = { USE_NCCL = "0" }\n',
         "would need a torch different from pytorch-python313-cuda13_0-sm90-avx2",
@@ -163,6 +171,21 @@ def test_torchvision_pairing_and_source_kind(tmp_path):
     assert load_text(tmp_path, text).variant("torchvision-python313-cuda13_0-sm90-avx2").torchvision_version == "0.25.0"
     wrong = mutate(text, 'torchvision = "tv24"', 'torchvision = "v2.10.0"')
     assert "source 'v2.10.0' is a torch source, not a torchvision one" in problems(tmp_path, wrong)
+
+
+def test_torchaudio_pairing_source_and_shared_torch(tmp_path):
+    assert model.paired_torchaudio("2.10.0") == "2.10" and model.paired_torchaudio("2.8.0") == "2.8"
+    assert model.paired_release("torchvision", "2.8.0") == "0.23" and model.paired_release("nothing", "2.8.0") is None
+    m = load_text(tmp_path, with_audio(MINI))
+    ta = m.variant("torchaudio-python313-cuda13_0-sm90-avx2")
+    assert ta.torchaudio_version == ta.companion_version == "2.10.0" and ta.torchvision_version is None
+    assert ta.companion_source.name == "ta" and ta.requires == "pytorch-python313-cuda13_0-sm90-avx2"
+    assert m.torch_variant(ta).torch_key == m.variant("torchvision-python313-cuda13_0-sm90-avx2").torch_key
+    assert ta.as_dict()["torchaudio_source"] == "ta" and ta.as_dict()["torchvision_source"] is None
+    tv = m.variant("torchvision-python313-cuda13_0-sm90-avx2")
+    assert tv.companion_source is None and tv.torchaudio_version is None  # the block's torchaudio source is not its own
+    wrong = mutate(with_audio(MINI), 'torchaudio = "ta"', 'torchaudio = "v2.10.0"')
+    assert "source 'v2.10.0' is a torch source, not a torchaudio one" in problems(tmp_path, wrong)
 
 
 # ---------------------------------------------------------------------- targets

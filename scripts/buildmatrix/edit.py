@@ -73,7 +73,7 @@ def _infer(m: model.Matrix, target: str, cuda: str | None, what: str) -> str | N
     def value(v: model.Variant) -> str | None:
         if what == "pin":
             return v.pin.name
-        source = v.source if what == "torch" else v.vision_source
+        source = v.source if what == "torch" else v.companion_source
         return source.name if source else None
 
     seen = {
@@ -82,7 +82,7 @@ def _infer(m: model.Matrix, target: str, cuda: str | None, what: str) -> str | N
         if v.target == target
         and (v.cuda.version if v.cuda else None) == cuda
         and not v.suffix
-        and (what != "torchvision" or v.requires)
+        and (what in ("pin", "torch") or (v.requires is not None and v.package.attr == what))
     }
     if len(seen) == 1:
         return seen.pop()
@@ -170,9 +170,10 @@ def add(
     source = torch or _infer(m, target, cuda or None, "torch")
     if source:
         entry["torch"] = source
-    vision = _infer(m, target, cuda or None, "torchvision")
-    if vision and any(m.packages[p].requires for p in entry["packages"]):
-        entry["torchvision"] = vision
+    for attr in spec.COMPANIONS:
+        companion = _infer(m, target, cuda or None, attr)
+        if companion and any(m.packages[p].requires and m.packages[p].attr == attr for p in entry["packages"]):
+            entry[attr] = companion
     matrix.append(entry)
     return _save(path, doc, m)
 

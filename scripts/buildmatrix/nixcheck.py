@@ -1,9 +1,9 @@
 """What a recipe's evaluated facts must be, given its variant: the checks behind nixeval.
 
-``check_torch`` and ``check_torchvision`` compare the facts nixrun extracted from one
+``check_torch`` and ``check_companion`` (torchvision, torchaudio) compare the facts nixrun extracted from one
 recipe with what variants.toml declares for its variant (name, version, source, the
 nixpkgs patches kept by name, exported switches and compiler flags, the CUDA architecture
-list, MAGMA, the torch a torchvision is built on). Each comparison is counted on a
+list, MAGMA, the torch a companion is built on). Each comparison is counted on a
 ``Report`` and each failure is a ``Mismatch``. ``advisories`` lists findings that are not
 assertions. ``exports``, ``effective_flags`` and ``last_export`` read the ``export
 NAME=value`` lines of a build script. Nothing here runs Nix or touches a file.
@@ -38,6 +38,8 @@ NOT_SWITCHES = frozenset(
 )
 # cmakeFlags nixpkgs' torch sets itself; everything else in cmakeFlags was added by the recipe.
 BASE_CMAKE = ("-DPYTHON_SIX_SOURCE_DIR=", "-DCUDAToolkit_VERSION=", "-DCMAKE_CUDA_COMPILER_TOOLKIT_VERSION=")
+# The switch a companion's nixpkgs expression sets with CUDA (name, value), checked on its recipes.
+COMPANION_CUDA_SWITCHES = {"torchvision": ("FORCE_CUDA", "1")}
 # Compiler flags a recipe may add besides the ISA's: the CUDA 13 CCCL include shim.
 CCCL_SHIM = "-I$NIX_BUILD_TOP/cccl-compat"
 
@@ -69,7 +71,7 @@ class Report:
     mismatches: list[Mismatch] = field(default_factory=list)
     torch_derivations: int = 0
     torch_configurations: int = 0
-    arch_entries: dict[str, int] = field(default_factory=dict)  # GPU torchvision variant -> entries
+    arch_entries: dict[str, int] = field(default_factory=dict)  # GPU companion variant -> entries
     instantiated: int | None = None  # .drv files written; None when skipped
     wall_s: float = 0.0
     advisories: list[str] = field(default_factory=list)
@@ -118,7 +120,7 @@ class Report:
             f"recipes evaluated: {self.evaluated} of {len(self.variants)}",
             f"distinct torch derivations / unique torch configurations: "
             f"{self.torch_derivations} / {self.torch_configurations} = {ratio} (target 1.00)",
-            f"torchvision TORCH_CUDA_ARCH_LIST entries per GPU variant: {mean} "
+            f"torchvision/torchaudio TORCH_CUDA_ARCH_LIST entries per GPU variant: {mean} "
             f"(max {f['arch_entries_max']}, {len(self.arch_entries)} variants; target 1)",
             "derivations instantiated: "
             + (
@@ -315,7 +317,9 @@ def _names(patches: list[str]) -> list[str]:
     return [re.sub(r"^[0-9a-z]{32}-", "", p) for p in patches]
 
 
-def check_torchvision(c: Checker, v: Variant, f: dict, torch_drv: str | None, m: Matrix) -> None:
+def check_companion(c: Checker, v: Variant, f: dict, torch_drv: str | None, m: Matrix) -> None:
+    """A torchvision / torchaudio recipe: its own version, source and patches, and its torch is the very torch recipe."""
+    attr, cs = v.package.attr, v.companion_source
     check_common(c, v, f)
     c.true(
         "name",
@@ -324,22 +328,26 @@ def check_torchvision(c: Checker, v: Variant, f: dict, torch_drv: str | None, m:
         f["name"],
     )
     c.eq("passthru.buildmatrix.torchVariant", v.requires, f["passthru"]["torchVariant"])
-    if v.torchvision_version:
-        c.eq("torchvision version", v.torchvision_version, f["version"])
-        c.eq("name", f"python{v.python.version}-{v.name}-{v.torchvision_version}", f["name"])
-    if v.vision_source:
-        c.eq("src.hash", v.vision_source.hash or pinfacts.FAKE_HASH, f["src"]["hash"])
-        c.eq("src.rev", v.vision_source.rev, f["src"]["rev"])
-        c.eq("src.owner/repo", f"{v.vision_source.owner}/{v.vision_source.repo}", f"{f['src']['owner']}/{f['src']['repo']}")
-        kept = [p.name for p, keep in pinfacts.torchvision_patch_decisions(m, v) if keep]
-        c.eq("patches (nixpkgs' for the pin's torchvision, decided by name)", kept, _names(f["patches"]))
-    c.eq("torch inside torchvision (drvPath)", [torch_drv], f["torchDrvPaths"])
-    arch = last_export(f["preConfigure"], "TORCH_CUDA_ARCH_LIST") or f["archList"]
+    if v.companion_version:
+        c.eq(f"{attr} version", v.companion_version, f["version"])
+        c.eq("name", f"python{v.python.version}-{v.name}-{v.companion_version}", f["name"])
+    if cs:
+        c.eq("src.hash", cs.hash or pinfacts.FAKE_HASH, f["src"]["hash"])
+        c.eq("src.rev", cs.rev, f["src"]["rev"])
+        c.eq("src.owner/repo", f"{cs.owner}/{cs.repo}", f"{f['src']['owner']}/{f['src']['repo']}")
+        kept = [p.name for p, keep in pinfacts.companion_patch_decisions(m, v) if keep]
+        c.eq(f"patches (nixpkgs' for the pin's {attr}, decided by name)", kept, _names(f["patches"]))
+    c.eq(f"torch inside {attr} (drvPath)", [torch_drv], f["torchDrvPaths"])
+    # An empty list is none: nixpkgs' torchaudio sets it from a CPU torch's empty cudaCapabilities.
+    arch = last_export(f["preConfigure"], "TORCH_CUDA_ARCH_LIST") or f["archList"] or None
+    force_cuda = COMPANION_CUDA_SWITCHES.get(attr)
+
     if v.cuda is not None:
-        c.eq("torchvision TORCH_CUDA_ARCH_LIST", v.gpu.capability, arch)
-        c.eq("torchvision FORCE_CUDA", "1", f["forceCuda"])
+        c.eq(f"{attr} TORCH_CUDA_ARCH_LIST", v.gpu.capability, arch)
+        if force_cuda:
+            c.eq(f"{attr} {force_cuda[0]}", force_cuda[1], f["forceCuda"])
     else:
-        c.eq("torchvision TORCH_CUDA_ARCH_LIST", None, arch)
+        c.eq(f"{attr} TORCH_CUDA_ARCH_LIST", None, arch)
 
 
 def _arch_number(arch: str) -> int:
@@ -353,12 +361,12 @@ def advisories(variants: Iterable[Variant], facts: dict[str, dict], pins: dict) 
     pairing: dict[tuple[str, str], list[str]] = defaultdict(list)
     for v in variants:
         f = facts.get(v.name)
-        if f and v.requires and not v.vision_source:
-            # The model does not know this torchvision's version: it is whatever the pin packages.
-            pairing[(f["name"].rsplit("-", 1)[-1], v.torch_version)].append(v.name)
-    for (tv, torch), names in sorted(pairing.items()):
+        if f and v.requires and not v.companion_source:
+            # The model does not know this companion's version: it is whatever the pin packages.
+            pairing[(v.package.attr, f["name"].rsplit("-", 1)[-1], v.torch_version)].append(v.name)
+    for (attr, have, torch), names in sorted(pairing.items()):
         out.append(
-            f"{len(names)} torchvision recipes (e.g. {names[0]}) build the pin's torchvision {tv} against torch {torch}; "
-            "set a torchvision source in variants.toml to choose the paired release"
+            f"{len(names)} {attr} recipes (e.g. {names[0]}) build the pin's {attr} {have} against torch {torch}; "
+            f"set a {attr} source in variants.toml to choose the paired release"
         )
     return out

@@ -14,7 +14,7 @@ facts are compared in Python with what the model (variants.toml) declares.
 
 Figures: recipes evaluated; distinct torch derivations ÷ unique torch
 configurations (1.00 when every torchvision reuses its pytorch variant's torch);
-TORCH_CUDA_ARCH_LIST entries per GPU torchvision (1 when it builds for one SM);
+TORCH_CUDA_ARCH_LIST entries per GPU torchvision/torchaudio (1 when each builds for one SM);
 wall time.
 
 Modules: ``nixrun`` (the stand-in, the driver expression, running nix-instantiate),
@@ -107,7 +107,7 @@ def evaluate(
         if f is None or not v.requires:
             continue
         torch_drvs.update(f["torchDrvPaths"])
-        nixcheck.check_torchvision(nixcheck.Checker(report, v.name), v, f, torch_drv_by_name.get(v.requires), matrix)
+        nixcheck.check_companion(nixcheck.Checker(report, v.name), v, f, torch_drv_by_name.get(v.requires), matrix)
         if v.cuda is not None:
             arch = nixcheck.last_export(f["preConfigure"], "TORCH_CUDA_ARCH_LIST") or f["archList"] or ""
             report.arch_entries[v.name] = len([a for a in arch.split(";") if a])

@@ -1,7 +1,7 @@
 """Facts about the nixpkgs pins that recipes rest on: hashes and their provenance, nixpkgs' own
 patches decided by name, and the assertions a recipe makes about its pin when evaluated.
 
-variants.toml states beliefs about each pinned nixpkgs tree (its torch and torchvision versions,
+variants.toml states beliefs about each pinned nixpkgs tree (its torch, torchvision and torchaudio versions,
 its patches, whether its MAGMA carries the CUDA 13 fix, which CUDA release an attribute is, the
 Apple SDK it has). A recipe decides what to do from them; this module turns each belief the
 recipe rests on into an assertion the recipe checks against the tree itself at evaluation, with
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import nix
+from . import nix, spec
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Matrix, Pin, Source, Variant
@@ -32,10 +32,10 @@ FAKE_HASH = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
 @dataclass(frozen=True)
 class NixpkgsPatch:
-    """One of nixpkgs' own torch/torchvision patches and what a source override does with it."""
+    """One of nixpkgs' own torch/torchvision/torchaudio patches and what a source override does with it."""
 
     name: str
-    package: str  # torch | torchvision
+    package: str  # spec.SOURCE_PACKAGES
     when: str  # always | cuda | linux | darwin | mkl
     keep_on: tuple[str, ...]
     reason: str
@@ -96,7 +96,8 @@ def check(raw: dict, pins: dict, sources: dict, patches: dict, nixpkgs_patches: 
     """Provenance of every hash; every nixpkgs patch a pin lists is decided; carried fixes are nameable."""
     for n, e in raw["pin"].items():
         _check_provenance(("pin", n), "sha256", e["sha256"], e, f"`invoke pin {n}`", problem)
-        for key, package in (("torch_patches", "torch"), ("torchvision_patches", "torchvision")):
+        for package in spec.SOURCE_PACKAGES:
+            key = f"{package}_patches"
             for i, name in enumerate(e.get(key, [])):
                 decided = nixpkgs_patches.get(name)
                 if decided is None:
@@ -142,8 +143,8 @@ def unverified(m: Matrix) -> dict[str, list[str]]:
             why.append(f"pin {v.pin.name}")
         if t.source and not t.source.hash:
             why.append(f"source {t.source.name}")
-        if v.requires and v.vision_source and not v.vision_source.hash:
-            why.append(f"source {v.vision_source.name}")
+        if v.companion_source and not v.companion_source.hash:
+            why.append(f"source {v.companion_source.name}")
         if why:
             out[v.name] = why
     return out
@@ -202,8 +203,9 @@ def torch_patch_decisions(m: Matrix, v: Variant) -> list[tuple[NixpkgsPatch, boo
     return [(m.nixpkgs_patches[n], m.nixpkgs_patches[n].kept_for(v)) for n in names if m.nixpkgs_patches[n].added_for(v)]
 
 
-def torchvision_patch_decisions(m: Matrix, v: Variant) -> list[tuple[NixpkgsPatch, bool]]:
-    names = v.pin.torchvision_patches or ()
+def companion_patch_decisions(m: Matrix, v: Variant) -> list[tuple[NixpkgsPatch, bool]]:
+    """nixpkgs' patches of a companion's package (torchvision, torchaudio) at its pin, each with keep or drop."""
+    names = v.pin.patches_of(v.package.attr) or ()
     return [(m.nixpkgs_patches[n], m.nixpkgs_patches[n].kept_for(v)) for n in names if m.nixpkgs_patches[n].added_for(v)]
 
 
@@ -317,27 +319,21 @@ def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | N
     return out
 
 
-def torchvision_assertions(m: Matrix, v: Variant, python_attr: str) -> list[Assertion]:
-    """The pin facts a torchvision recipe rests on (its torch recipe checks the rest)."""
-    pin = v.pin
+def companion_assertions(m: Matrix, v: Variant, python_attr: str) -> list[Assertion]:
+    """The pin facts a companion recipe (torchvision, torchaudio) rests on (its torch recipe checks the rest)."""
+    pin, attr = v.pin, v.package.attr
     key = f"[pin.{pin.name}]"
+    pkg = f"{python_attr}.{nix.attr_name(attr)}"
     out = []
-    if pin.torchvision:
+    if pin.version_of(attr):
+        out.append(Assertion(f"{key} {attr}", f"{pkg}.version", f"pinned.{pkg}.version", _nix_value(pin.version_of(attr))))
+    if v.companion_source and pin.patches_of(attr) is not None:
+        names = sorted(p.name for p, _ in companion_patch_decisions(m, v))
         out.append(
             Assertion(
-                f"{key} torchvision",
-                f"{python_attr}.torchvision.version",
-                f"pinned.{python_attr}.torchvision.version",
-                _nix_value(pin.torchvision),
-            )
-        )
-    if v.vision_source and pin.torchvision_patches is not None:
-        names = sorted(p.name for p, _ in torchvision_patch_decisions(m, v))
-        out.append(
-            Assertion(
-                f"{key} torchvision_patches",
-                f"the names of {python_attr}.torchvision.patches",
-                _sorted_names(f"pinned.{python_attr}.torchvision.patches or [ ]"),
+                f"{key} {attr}_patches",
+                f"the names of {pkg}.patches",
+                _sorted_names(f"pinned.{pkg}.patches or [ ]"),
                 _nix_value(names),
             )
         )

@@ -42,6 +42,10 @@ GPU_NAME_RE = r"sm[0-9]{2,3}"
 PLATFORMS = ("x86_64-linux", "aarch64-linux", "aarch64-darwin", "x86_64-darwin")
 TARGETS = targets.NAMES  # the one registry: buildmatrix.targets
 MATCH_KEYS = ("name", "package", "python", "target", "cuda", "gpu", "isa")
+# Packages that reuse a torch variant's torch (`requires`) and may replace the pin's own with a
+# [source.*]: each names the settings key, the [pin] version key and `<attr>_patches`.
+COMPANIONS = ("torchvision", "torchaudio")
+SOURCE_PACKAGES = ("torch", *COMPANIONS)
 # Contexts short names, for the declarations below.
 FILE, ATTR, CODE, STRING, INDENTED, COMMENT, SHELL, VERSION, DOCS, REF, YAML = (
     reach.FILE, reach.ATTR, reach.CODE, reach.STRING, reach.INDENTED, reach.COMMENT,
@@ -99,12 +103,15 @@ SETTINGS_KEYS: dict[str, Key] = {
         "Name of a torch source ([source.NAME]) that replaces the pin's torch; omit to use the pin's own torch.",
         reaches=(REF,),
     ),
-    "torchvision": Key(
-        "str",
-        'Name of a torchvision source ([source.NAME] with package = "torchvision") for the torchvision variants; '
-        "omit to use the pin's own torchvision.",
-        reaches=(REF,),
-    ),
+    **{
+        attr: Key(
+            "str",
+            f'Name of a {attr} source ([source.NAME] with package = "{attr}") for the {attr} variants; '
+            f"omit to use the pin's own {attr}.",
+            reaches=(REF,),
+        )
+        for attr in COMPANIONS
+    },
     "description": Key(
         "str",
         "One-line description (meta.description): any printable text on one line; it is escaped for Nix.",
@@ -136,21 +143,21 @@ IN_VARIANT_NAME = (FILE, STRING, COMMENT, DOCS)
 
 SPECS: dict[str, Table] = {
     "root": Table(
-        "variants.toml: the single source of truth for every PyTorch/TorchVision variant.",
+        "variants.toml: the single source of truth for every PyTorch/TorchVision/TorchAudio variant.",
         {
             "schema_version": Key("int", "Format version of this file; must be 1.", required=True),
             "defaults": Key("table", "What short names such as `sm120-avx` resolve to.", required=True, table="defaults"),
-            "package": Key("tablemap", "Packages that can be built (pytorch, torchvision).", required=True, table="package"),
+            "package": Key("tablemap", "Packages that can be built (pytorch, torchvision, torchaudio).", required=True, table="package"),
             "python": Key("tablemap", 'Python versions, keyed by "3.13".', required=True, table="python"),
             "cuda": Key("tablemap", 'CUDA toolkit versions, keyed by "13.0".', required=True, table="cuda"),
             "gpu": Key("tablemap", "NVIDIA GPU architectures, keyed by sm name (sm90).", required=True, table="gpu"),
             "isa": Key("tablemap", "CPU instruction-set levels, keyed by name (avx512).", required=True, table="isa"),
             "pin": Key("tablemap", "nixpkgs revisions recipes are built on.", required=True, table="pin"),
-            "source": Key("tablemap", "torch and torchvision sources that replace a pin's own.", table="source"),
+            "source": Key("tablemap", "torch, torchvision and torchaudio sources that replace a pin's own.", table="source"),
             "patch": Key("tablemap", "Patches in patches/ applied to nixpkgs packages.", table="patch"),
             "nixpkgs_patch": Key(
                 "tablemap",
-                "nixpkgs' own torch / torchvision patches (by file name): when nixpkgs adds each, and whether a "
+                "nixpkgs' own torch / torchvision / torchaudio patches (by file name): when nixpkgs adds each, and whether a "
                 "source override keeps it.",
                 table="nixpkgs_patch",
             ),
@@ -172,7 +179,7 @@ SPECS: dict[str, Table] = {
         {
             "attr": Key(
                 "str",
-                "Attribute in the nixpkgs python package set (torch, torchvision).",
+                "Attribute in the nixpkgs python package set (torch, torchvision, torchaudio).",
                 required=True,
                 pattern=NIX_ATTR_RE,
                 reaches=(CODE, COMMENT),
@@ -326,24 +333,24 @@ SPECS: dict[str, Table] = {
                 pattern=SOURCE_VERSION_RE,
                 reaches=(VERSION, STRING, INDENTED, COMMENT, DOCS),
             ),
-            "torchvision": Key(
-                "str",
-                "Version of the revision's own torchvision, where known.",
-                pattern=SOURCE_VERSION_RE,
-                reaches=(VERSION, STRING, COMMENT, DOCS),
-            ),
-            "torch_patches": Key(
-                "strlist",
-                "File names of the patches the revision's own torch applies (each decided in [nixpkgs_patch.NAME]).",
-                pattern=PATCH_NAME_RE,
-                reaches=(STRING, COMMENT, DOCS, REF),
-            ),
-            "torchvision_patches": Key(
-                "strlist",
-                "File names of the patches the revision's own torchvision applies (each decided in [nixpkgs_patch.NAME]).",
-                pattern=PATCH_NAME_RE,
-                reaches=(STRING, COMMENT, DOCS, REF),
-            ),
+            **{
+                attr: Key(
+                    "str",
+                    f"Version of the revision's own {attr}, where known (asserted at evaluation).",
+                    pattern=SOURCE_VERSION_RE,
+                    reaches=(VERSION, STRING, COMMENT, DOCS),
+                )
+                for attr in COMPANIONS
+            },
+            **{
+                f"{attr}_patches": Key(
+                    "strlist",
+                    f"File names of the patches the revision's own {attr} applies (each decided in [nixpkgs_patch.NAME]).",
+                    pattern=PATCH_NAME_RE,
+                    reaches=(STRING, COMMENT, DOCS, REF),
+                )
+                for attr in SOURCE_PACKAGES
+            },
             "apple_sdk": Key(
                 "str",
                 "The Apple SDK attribute darwin recipes add (one that exists at this revision, e.g. apple-sdk_14).",
@@ -366,10 +373,10 @@ SPECS: dict[str, Table] = {
         name_reaches=(STRING, COMMENT, DOCS, REF),
     ),
     "source": Table(
-        "A torch or torchvision source that replaces a pin's own (a nightly is just another source).",
+        "A torch, torchvision or torchaudio source that replaces a pin's own (a nightly is just another source).",
         {
             "package": Key(
-                "str", "Which package it is the source of (default torch).", enum=("torch", "torchvision"), reaches=(REF,)
+                "str", "Which package it is the source of (default torch).", enum=SOURCE_PACKAGES, reaches=(REF,)
             ),
             "version": Key(
                 "str",
@@ -435,9 +442,9 @@ SPECS: dict[str, Table] = {
         name_reaches=(STRING, COMMENT, DOCS, REF),
     ),
     "nixpkgs_patch": Table(
-        "One of nixpkgs' own patches of torch or torchvision, and what a source override does with it.",
+        "One of nixpkgs' own patches of torch, torchvision or torchaudio, and what a source override does with it.",
         {
-            "package": Key("str", "Whose patch it is.", required=True, enum=("torch", "torchvision"), reaches=(REF, DOCS)),
+            "package": Key("str", "Whose patch it is.", required=True, enum=SOURCE_PACKAGES, reaches=(REF, DOCS)),
             "when": Key(
                 "str", "When nixpkgs adds it (the condition in its expression).", required=True, enum=PATCH_WHEN, reaches=(DOCS,)
             ),

@@ -275,6 +275,10 @@ let
 
     # --- meta helpers -----------------------------------------------------------------------
     licenses = {
+      bsd2 = {
+        shortName = "bsd2";
+        free = true;
+      };
       bsd3 = {
         shortName = "bsd3";
         free = true;

@@ -118,6 +118,15 @@ let
     patches = [ ];
   };
 
+  # torchaudio paired with torch 2.9.1: nixpkgs' torchaudio/default.nix 2.9.1 (stored id
+  # 111861165: its tag hash and its one patch). That these three revs package exactly this
+  # expression is inferred from their torch 2.9.1 (0182a36: "most likely", PF:59-60).
+  torchaudio291 = {
+    version = "2.9.1";
+    hash = "sha256-tTilG/haU3OycSWqA5LR3egcxHVRg/yHJ8JB2rz3aKw=";
+    patches = [ "0001-setup.py-propagate-cmakeFlags.patch" ];
+  };
+
   # Apple SDK attributes (name -> SDK version): nixpkgs PR #447364 (merged 2025-09-30) made
   # 14.4 the default `apple-sdk` and moved 11.3/12.3/13.3 to aliases.nix.
   appleSdks2026 = {
@@ -132,6 +141,7 @@ let
     "torch.supportedCapabilities" = "nixpkgs torch/source/default.nix @6b516b42 supportedTorchCudaCapabilities";
     "torch.patches" = "nixpkgs torch/source/default.nix @6b516b42 patches (nixpkgs-torch-audit.md)";
     torchvision = "pin-facts.md §1.3 (0.24.x SINGLE-SOURCE; 0.24.0 vs 0.24.1 CONFLICTING); nixpkgs torchvision/default.nix 0.24.1 (stored id 986423962: hash, no patches)";
+    torchaudio = "issue-15-research.md §2 (2.9.1 at 0182a36 'most likely', PF:59-60, not verified; 6a030d5 / 2017d6d inferred from torch 2.9.1); nixpkgs torchaudio/default.nix 2.9.1 (stored id 111861165: hash SINGLE-SOURCE, PF:165-168; patches)";
     python = "pin-facts.md §1.6/§2.6 (bv PYTORCH-PIN-ALIGNMENT.md: python3 = 3.13); python311/312Packages used at these pins by bv/bp recipes";
     "cuda.defaults" = "nixpkgs-facts.md §4 (defaults computed from _cuda/db/bootstrap/cuda.nix @55d5788)";
     "magma.version" = "nixpkgs-facts.md §3 (nixpkgs packages MAGMA 2.9.0 through 2026)";
@@ -156,6 +166,7 @@ in
     python = pythons;
     torch = torch291;
     torchvision = torchvision0241;
+    torchaudio = torchaudio291;
     cuda = {
       inherit defaults;
       # cudaPackages_<X_Y> attributes that exist at this rev (12.6/12.8: inferred, present in
@@ -197,6 +208,7 @@ in
     python = pythons;
     torch = torch291;
     torchvision = torchvision0241;
+    torchaudio = torchaudio291;
     cuda = {
       inherit defaults;
       sets = [
@@ -233,6 +245,7 @@ in
     python = pythons;
     torch = torch291;
     torchvision = torchvision0241;
+    torchaudio = torchaudio291;
     cuda = {
       inherit defaults;
       sets = [

@@ -105,6 +105,7 @@ let
       };
       torchWithoutCuda = self.torch.override { cudaSupport = false; };
       torchvision = self.callPackage (import ./torchvision.nix pin) { };
+      torchaudio = self.callPackage (import ./torchaudio.nix pin) { };
 
       triton = leaf "triton" "3.5.0";
       triton-cuda = leaf "triton-cuda" "3.5.0";

@@ -8,7 +8,7 @@
 # - overlays: a list of functions `final: prev: { … }`, applied in order on top of the
 #   package set, `final` being the fixed point;
 # - per pin (pins.nix): which cudaPackages_<X_Y> sets and aliases exist, the default
-#   `cudaPackages`, the Python interpreters and python3, torch / torchvision / magma facts.
+#   `cudaPackages`, the Python interpreters and python3, torch / torchvision / torchaudio / magma facts.
 {
   pin,
   defaultSystem,
@@ -75,7 +75,7 @@ let
 
   cudaAttr = v: "cudaPackages_" + builtins.replaceStrings [ "." ] [ "_" ] v;
 
-  # all-packages.nix, reduced to what torch, torchvision and magma take.
+  # all-packages.nix, reduced to what torch, torchvision, torchaudio and magma take.
   allPackages =
     final:
     let
@@ -140,6 +140,18 @@ let
       libpthreadstubs = leaf "libpthread-stubs" "0.5";
       libjpeg_turbo = leaf "libjpeg-turbo" "3.1.2";
       libpng = leaf "libpng" "1.6.50";
+      sox = leaf "sox" "14.4.2";
+      # ffmpeg_6-full's outputs torchaudio joins into FFMPEG_ROOT (one leaf stands for all three).
+      ffmpeg_6-full =
+        let
+          ff = leaf "ffmpeg-full" "6.1.2";
+        in
+        ff
+        // {
+          bin = ff;
+          dev = ff;
+          lib = ff;
+        };
       shaderc = leaf "shaderc" "2025.3";
       vulkan-headers = leaf "vulkan-headers" "1.4.321";
       vulkan-loader = leaf "vulkan-loader" "1.4.321";

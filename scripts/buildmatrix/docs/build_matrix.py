@@ -86,13 +86,13 @@ def _torch_cell(v: Variant) -> str:
 
 def _vision_cell(vs: list[Variant]) -> str:
     """torchvision of the group's torchvision variants: version and where it comes from."""
-    tvs = [v for v in vs if v.requires]
+    tvs = [v for v in vs if v.requires and v.package.attr == "torchvision"]
     if not tvs:
         return "—"
     v = tvs[0]
-    if v.vision_source:
-        note = "" if v.vision_source.hash else "; source hash not recorded yet"
-        return f"{v.torchvision_version} (source `{v.vision_source.name}`{note})"
+    if v.companion_source:
+        note = "" if v.companion_source.hash else "; source hash not recorded yet"
+        return f"{v.torchvision_version} (source `{v.companion_source.name}`{note})"
     return f"{v.torchvision_version} (the pin's own)" if v.torchvision_version else "the pin's own (version not recorded)"
 
 
@@ -119,7 +119,7 @@ def gen_version_matrix(ctx: Context) -> str:
             v.pin.name,
             ver(v.torch_version),
             v.source.name if v.source else "",
-            v.vision_source.name if v.vision_source else "",
+            v.source_of("torchvision").name if v.source_of("torchvision") else "",
             ver(v.python.version),
             v.target,
         )

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from .. import pinfacts
+from .. import pinfacts, spec
 from .context import Context, generator
 from .markdown import code, table
 
@@ -46,15 +46,15 @@ def gen_unverified_fetches(ctx: Context) -> str:
 
 @generator("nixpkgs-patches")
 def gen_nixpkgs_patches(ctx: Context) -> str:
-    """nixpkgs' own torch / torchvision patches at each pin: kept or dropped by a source override, and why."""
+    """nixpkgs' own torch / torchvision / torchaudio patches at each pin: kept or dropped by a source override, and why."""
     m = ctx.matrix
     rows = []
     for pin in m.pins.values():
-        for key in ("torch_patches", "torchvision_patches"):
-            for name in getattr(pin, key) or ():
+        for package in spec.SOURCE_PACKAGES:
+            for name in pin.patches_of(package) or ():
                 p = m.nixpkgs_patches[name]
-                users = [v for v in m.variants if v.pin is pin and (v.vision_source if v.requires else v.source)]
-                users = [v for v in users if (v.requires is not None) == (p.package == "torchvision") and p.added_for(v)]
+                users = [v for v in m.variants if v.pin is pin and (v.companion_source if v.requires else v.source)]
+                users = [v for v in users if (v.package.attr if v.requires else "torch") == p.package and p.added_for(v)]
                 kept = sorted({v.platform for v in users if p.kept_for(v)})
                 dropped = sorted({v.platform for v in users if not p.kept_for(v)})
                 verdict = (
@@ -70,18 +70,11 @@ def gen_nixpkgs_patches(ctx: Context) -> str:
                     )
                 )
                 rows.append([code(pin.name), p.package, code(name), p.when, verdict, str(len(users)), p.reason])
-        if pin.torchvision_patches == ():
-            rows.append(
-                [
-                    code(pin.name),
-                    "torchvision",
-                    "(none)",
-                    "—",
-                    "nothing to decide",
-                    "—",
-                    "nixpkgs' torchvision has no patches here",
-                ]
-            )
+        for attr in spec.COMPANIONS:
+            if pin.patches_of(attr) == ():
+                rows.append(
+                    [code(pin.name), attr, "(none)", "—", "nothing to decide", "—", f"nixpkgs' {attr} has no patches here"]
+                )
     if not rows:
-        return "No pin lists its torch or torchvision patches."
+        return "No pin lists its torch, torchvision or torchaudio patches."
     return table(["Pin", "Package", "nixpkgs patch", "nixpkgs adds it", "Source override", "Variants", "Why"], rows)

@@ -16,7 +16,7 @@ from .entries import Cuda, Defaults, Gpu, Isa, Package, Patch, Pin, Python, Sour
 from .expand import MAX_NAME
 from .load import DEFAULT_FILE, load, loads
 from .matrix import Matrix
-from .rules import RULES, paired_torchvision
+from .rules import RULES, paired_release, paired_torchaudio, paired_torchvision
 from .variant import Variant
 
 __all__ = [
@@ -37,5 +37,7 @@ __all__ = [
     "Variant",
     "load",
     "loads",
+    "paired_release",
+    "paired_torchaudio",
     "paired_torchvision",
 ]

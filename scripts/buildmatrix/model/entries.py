@@ -130,8 +130,10 @@ class Pin:
     fetcher: str = "builtins.fetchTarball"
     hash_source: str = ""
     unverified: str = ""
+    torchaudio: str | None = None
     torch_patches: tuple[str, ...] | None = None
     torchvision_patches: tuple[str, ...] | None = None
+    torchaudio_patches: tuple[str, ...] | None = None
     apple_sdk: str | None = None
     apple_sdk_version: str | None = None
 
@@ -146,11 +148,23 @@ class Pin:
     def cuda_attr(self, cuda: Cuda) -> str:
         return dict(self.cuda_attrs).get(cuda.version, cuda.attr)
 
+    def version_of(self, attr: str) -> str | None:
+        """The recorded version of this revision's own ``attr`` (torch, torchvision, torchaudio)."""
+        return {"torch": self.torch, "torchvision": self.torchvision, "torchaudio": self.torchaudio}.get(attr)
+
+    def patches_of(self, attr: str) -> tuple[str, ...] | None:
+        """``<attr>_patches``: nixpkgs' own patch names of ``attr`` here (None: not listed)."""
+        return {
+            "torch": self.torch_patches,
+            "torchvision": self.torchvision_patches,
+            "torchaudio": self.torchaudio_patches,
+        }.get(attr)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Source:
     name: str
-    package: str  # torch | torchvision
+    package: str  # spec.SOURCE_PACKAGES: torch | torchvision | torchaudio
     version: str
     owner: str
     repo: str

@@ -17,7 +17,7 @@ from dataclasses import replace
 from .. import reach, spec, targets
 from . import rules
 from .collect import Collector
-from .entries import Tables
+from .entries import Source, Tables
 from .matrix import unknown_name_message
 from .variant import Variant, name_core
 
@@ -48,7 +48,7 @@ def check_settings(keypath: tuple, table: dict, t: Tables, c: Collector) -> None
     """References in a settings table (a block, a block override, a global override)."""
     if "pin" in table:
         c.ref((*keypath, "pin"), table["pin"], t.pins, "pin", "pin")
-    for key in ("torch", "torchvision"):
+    for key in spec.SOURCE_PACKAGES:
         if key in table and c.ref((*keypath, key), table[key], t.sources, f"{key} source", "source"):
             if t.sources[table[key]].package != key:
                 c.problem(
@@ -138,7 +138,7 @@ def _variant(facts: dict, suffix: str, settings: dict, t: Tables, origin: tuple[
         suffix=suffix,
         pin=pin,
         source=t.sources[settings["torch"]] if settings.get("torch") else None,
-        vision_source=t.sources[settings["torchvision"]] if settings.get("torchvision") else None,
+        companion_sources=_companion_sources({}, settings, t),
         custom_description=settings.get("description", ""),
         env=tuple(sorted(settings.get("env", {}).items())),
         cmake_flags=tuple(settings.get("cmake_flags", ())),
@@ -146,6 +146,13 @@ def _variant(facts: dict, suffix: str, settings: dict, t: Tables, origin: tuple[
         origin=origin,
         requires=f"{package.requires}-{core}" if package.requires else None,
     )
+
+
+def _companion_sources(base: dict, settings: dict, t: Tables) -> tuple[tuple[str, Source], ...]:
+    """``base`` (attr -> Source) with the companion sources ``settings`` name (torchvision = "…", torchaudio = "…")."""
+    out = dict(base)
+    out.update({attr: t.sources[settings[attr]] for attr in spec.COMPANIONS if settings.get(attr)})
+    return tuple((attr, out[attr]) for attr in spec.COMPANIONS if attr in out)
 
 
 def apply_overrides(overrides: list[dict], variants: list[Variant], t: Tables, c: Collector) -> list[Variant]:
@@ -186,7 +193,7 @@ def _with_settings(v: Variant, ov: dict, t: Tables, origin: str) -> Variant:
         v,
         pin=pin,
         source=t.sources[ov["torch"]] if "torch" in ov else v.source,
-        vision_source=t.sources[ov["torchvision"]] if "torchvision" in ov else v.vision_source,
+        companion_sources=_companion_sources(dict(v.companion_sources), ov, t),
         patches=tuple(p for p in t.patches.values() if p.applies(v.cuda, pin)),
         custom_description=ov.get("description", v.custom_description),
         env=tuple(sorted(ov["env"].items())) if "env" in ov else v.env,

@@ -91,10 +91,28 @@ def check_pair(v: Variant, base: Variant | None, where: tuple, problem: Problem)
         r.check(v, base, Report(r, where, problem))
 
 
+# PyTorch's release pairing: the companion series that goes with torch 2.N, by package attribute.
+PAIRED_SERIES: dict[str, Callable[[int], str]] = {
+    "torchvision": lambda n: f"0.{n + 15}",
+    "torchaudio": lambda n: f"2.{n}",
+}
+
+
+def paired_release(attr: str, torch_version: str) -> str | None:
+    """The ``attr`` release series PyTorch pairs with a torch 2.x release (None: no rule for it)."""
+    m = re.fullmatch(r"2\.(\d+)\..*", torch_version, re.S)
+    series = PAIRED_SERIES.get(attr)
+    return series(int(m.group(1))) if m and series else None
+
+
 def paired_torchvision(torch_version: str) -> str | None:
     """The torchvision release series PyTorch pairs with a torch 2.x release: 2.N -> 0.(N+15)."""
-    m = re.fullmatch(r"2\.(\d+)\..*", torch_version, re.S)
-    return f"0.{int(m.group(1)) + 15}" if m else None
+    return paired_release("torchvision", torch_version)
+
+
+def paired_torchaudio(torch_version: str) -> str | None:
+    """The torchaudio release series PyTorch pairs with a torch 2.x release: 2.N -> 2.N."""
+    return paired_release("torchaudio", torch_version)
 
 
 # ------------------------------------------------------------------------- block
@@ -170,15 +188,26 @@ def _pin_cuda(v: Variant, report: Report) -> None:
         )
 
 
+def _companion_patches_listed(attr: str, v: Variant, report: Report) -> None:
+    """A source override of companion ``attr`` needs the pin's ``<attr>_patches``."""
+    if v.requires and v.package.attr == attr and v.companion_source and v.pin.patches_of(attr) is None:
+        report(
+            attr,
+            f"{v.name}: pin {v.pin.name} does not list `{attr}_patches`, so its patches cannot be decided by name",
+            f"add `{attr}_patches = [...]` (nixpkgs' {attr} patch names at {v.pin.short}) to [pin.{v.pin.name}]",
+        )
+
+
 @rule("pin-torchvision-patches", scope="variant", keys=("pin.torchvision_patches", "matrix.torchvision"))
 def _pin_torchvision_patches(v: Variant, report: Report) -> None:
     """A torchvision source override needs the pin's `torchvision_patches`, to decide each by name."""
-    if v.requires and v.vision_source and v.pin.torchvision_patches is None:
-        report(
-            "torchvision",
-            f"{v.name}: pin {v.pin.name} does not list `torchvision_patches`, so its patches cannot be decided by name",
-            f"add `torchvision_patches = [...]` (nixpkgs' torchvision patch names at {v.pin.short}) to [pin.{v.pin.name}]",
-        )
+    _companion_patches_listed("torchvision", v, report)
+
+
+@rule("pin-torchaudio-patches", scope="variant", keys=("pin.torchaudio_patches", "matrix.torchaudio"))
+def _pin_torchaudio_patches(v: Variant, report: Report) -> None:
+    """A torchaudio source override needs the pin's `torchaudio_patches`, to decide each by name."""
+    _companion_patches_listed("torchaudio", v, report)
 
 
 @rule("pin-torch-patches", scope="variant", keys=("pin.torch_patches", "matrix.torch"))
@@ -248,18 +277,28 @@ def _shared_torch_built(v: Variant, base: Variant | None, report: Report) -> Non
         )
 
 
+def _companion_pairs(attr: str, v: Variant, base: Variant | None, report: Report) -> None:
+    """A known version of companion ``attr`` is of the series paired with the variant's torch."""
+    have = v.version_of(attr) if base is not None else None
+    paired = paired_release(attr, v.torch_version)
+    if have and paired and not have.startswith(paired + "."):
+        report(
+            None,
+            f"{v.name}: {attr} {have} does not pair with torch {v.torch_version} (it needs {paired}.x)",
+            f'set `{attr} = "<source>"` to a {attr} {paired} source for this block',
+        )
+
+
 @rule("torchvision-pairs-torch", scope="pair", keys=("source.version", "pin.torchvision", "matrix.torchvision"))
 def _torchvision_pairs_torch(v: Variant, base: Variant | None, report: Report) -> None:
     """torchvision 0.(N+15).x goes with torch 2.N (PyTorch's release pairing)."""
-    if base is None:
-        return
-    paired = paired_torchvision(v.torch_version)
-    if v.torchvision_version and paired and not v.torchvision_version.startswith(paired + "."):
-        report(
-            None,
-            f"{v.name}: torchvision {v.torchvision_version} does not pair with torch {v.torch_version} (it needs {paired}.x)",
-            f'set `torchvision = "<source>"` to a torchvision {paired} source for this block',
-        )
+    _companion_pairs("torchvision", v, base, report)
+
+
+@rule("torchaudio-pairs-torch", scope="pair", keys=("source.version", "pin.torchaudio", "matrix.torchaudio"))
+def _torchaudio_pairs_torch(v: Variant, base: Variant | None, report: Report) -> None:
+    """torchaudio 2.N.x goes with torch 2.N (PyTorch's release pairing)."""
+    _companion_pairs("torchaudio", v, base, report)
 
 
 @rule("shared-torch-same", scope="pair", keys=("matrix.pin", "matrix.torch", "matrix.env", "matrix.cmake_flags"))

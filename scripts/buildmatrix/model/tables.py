@@ -193,11 +193,13 @@ def _pin(n: str, e: dict, cudas: dict, patches: dict, c: Collector) -> Pin:
         carries=tuple(e.get("carries", [])),
         note=e.get("note", ""),
         torchvision=e.get("torchvision"),
+        torchaudio=e.get("torchaudio"),
         fetcher=e["fetcher"],
         hash_source=e.get("hash_source", ""),
         unverified=e.get("unverified", ""),
         torch_patches=tuple(e["torch_patches"]) if "torch_patches" in e else None,
         torchvision_patches=tuple(e["torchvision_patches"]) if "torchvision_patches" in e else None,
+        torchaudio_patches=tuple(e["torchaudio_patches"]) if "torchaudio_patches" in e else None,
         apple_sdk=e.get("apple_sdk"),
         apple_sdk_version=e.get("apple_sdk_version"),
     )

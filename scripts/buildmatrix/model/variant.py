@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import targets
+from .. import spec, targets
 from .entries import Cuda, Gpu, Isa, Package, Patch, Pin, Python, Source
 
 
@@ -28,8 +28,8 @@ class Variant:
     isa: Isa | None
     suffix: str
     pin: Pin
-    source: Source | None
-    vision_source: Source | None
+    source: Source | None  # the torch source (a companion's is that of the torch it reuses)
+    companion_sources: tuple[tuple[str, Source], ...]  # (package attr, source) the settings name, e.g. torchvision
     custom_description: str
     env: tuple[tuple[str, str], ...]
     cmake_flags: tuple[str, ...]
@@ -53,7 +53,7 @@ class Variant:
             return self.custom_description
         what = f"{self.package.title} {self.torch_version}"
         if self.requires:
-            version = f" {self.torchvision_version}" if self.torchvision_version else ""
+            version = f" {self.companion_version}" if self.companion_version else ""
             what = f"{self.package.title}{version} (PyTorch {self.torch_version})"
         hw = self.target_info.hardware_of(cuda=self.cuda, gpu=self.gpu, isa=self.isa)
         extra = f" ({self.suffix})" if self.suffix else ""
@@ -64,11 +64,34 @@ class Variant:
         return self.source.version if self.source else self.pin.torch
 
     @property
-    def torchvision_version(self) -> str | None:
-        """torchvision's version for torchvision variants (its source's, else the pin's if recorded)."""
+    def companion_source(self) -> Source | None:
+        """A companion's (torchvision, torchaudio) own source; None for torch variants and the pin's own."""
+        return dict(self.companion_sources).get(self.package.attr) if self.requires else None
+
+    def source_of(self, attr: str) -> Source | None:
+        """The ``attr`` source this variant's settings name (whatever its own package is)."""
+        return self.source if attr == "torch" else dict(self.companion_sources).get(attr)
+
+    @property
+    def companion_version(self) -> str | None:
+        """A companion's (torchvision, torchaudio) version: its source's, else the pin's if recorded."""
         if not self.requires:
             return None
-        return self.vision_source.version if self.vision_source else self.pin.torchvision
+        return self.companion_source.version if self.companion_source else self.pin.version_of(self.package.attr)
+
+    def version_of(self, attr: str) -> str | None:
+        """The version of package ``attr`` in this variant: torch always, a companion only its own."""
+        if attr == "torch":
+            return self.torch_version
+        return self.companion_version if self.requires and self.package.attr == attr else None
+
+    @property
+    def torchvision_version(self) -> str | None:
+        return self.version_of("torchvision")
+
+    @property
+    def torchaudio_version(self) -> str | None:
+        return self.version_of("torchaudio")
 
     @property
     def narrow_capabilities(self) -> bool:
@@ -138,6 +161,10 @@ class Variant:
     def matches(self, field_name: str, wanted: Iterable[str]) -> bool:
         return self.match_values[field_name] in wanted
 
+    def _own_source_name(self, attr: str) -> str | None:
+        own = self.companion_source if self.package.attr == attr else None
+        return own.name if own else None
+
     def as_dict(self) -> dict[str, Any]:
         """A plain, JSON-ready view (used by `invoke list --json` and smoke expectations)."""
         values = self.match_values
@@ -151,8 +178,8 @@ class Variant:
             "pin": self.pin.name,
             "pin_rev": self.pin.rev,
             "source": self.source.name if self.source else None,
-            "torchvision_version": self.torchvision_version,
-            "torchvision_source": self.vision_source.name if self.vision_source and self.requires else None,
+            **{f"{attr}_version": self.version_of(attr) for attr in spec.COMPANIONS},
+            **{f"{attr}_source": self._own_source_name(attr) for attr in spec.COMPANIONS},
             "cudnn": self.cudnn,
             "magma_patches": [p.name for p in self.patches],
             "requires": self.requires,
