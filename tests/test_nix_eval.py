@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import matrices
 import pytest
 from buildmatrix import ledger, model, nixcheck, nixeval, pinfacts, recipes
 from conftest import ROOT, require_tool
@@ -128,6 +129,61 @@ def test_cli_prints_the_figures_and_records_only_on_request(tmp_path, capsys):
     records = ledger.read(root)
     assert {r.variant for r in records} == {PT_128, TV_128}
     assert {(r.action, r.status, r.hardware) for r in records} == {("eval", "ok", nixeval.HARDWARE)}
+
+
+# ------------------------------------------------------------------- torchaudio
+
+
+@pytest.fixture(scope="module")
+def audio(tmp_path_factory):
+    """(root, matrix, torchaudio names): the shipped file with torchaudio added (tests/matrices.py), recipes written."""
+    root = tmp_path_factory.mktemp("audio")
+    f, how = matrices.derive("torchaudio-added", root)
+    m = model.load(f)
+    names = how.split()[2:]
+    recipes.generate(m, root, names)
+    return root, m, names
+
+
+def test_torchaudio_uses_the_very_torch_of_its_pytorch_variant_and_one_sm(audio):
+    require_tool("nix-instantiate")
+    root, m, names = audio
+    report = nixeval.evaluate(m, root, names)
+    assert report.mismatches == [], "\n".join(x.line() for x in report.mismatches[:10])
+    assert f"{report.torch_ratio:.2f}" == "1.00" and report.torch_configurations == len(
+        {m.torch_variant(m.by_name[n]).name for n in names}
+    )
+    for name in names:
+        v, f = m.by_name[name], report.facts[name]
+        assert f["torchDrvPaths"] == [report.facts[v.requires]["drvPath"]]  # shared drvPath
+        assert f["version"] == v.torchaudio_version and f["src"]["rev"] == v.companion_source.rev
+        assert f["patches"] and all(p.endswith(matrices.AUDIO_PATCH) for p in f["patches"])
+        if v.gpu:
+            assert report.arch_entries[name] == 1
+            assert nixcheck.last_export(f["preConfigure"], "TORCH_CUDA_ARCH_LIST") == v.gpu.capability
+            assert f["archList"] == v.gpu.capability  # nixpkgs' own value, from torch's passthru.cudaCapabilities
+        else:
+            assert name not in report.arch_entries and not f["archList"]
+
+
+@pytest.mark.parametrize("key, wrong", [("torchaudio", "2.8.0"), ("torchaudio_patches", [])])
+def test_a_wrong_torchaudio_pin_fact_fails_evaluation_naming_its_key(audio, tmp_path, key, wrong):
+    require_tool("nix-instantiate")
+    import tomlkit
+
+    root, m, names = audio
+    shutil.copytree(root, tmp_path / "r")
+    f = tmp_path / "r" / "variants.toml"
+    v = m.by_name[names[0]]
+    doc = tomlkit.parse(f.read_text(encoding="utf-8"))
+    doc["pin"][v.pin.name][key] = wrong
+    f.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    m2 = model.load(f)
+    recipes.generate(m2, tmp_path / "r", [v.name])
+    report = nixeval.evaluate(m2, tmp_path / "r", [v.name], instantiate=False)
+    err = {x.variant: x.actual for x in report.mismatches if x.check == "eval"}[v.name]
+    assert f"variants.toml [pin.{v.pin.name}] {key} says {json.dumps(wrong)}" in err.replace("\\", ""), err
+    assert f"correct [pin.{v.pin.name}] {key} in variants.toml" in err, err
 
 
 # --------------------------------------------------------- recipes the stand-in catches
