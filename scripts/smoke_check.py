@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Smoke checks for one PyTorch/TorchVision variant, run inside the variant's own interpreter.
+"""Smoke checks for one PyTorch/TorchVision/TorchAudio variant, run inside the variant's own interpreter.
 
-Needs only the standard library, torch and (where present) torchvision; Python 3.9+.
+Needs only the standard library, torch and (where present) torchvision and torchaudio; Python 3.9+.
 
     python smoke_check.py EXPECTATIONS.json [--out REPORT.json] [--progress EVENTS.jsonl]
     python smoke_check.py - < EXPECTATIONS.json
@@ -25,6 +25,10 @@ with TF32 turned off for cuDNN and cuBLAS: 1e-3 (measured values are ~1e-6; 2e-2
 if TF32 could not be turned off). Under autocast against the GPU fp32 output:
 fp16 3e-2, bf16 1e-1 (bf16 keeps 8 bits of mantissa). roi_align GPU vs CPU: 1e-4.
 nms GPU vs CPU: identical kept indices (integer box coordinates make IoUs exact).
+torchaudio lfilter (a stable low-pass biquad on a seeded 2x4096 float32 waveform,
+clamp off) on the CPU vs a float64 reference computed here, and on the GPU vs the CPU:
+1e-4 each. MelSpectrogram (16 kHz) on the GPU vs the CPU: 1e-4. torchaudio's file I/O
+(load/save, backends) is never touched: from 2.9 it needs TorchCodec.
 
 Testing hook: SMOKE_CHECK_CPUINFO=PATH reads CPU flags from PATH instead of
 /proc/cpuinfo.
@@ -52,6 +56,8 @@ TOL_FP32_TF32 = 2e-2
 TOL_FP16 = 3e-2
 TOL_BF16 = 1e-1
 TOL_ROI_ALIGN = 1e-4
+TOL_LFILTER = 1e-4
+TOL_MELSPEC = 1e-4
 
 # x86 feature sets behind ATen's runtime CPU capability levels (aten/src/ATen/native/DispatchStub.cpp).
 X86_AVX2 = ("avx2", "fma")
@@ -163,6 +169,8 @@ def explain(exc: BaseException, exp: dict) -> str:
         return "{} -- the build has no SASS for this GPU (expected {})".format(line, exp.get("arch"))
     if "Could not run 'torchvision::" in text and "CUDA" in text:
         return f"{line} -- torchvision was built without CUDA kernels"
+    if "Could not run 'torchaudio::" in text and "CUDA" in text:
+        return f"{line} -- torchaudio was built without CUDA kernels"
     if "libcuda" in text or "CUDA driver" in text:
         return f"{line} -- the CUDA driver library was not found or is too old"
     return line
@@ -513,6 +521,7 @@ def run_checks(exp: dict, c: Checker) -> None:
         c.run("cpu_capability", cpu_capability, needs=("import_torch",))
 
     model_checks(exp, c, torch, tv, dev)
+    audio_checks(exp, c, torch, dev)
 
 
 def cuda_checks(exp: dict, c: Checker, torch):
@@ -747,6 +756,134 @@ def model_checks(exp: dict, c: Checker, torch, tv, dev: str | None) -> None:
     c.run("roi_align_{}".format(dev.split(":")[0]), roi_align_dev, needs=("import_torchvision",))
 
 
+# ---------------------------------------------------------------- torchaudio
+
+
+def lowpass_biquad(sample_rate: float = 16000.0, cutoff: float = 1000.0, q: float = 0.707) -> tuple:
+    """(b, a) of a low-pass biquad (RBJ cookbook, as torchaudio's lowpass_biquad): poles inside the unit circle."""
+    w0 = 2 * math.pi * cutoff / sample_rate
+    alpha = math.sin(w0) / (2 * q)
+    cos = math.cos(w0)
+    return [(1 - cos) / 2, 1 - cos, (1 - cos) / 2], [1 + alpha, -2 * cos, 1 - alpha]
+
+
+def audio_waveform(channels: int = 2, samples: int = 4096) -> list:
+    """A seeded waveform in [-0.5, 0.5), as nested lists (rows are channels)."""
+    rng = random.Random(3)
+    return [[rng.uniform(-0.5, 0.5) for _ in range(samples)] for _ in range(channels)]
+
+
+def iir_reference(rows: list, b: list, a: list) -> list:
+    """Direct-form IIR in float64, row by row: y[n] = (sum b[k] x[n-k] - sum a[k] y[n-k], k >= 1) / a[0]."""
+    out = []
+    for x in rows:
+        y: list = []
+        for n in range(len(x)):
+            acc = sum(b[k] * x[n - k] for k in range(len(b)) if n - k >= 0)
+            acc -= sum(a[k] * y[n - k] for k in range(1, len(a)) if n - k >= 0)
+            y.append(acc / a[0])
+        out.extend(y)
+    return out
+
+
+def paired_torchaudio(torch_version: str) -> str | None:
+    """torchaudio's release series for a torch 2.N release: 2.N (major.minor equal)."""
+    mm = major_minor(public_version(torch_version))
+    return mm if mm and mm.startswith("2.") else None
+
+
+def audio_checks(exp: dict, c: Checker, torch, dev: str | None) -> None:
+    """torchaudio: import, version (paired with torch), extension, lfilter CPU and GPU, MelSpectrogram GPU."""
+    mods: dict = {}
+
+    def import_torchaudio():
+        try:
+            import torchaudio
+        except ImportError as exc:
+            if exp.get("needs_torchaudio"):
+                raise Failed(f"cannot import torchaudio: {first_line(exc)}") from None
+            raise Skipped(f"torchaudio is not part of this variant ({first_line(exc)})") from None
+        mods["ta"] = torchaudio
+        c.info["torchaudio"] = torchaudio.__version__
+        return f"torchaudio {torchaudio.__version__} from {os.path.dirname(torchaudio.__file__)}"
+
+    c.run("import_torchaudio", import_torchaudio, needs=("import_torch",))
+    ta = mods.get("ta")
+    if ta is None:
+        return
+
+    def torchaudio_version():
+        want, have = exp.get("torchaudio"), ta.__version__
+        if want:
+            if not version_matches(have, want):
+                raise Failed(f"torchaudio {have}, expected {want}")
+            return f"{have} (expected {want})"
+        paired = paired_torchaudio(torch.__version__)
+        if paired and major_minor(public_version(have)) != paired:
+            text = f"torchaudio {have} does not pair with torch {public_version(torch.__version__)} (needs {paired}.x)"
+            if exp.get("needs_torchaudio"):
+                raise Failed(text)
+            return "note", text
+        return "note", f"{have} (no expectation in the model; pairs with torch {public_version(torch.__version__)})"
+
+    c.run("torchaudio_version", torchaudio_version, needs=("import_torchaudio",))
+
+    def torchaudio_ext():
+        flag = getattr(getattr(ta, "_extension", None), "_IS_TORCHAUDIO_EXT_AVAILABLE", None)
+        if flag is False:
+            raise Failed("torchaudio._extension._IS_TORCHAUDIO_EXT_AVAILABLE is False: its compiled extension did not load")
+        if flag is True:
+            return "compiled extension loaded (_IS_TORCHAUDIO_EXT_AVAILABLE)"
+        return "note", "no extension flag in this torchaudio; the lfilter checks exercise its kernels"
+
+    c.run("torchaudio_ext", torchaudio_ext, needs=("import_torchaudio",))
+    state: dict = {}
+
+    def lfilter_inputs(device: str):
+        b, a = lowpass_biquad()
+        x = torch.tensor(audio_waveform(), dtype=torch.float32).to(device)
+        return x, torch.tensor(a, dtype=torch.float32).to(device), torch.tensor(b, dtype=torch.float32).to(device)
+
+    def lfilter_cpu():
+        x, a, b = lfilter_inputs("cpu")
+        out = flat(ta.functional.lfilter(x, a, b, clamp=False))
+        bb, aa = lowpass_biquad()
+        err = rel_l2(out, iir_reference(audio_waveform(), bb, aa))
+        if not err <= TOL_LFILTER:
+            raise Failed(f"lfilter on CPU differs from the float64 reference: rel. L2 error {err:.3g} > {TOL_LFILTER:.0e}")
+        state["ref"] = out
+        return f"lfilter (low-pass biquad, 2x4096) on CPU = reference within {err:.2g}"
+
+    c.run("torchaudio_lfilter_cpu", lfilter_cpu, needs=("import_torchaudio",))
+    if dev is None or not dev.startswith("cuda"):
+        return
+    kind = dev.split(":")[0]
+
+    def lfilter_dev():
+        x, a, b = lfilter_inputs(dev)
+        out = ta.functional.lfilter(x, a, b, clamp=False)
+        torch.cuda.synchronize()
+        err = rel_l2(flat(out), state["ref"])
+        if not err <= TOL_LFILTER:
+            raise Failed(f"lfilter on {dev} differs from CPU: rel. L2 error {err:.3g} > {TOL_LFILTER:.0e}")
+        return f"lfilter on {dev} (torchaudio's own kernel) = CPU within {err:.2g}"
+
+    c.run(f"torchaudio_lfilter_{kind}", lfilter_dev, needs=("torchaudio_lfilter_cpu",))
+
+    def melspec_dev():
+        x = torch.tensor(audio_waveform(), dtype=torch.float32)
+        mel = ta.transforms.MelSpectrogram(sample_rate=16000)
+        ref = flat(mel(x))
+        out = mel.to(dev)(x.to(dev))
+        torch.cuda.synchronize()
+        err = rel_l2(flat(out), ref)
+        if not err <= TOL_MELSPEC:
+            raise Failed(f"MelSpectrogram on {dev} differs from CPU: rel. L2 error {err:.3g} > {TOL_MELSPEC:.0e}")
+        return f"MelSpectrogram (16 kHz) on {dev} = CPU within {err:.2g}, output {tuple(out.shape)}"
+
+    c.run(f"torchaudio_melspec_{kind}", melspec_dev, needs=("import_torchaudio",))
+
+
 def build_report(exp: dict, c: Checker, status: str, reason: str, seconds: float) -> dict:
     return {
         "schema": SCHEMA,
@@ -778,7 +915,7 @@ def load_expectations(arg: str) -> dict:
 
 
 def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Smoke-check one PyTorch/TorchVision variant in this interpreter.")
+    parser = argparse.ArgumentParser(description="Smoke-check one PyTorch/TorchVision/TorchAudio variant in this interpreter.")
     parser.add_argument("expectations", help="expectations JSON file, or - for stdin")
     parser.add_argument("--out", help="write the JSON report here (default: stdout)")
     parser.add_argument("--progress", help="append JSON progress events (one per line) here")

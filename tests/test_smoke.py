@@ -1,6 +1,6 @@
 """Smoke checks without a GPU: expectations from the model, interpreter discovery on a fake
 result tree, and scripts/smoke_check.py run for real in a child process against a fake
-``torch``/``torchvision`` package tree (pass, fail, skip, SIGILL, timeout)."""
+``torch``/``torchvision``/``torchaudio`` package tree (pass, fail, skip, SIGILL, timeout)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 from buildmatrix import checkrun, detect, errors, expect, ledger, resultenv, smoke
 from buildmatrix.hostinfo import GpuInfo, Host
 from conftest import ROOT
+from mini import MINI, load_text, with_audio
 
 CHECKER = ROOT / "scripts" / "smoke_check.py"
 X86 = platform.machine().lower() in ("x86_64", "amd64")
@@ -252,16 +253,65 @@ def _has_ops():
     return True
 """
 
+FAKE_TORCHAUDIO = """
+import os
+import random
+import types
+
+import torch
+
+__version__ = os.environ.get("FAKE_TORCH_TA_VERSION", "2.10.0")
+_extension = types.SimpleNamespace(_IS_TORCHAUDIO_EXT_AVAILABLE=not os.environ.get("FAKE_TORCH_TA_NO_EXT"))
+
+
+def _lfilter(waveform, a_coeffs, b_coeffs, clamp=True, batching=True):
+    a, b, n = a_coeffs.data, b_coeffs.data, waveform.shape[-1]
+    out = []
+    for r in range(len(waveform.data) // n):
+        x, y = waveform.data[r * n:(r + 1) * n], []
+        for i in range(n):
+            acc = sum(b[k] * x[i - k] for k in range(len(b)) if i >= k)
+            acc -= sum(a[k] * y[i - k] for k in range(1, len(a)) if i >= k)
+            y.append(acc / a[0])
+        out += y
+    on_gpu = waveform.device != "cpu"
+    if (on_gpu and os.environ.get("FAKE_TORCH_TA_BAD_GPU")) or (not on_gpu and os.environ.get("FAKE_TORCH_TA_BAD_CPU")):
+        out = [v * 1.01 for v in out]
+    return torch.Tensor(out, waveform.shape, torch.float32, waveform.device)
+
+
+class _Mel:
+    def __init__(self, sample_rate=16000, **kw):
+        self.device = "cpu"
+
+    def to(self, device):
+        self.device = str(device)
+        return self
+
+    def __call__(self, x):
+        rng = random.Random(5)
+        vals = [rng.random() for _ in range(2 * 128 * 21)]
+        if x.device != "cpu" and os.environ.get("FAKE_TORCH_TA_BAD_MEL"):
+            vals = [v + 0.5 for v in vals]
+        return torch.Tensor(vals, (2, 128, 21), torch.float32, x.device)
+
+
+functional = types.SimpleNamespace(lfilter=_lfilter)
+transforms = types.SimpleNamespace(MelSpectrogram=_Mel)
+"""
+
 
 @pytest.fixture
 def fake_site(tmp_path: Path) -> Path:
-    """A site-packages directory holding the fake torch and torchvision."""
+    """A site-packages directory holding the fake torch, torchvision and torchaudio."""
     site = tmp_path / "site"
     (site / "torch").mkdir(parents=True)
     (site / "torch" / "__init__.py").write_text(textwrap.dedent(FAKE_TORCH))
     (site / "torchvision").mkdir()
     (site / "torchvision" / "__init__.py").write_text(textwrap.dedent(FAKE_TORCHVISION))
     (site / "torchvision" / "extension.py").write_text(textwrap.dedent(FAKE_TV_EXTENSION))
+    (site / "torchaudio").mkdir()
+    (site / "torchaudio" / "__init__.py").write_text(textwrap.dedent(FAKE_TORCHAUDIO))
     return site
 
 
@@ -557,6 +607,100 @@ def test_cpu_capability_verdicts(monkeypatch):
     assert sc.cpu_capability_verdict("AVX2", "avx", avx512, None)[0] == "note"
     assert sc.cpu_capability_verdict("DEFAULT", "avx", {"avx"}, None)[0] == "pass"
     assert sc.cpu_capability_verdict("DEFAULT", "avx512", avx512, "DEFAULT")[0] == "note"  # ATEN_CPU_CAPABILITY
+
+
+# ----------------------------------------------------------------- torchaudio
+
+TA_GPU = "torchaudio-python313-cuda13_0-sm90-avx2"
+AUDIO_CHECKS = ("import_torchaudio", "torchaudio_version", "torchaudio_ext", "torchaudio_lfilter_cpu")
+
+
+@pytest.fixture
+def audio_model(tmp_path):
+    """MINI with torchaudio (tests/mini.py): the shipped file does not build it yet."""
+    (tmp_path / "model").mkdir()
+    return load_text(tmp_path / "model", with_audio(MINI))
+
+
+def test_expectations_of_a_torchaudio_variant(audio_model, shipped):
+    exp = expect.expectations(audio_model, audio_model.variant(TA_GPU))
+    assert exp["torchaudio"] == "2.10.0" and exp["needs_torchaudio"] is True
+    assert exp["torchvision"] is None and exp["needs_torchvision"] is False
+    assert exp["torch_variant"] == "pytorch-python313-cuda13_0-sm90-avx2" and exp["arch"] == "sm_90"
+    tv = expect.expectations(shipped, shipped.variant("torchvision-python313-cuda13_0-sm90-avx512"))
+    assert tv["torchaudio"] is None and tv["needs_torchaudio"] is False
+    out = expect.apply_overrides(exp, {"torchaudio": "2.10.1"})
+    assert out["overridden"]["torchaudio"] == {"model": "2.10.0", "value": "2.10.1", "flag": "--expect-torchaudio"}
+
+
+@needs_x86_linux
+def test_checker_runs_torchaudio_on_cpu_and_the_fake_gpu(audio_model, tmp_path, env):
+    code, report, err = run_checker(exp_for(audio_model, TA_GPU), tmp_path)
+    assert code == 0, err
+    checks = by_name(report)
+    for name in (*AUDIO_CHECKS, "torchaudio_lfilter_cuda", "torchaudio_melspec_cuda"):
+        assert checks[name]["status"] == "pass", (name, checks[name])
+    assert "reference within" in checks["torchaudio_lfilter_cpu"]["detail"]
+    assert report["environment"]["torchaudio"] == "2.10.0"
+
+
+@needs_x86_linux
+@pytest.mark.parametrize(
+    "fake_env, failing, words",
+    [
+        ({"FAKE_TORCH_TA_VERSION": "2.9.1"}, "torchaudio_version", "expected 2.10.0"),
+        ({"FAKE_TORCH_TA_NO_EXT": "1"}, "torchaudio_ext", "did not load"),
+        ({"FAKE_TORCH_TA_BAD_CPU": "1"}, "torchaudio_lfilter_cpu", "differs from the float64 reference"),
+        ({"FAKE_TORCH_TA_BAD_GPU": "1"}, "torchaudio_lfilter_cuda", "differs from CPU"),
+        ({"FAKE_TORCH_TA_BAD_MEL": "1"}, "torchaudio_melspec_cuda", "differs from CPU"),
+    ],
+)
+def test_checker_fails_torchaudio_with_the_reason(audio_model, tmp_path, env, fake_env, failing, words):
+    code, report, err = run_checker(exp_for(audio_model, TA_GPU), tmp_path, fake_env)
+    assert code == 1, err
+    check = by_name(report)[failing]
+    assert check["status"] == "fail" and words in check["detail"], check
+    assert report["reason"].startswith(failing)
+
+
+@needs_x86_linux
+def test_torchaudio_pairing_without_a_model_version(audio_model, shipped, tmp_path, env):
+    wrong = {"FAKE_TORCH_TA_VERSION": "2.9.1"}
+    code, report, _ = run_checker(exp_for(audio_model, TA_GPU, torchaudio=None), tmp_path, wrong)
+    detail = by_name(report)["torchaudio_version"]["detail"]
+    assert code == 1 and "does not pair with torch 2.10.0 (needs 2.10.x)" in detail
+    # Beside a torchvision variant the same torchaudio is only a note, and a missing one is skipped.
+    code, report, err = run_checker(
+        exp_for(shipped, "torchvision-python313-cuda13_0-sm90-avx512"), tmp_path, {**wrong, "FAKE_TORCH_CPU_CAP": "AVX512"}
+    )
+    assert code == 0, err
+    assert by_name(report)["torchaudio_version"]["status"] == "note"
+    (env["site"] / "torchaudio" / "__init__.py").write_text("raise ImportError('no torchaudio here')\n")
+    code, report, err = run_checker(
+        exp_for(shipped, "pytorch-python313-cuda13_0-sm90-avx512"), tmp_path, {"FAKE_TORCH_CPU_CAP": "AVX512"}
+    )
+    checks = by_name(report)
+    assert code == 0 and checks["import_torchaudio"]["status"] == "skip", err
+    assert "torchaudio_lfilter_cpu" not in checks
+    code, report, _ = run_checker(exp_for(audio_model, TA_GPU), tmp_path)
+    assert code == 1 and by_name(report)["import_torchaudio"]["status"] == "fail"
+
+
+def test_torchaudio_helpers():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import smoke_check as sc
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    b, a = sc.lowpass_biquad()
+    # Stable: both poles of 1 + a1/a0 z^-1 + a2/a0 z^-2 inside the unit circle (|a2/a0| < 1, |a1/a0| < 1 + a2/a0).
+    assert abs(a[2] / a[0]) < 1 and abs(a[1] / a[0]) < 1 + a[2] / a[0]
+    impulse = sc.iir_reference([[1.0] + [0.0] * 63], b, a)
+    assert impulse[0] == pytest.approx(b[0] / a[0]) and abs(impulse[-1]) < 1e-3  # decays
+    assert sum(sc.iir_reference([[1.0] * 400], b, a)[-10:]) / 10 == pytest.approx(1.0, rel=1e-3)  # low-pass: DC gain 1
+    rows = sc.audio_waveform()
+    assert len(rows) == 2 and len(rows[0]) == 4096 and rows == sc.audio_waveform()  # seeded
+    assert sc.paired_torchaudio("2.10.0+cu130") == "2.10" and sc.paired_torchaudio("3.0.0") is None
 
 
 # ------------------------------------- the supervisor (smoke.py, checkrun.py)

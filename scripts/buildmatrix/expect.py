@@ -1,6 +1,6 @@
 """What a correct build of a variant looks like at run time: the expectations JSON ``scripts/smoke_check.py`` reads.
 
-:func:`expectations` derives it from the model (Python, torch and torchvision versions,
+:func:`expectations` derives it from the model (Python, torch, torchvision and torchaudio versions,
 CUDA, SM, ISA features, cuDNN, MAGMA and its patches); :func:`apply_overrides` replaces
 single values with ``--expect-*`` flags and lists each replaced value under
 ``overridden`` (model value, value used, flag), so a report or ledger record of such a
@@ -18,6 +18,7 @@ OVERRIDE_FLAGS = {
     "python": "--expect-python",
     "torch": "--expect-torch",
     "torchvision": "--expect-torchvision",
+    "torchaudio": "--expect-torchaudio",
     "cuda": "--expect-cuda",
     "cudnn": "--expect-cudnn",
     "magma": "--expect-magma",
@@ -40,6 +41,8 @@ def expectations(m: Any, v: Any) -> dict[str, Any]:
         # reports it and whether it is the release paired with torch.
         "torchvision": v.torchvision_version,
         "needs_torchvision": v.package.name == "torchvision",
+        "torchaudio": v.torchaudio_version,
+        "needs_torchaudio": v.requires is not None and v.package.attr == "torchaudio",
         "torch_variant": m.torch_variant(v).name,
         "cuda": v.cuda.version if v.cuda else None,
         "gpu": v.gpu.name if v.gpu else None,

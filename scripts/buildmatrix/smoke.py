@@ -1,7 +1,7 @@
 """Smoke tests of built variants on matching hardware.
 
 ``python -m buildmatrix.smoke [--variant NAME|ALIAS] [--python PATH] [--result PATH]
-[--json FILE|-] [--expect-python V] [--expect-torch V] [--expect-torchvision V]
+[--json FILE|-] [--expect-python V] [--expect-torch V] [--expect-torchvision V] [--expect-torchaudio V]
 [--expect-cuda V] [--expect-cudnn on|off|any] [--expect-magma on|off|any]
 [--record] [--timeout S] [--force] [--print-expectations] [--file variants.toml] [--root DIR]``
 
@@ -327,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--expect-python", help="expected Python major.minor instead of the model's")
     parser.add_argument("--expect-torch", help="expected torch version instead of the model's (local +cuXYZ ignored)")
     parser.add_argument("--expect-torchvision", help="expected torchvision version instead of the model's")
+    parser.add_argument("--expect-torchaudio", help="expected torchaudio version instead of the model's")
     parser.add_argument("--expect-cuda", help="expected torch.version.cuda major.minor instead of the model's")
     parser.add_argument("--expect-cudnn", choices=sorted(SWITCHES), help="cuDNN on/off/any instead of the model's")
     parser.add_argument("--expect-magma", choices=sorted(SWITCHES), help="MAGMA on/off/any instead of on")
@@ -341,6 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "python": args.expect_python,
         "torch": args.expect_torch,
         "torchvision": args.expect_torchvision,
+        "torchaudio": args.expect_torchaudio,
         "cuda": args.expect_cuda,
         "cudnn": args.expect_cudnn,
         "magma": args.expect_magma,
