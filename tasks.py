@@ -22,7 +22,7 @@ if hasattr(signal, "SIGPIPE"):  # `invoke list | head` ends quietly, like other 
 
 FILE = str(ROOT / "variants.toml")
 FILTER_HELP = {
-    "package": "only this package (pytorch, torchvision)",
+    "package": "only this package (pytorch, torchvision, torchaudio)",
     "python": "only this Python version (3.13)",
     "cuda": "only this CUDA version (13.0)",
     "gpu": "only this GPU architecture (sm120)",

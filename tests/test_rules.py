@@ -184,6 +184,11 @@ def test_torchaudio_pairing_source_and_shared_torch(tmp_path):
     assert ta.as_dict()["torchaudio_source"] == "ta" and ta.as_dict()["torchvision_source"] is None
     tv = m.variant("torchvision-python313-cuda13_0-sm90-avx2")
     assert tv.companion_source is None and tv.torchaudio_version is None  # the block's torchaudio source is not its own
+    ta2 = "\n[source.ta2]" + with_audio(MINI).split("[source.ta]", 1)[1].split("[nixpkgs_patch", 1)[0]
+    ta2 = mutate(ta2, 'version = "2.10.0"', 'version = "2.10.1"')
+    over = with_audio(MINI) + ta2 + '\n[[override]]\nmatch = { package = "torchaudio" }\ntorchaudio = "ta2"\n'
+    moved = load_text(tmp_path, over).variant("torchaudio-python313-cuda13_0-sm90-avx2")
+    assert moved.companion_source.name == "ta2" and moved.torchaudio_version == "2.10.1"
     wrong = mutate(with_audio(MINI), 'torchaudio = "ta"', 'torchaudio = "v2.10.0"')
     assert "source 'v2.10.0' is a torch source, not a torchaudio one" in problems(tmp_path, wrong)
 

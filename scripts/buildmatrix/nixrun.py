@@ -7,7 +7,7 @@ whose ``default.nix`` is the stand-in configured with that pin's facts and platf
 
 ``driver`` is the one expression that imports every recipe of a batch and returns, per
 recipe, what it produced (drvPath, name, version, source, preConfigure text, cmakeFlags,
-MAGMA's patches, passthru, meta, the torch inside each torchvision, ...).
+MAGMA's patches, passthru, meta, the torch inside each torchvision / torchaudio, ...).
 ``evaluate_chunk`` runs ``nix-instantiate --eval --strict --json`` on it and splits a
 failing batch until each failing recipe stands alone; ``instantiate_chunk`` writes the
 ``.drv`` files. Used by nixeval, plan and fetchwalk. Files are written only under the
@@ -115,7 +115,7 @@ let
       configCapabilities = t.buildmatrix.pkgs.config.cudaCapabilities or null;
       magma = magmaFacts (magmaOf t);
     };
-  torchvisionFacts =
+  companionFacts =
     v:
     common v
     // {
@@ -142,7 +142,7 @@ let
     let
       drv = import file { buildmatrixNixpkgs = standin; };
     in
-    if kind == "torch" then torchFacts drv else torchvisionFacts drv;
+    if kind == "torch" then torchFacts drv else companionFacts drv;
 in
 """
 
@@ -158,7 +158,7 @@ class Entry:
 
     @property
     def kind(self) -> str:
-        return "torchvision" if self.variant.requires else "torch"
+        return "companion" if self.variant.requires else "torch"
 
 
 def nix_path(path: Path) -> str:
