@@ -6,7 +6,10 @@ never from shipped counts: a variant's line is read from its torch version.
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from buildmatrix import builds, choice, cli, detect, model
 from buildmatrix.errors import UsageError
 from buildmatrix.model.variant import is_prerelease, line_token, release_line
 from mini import MINI, load_text, problems
@@ -158,3 +161,93 @@ def test_shipped_names_carry_their_line_unless_default_or_pre_release(shipped):
         if v.line:
             assert v.line == "torch" + v.torch_line.replace(".", "_")
             assert v.name.endswith(f"-{v.line}" + (f"-{v.suffix}" if v.suffix else "")), v.name
+
+
+# ------------------------------------------------------------------ --torch on the commands
+
+
+@pytest.fixture
+def two_lines(tmp_path):
+    """MINI with the default line 2.10 and torchvision on the 2.9 (cpu) block: two lines, both packages."""
+    f = tmp_path / "variants.toml"
+    load_text(tmp_path, with_default(both_packages_on_cpu(MINI), "2.10"))
+    return f
+
+
+def _line_variants(m):
+    """(alias without its token, line, variant) for every variant whose name carries a line token."""
+    for v in m.variants:
+        if v.line:
+            yield v.short.replace(f"-{v.line}", "", 1), v.torch_line, v
+
+
+def test_build_option_torch_parses_and_only_with_names():
+    opts = builds.parse_build_args(["sm120-avx", "--torch", "2.9", "--dry-run"], allow_names=True)
+    assert (opts.names, opts.torch, opts.dry_run, opts.flox_args) == (["sm120-avx"], "2.9", True, [])
+    assert builds.parse_build_args(["sm120-avx"], allow_names=True).torch is None
+    with pytest.raises(UsageError, match="build-<alias> session builds its own line"):
+        builds.parse_build_args(["--torch", "2.9"], allow_names=False)
+    assert "--torch M.m" in builds.build_usage(True)
+
+
+@pytest.mark.parametrize("which", ["mini", "shipped"])
+def test_build_torch_option_is_the_token(which, two_lines, shipped):
+    m = model.load(two_lines) if which == "mini" else shipped
+    seen = 0
+    for alias, line, v in _line_variants(m):
+        if v.python.version != m.defaults.python or v.package.name not in m.defaults.packages:
+            continue
+        by_option = builds.resolve_target(m, alias, line)
+        assert by_option == builds.resolve_target(m, v.short) and v in by_option
+        assert all(x.torch_line == line for x in by_option)
+        seen += 1
+    assert seen or all(not v.line for v in m.variants)
+    # The default line's own spelling adds nothing.
+    if m.defaults.torch in m.torch_lines:
+        v = next(v for v in m.variants if v.torch_line == m.defaults.torch and not v.suffix)
+        assert builds.resolve_target(m, v.name, m.defaults.torch) == [v]
+
+
+def test_build_unknown_line_lists_the_lines(two_lines):
+    m = model.load(two_lines)
+    with pytest.raises(UsageError) as info:
+        builds.resolve_target(m, "cpu-avx2", "2.7")
+    assert "no torch line '2.7'" in str(info.value) and "2.9" in str(info.value) and "2.10 (default)" in str(info.value)
+    # A line that exists but lacks the alias: the usual candidates, naming the option.
+    with pytest.raises(UsageError, match=r"no build target named 'sm90-avx2 --torch 2.9'"):
+        builds.resolve_target(m, "sm90-avx2", "2.9")
+
+
+def test_list_torch_selects_the_line(two_lines, capsys):
+    m = model.load(two_lines)
+    for line, vs in m.torch_lines.items():
+        assert cli.cmd_list(str(two_lines), {}, True, line) == 0
+        listed = json.loads(capsys.readouterr().out)
+        assert [d["name"] for d in listed] == [v.name for v in vs]
+        assert {d["torch_line"] for d in listed} == {line}
+    assert cli.cmd_list(str(two_lines), {"package": "torchvision"}, True, "2.9") == 0
+    assert [d["name"] for d in json.loads(capsys.readouterr().out)] == [
+        v.name for v in m.on_line("2.9") if v.package.name == "torchvision"
+    ]
+    assert cli.cmd_list(str(two_lines), {}, False, "2.7") == 2
+    assert "the lines are: 2.9, 2.10 (default)" in capsys.readouterr().err
+
+
+def test_detect_torch_recommends_that_line(two_lines, capsys):
+    m = model.load(two_lines)
+    haswell = detect.detect_host(nvml=None, run=None, cpu="haswell")
+    default = choice.recommend(m, haswell)
+    assert all(not c.variant.line for c in default.recommended + default.alternatives + default.rejected)
+    for line in m.torch_lines:
+        rec = choice.recommend(m, haswell, torch=line)
+        pool = rec.recommended + rec.alternatives + rec.rejected
+        assert pool and {c.variant.torch_line for c in pool} == {line} and rec.as_dict()["torch"] == line
+    rec = choice.recommend(m, haswell, torch="2.9")
+    assert [c.variant.name for c in rec.recommended] == [
+        v.name for v in m.on_line("2.9") if v.target == "cpu" and v.isa.name == "avx2"
+    ]
+    assert detect.cmd_detect(str(two_lines), False, "haswell", "2.9") == 0
+    out = capsys.readouterr().out
+    assert "Recommended for Python 3.13, torch 2.9:" in out and rec.recommended[0].variant.name in out
+    assert detect.cmd_detect(str(two_lines), False, "haswell", "2.7") == 2
+    assert "no torch line '2.7'" in capsys.readouterr().err

@@ -205,9 +205,12 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 @guarded
-def cmd_list(file: str, filters: dict, as_json: bool) -> int:
+def cmd_list(file: str, filters: dict, as_json: bool, torch: str = "") -> int:
+    """`invoke list`: the variants the filters select; ``torch`` ("2.9") keeps that torch line's (unknown: exit 2)."""
     m = load(file, quiet=as_json)
     chosen = m.select(**filters)
+    if torch:
+        chosen = m.on_line(torch, chosen)
     if as_json:
         print(json.dumps([v.as_dict() for v in chosen], indent=2))
         return EXIT_OK
