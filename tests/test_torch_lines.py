@@ -175,10 +175,13 @@ def two_lines(tmp_path):
 
 
 def _line_variants(m):
-    """(alias without its token, line, variant) for every variant whose name carries a line token."""
+    """(alias without its token, line, variant) for every variant whose name carries a line token.
+
+    The alias is spelled with its CUDA (``cuda12_9-sm120-avx``), as a line without the default CUDA needs."""
     for v in m.variants:
         if v.line:
-            yield v.short.replace(f"-{v.line}", "", 1), v.torch_line, v
+            alias = v.short.replace(f"-{v.line}", "", 1)
+            yield (f"{v.cuda.token}-{alias}" if v.cuda else alias), v.torch_line, v
 
 
 def test_build_option_torch_parses_and_only_with_names():
@@ -198,7 +201,8 @@ def test_build_torch_option_is_the_token(which, two_lines, shipped):
         if v.python.version != m.defaults.python or v.package.name not in m.defaults.packages:
             continue
         by_option = builds.resolve_target(m, alias, line)
-        assert by_option == builds.resolve_target(m, v.short) and v in by_option
+        token = f"{v.cuda.token}-{v.short}" if v.cuda else v.short
+        assert by_option == builds.resolve_target(m, token) and v in by_option
         assert all(x.torch_line == line for x in by_option)
         seen += 1
     assert seen or all(not v.line for v in m.variants)
