@@ -255,3 +255,15 @@ def test_detect_torch_recommends_that_line(two_lines, capsys):
     assert "Recommended for Python 3.13, torch 2.9:" in out and rec.recommended[0].variant.name in out
     assert detect.cmd_detect(str(two_lines), False, "haswell", "2.7") == 2
     assert "no torch line '2.7'" in capsys.readouterr().err
+
+
+def test_an_alias_only_other_pythons_build_names_the_variants(tmp_path):
+    text = mutate(MINI, '[python."3.13"]\n', '[python."3.12"]\n[python."3.13"]\n')
+    text += (
+        '\n[[matrix]]\nname = "py312"\ntarget = "cpu"\npackages = ["pytorch"]\npython = ["3.12"]\nisa = ["avx512"]\npin = "p12"\n'
+    )
+    m = load_text(tmp_path, text)
+    with pytest.raises(
+        UsageError, match=r"built only for Python 3\.12, not the default 3\.13; name a variant: pytorch-python312-cpu-avx512"
+    ):
+        m.resolve("cpu-avx512")

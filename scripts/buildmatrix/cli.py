@@ -223,6 +223,10 @@ def cmd_list(file: str, filters: dict, as_json: bool, torch: str = "") -> int:
     return EXIT_OK
 
 
+def _line_default(m: model.Matrix) -> str:
+    return f", torch {m.defaults.torch}" if m.defaults.torch else ""
+
+
 @guarded
 def cmd_show(file: str, name: str, as_json: bool) -> int:
     from .recipes import file_name, long_description, template_for
@@ -236,7 +240,7 @@ def cmd_show(file: str, name: str, as_json: bool) -> int:
         torch = m.torch_variant(v)
         fields = [
             ("name", v.name),
-            ("alias", f"{v.short} (defaults: Python {m.defaults.python}, CUDA {m.defaults.cuda})"),
+            ("alias", f"{v.short} (defaults: Python {m.defaults.python}, CUDA {m.defaults.cuda}{_line_default(m)})"),
             ("package", f"{v.package.name} (nixpkgs attribute {v.python.attr}.{v.package.attr})"),
             ("target", v.target),
             ("python", v.python.version),
@@ -252,7 +256,8 @@ def cmd_show(file: str, name: str, as_json: bool) -> int:
         fields += [
             ("platform", v.platform),
             ("pin", f"{v.pin.name} = {v.pin.rev}" + ("" if v.pin.sha256 else " (no sha256: unverified)")),
-            ("torch", f"{v.torch_version} " + (f"from source {v.source.name} ({v.source.rev})" if v.source else "from the pin")),
+            ("torch", f"{v.torch_version} " + (f"from source {v.source.name} ({v.source.rev})" if v.source else "from the pin")
+             + (f"; line {v.torch_line} (name token {v.line})" if v.line else "")),
             ("torch derivation", "this recipe" if torch is v else f"shared with {torch.name} (imported)"),
             ("allowBroken", "yes" if v.allow_broken else "no"),
             ("patches", ", ".join(f"{p.name} -> {p.package}" for p in v.patches) or "none"),

@@ -68,8 +68,17 @@ class Matrix(Tables):
             )
         ]
         if not found:
-            elsewhere = sorted({f"{v.cuda.token}-{v.short}" for v in self.variants if v.short == alias and v.cuda})
-            elsewhere += sorted({v.name for v in self.variants if v.short == alias and not v.cuda})
+            same = [v for v in self.variants if v.short == alias]
+            usual = [v for v in same if v.python.version == self.defaults.python and v.package.name in self.defaults.packages]
+            if same and not usual:  # only at other Pythons (sm70 on the 2.9 line: 3.11, 3.12): the full names
+                names = sorted(v.name for v in same)
+                raise UsageError(
+                    f"{alias!r} is built only for Python {', '.join(sorted({v.python.version for v in same}))}, "
+                    f"not the default {self.defaults.python}; name a variant: {', '.join(names[:8])}"
+                    + (f" … (+{len(names) - 8})" if len(names) > 8 else "")
+                )
+            elsewhere = sorted({f"{v.cuda.token}-{v.short}" for v in usual if v.cuda})
+            elsewhere += sorted({v.name for v in same if not v.cuda})
             if len(elsewhere) == 1 and elsewhere[0] != alias:  # one CUDA version only (sm70-avx2 on 12.9): that one
                 return self.resolve(elsewhere[0])
             if elsewhere:
