@@ -2,7 +2,7 @@
 
 nox -s build-sm120-avx            pytorch + torchvision for sm120 / AVX at the defaults
 nox -s build-cuda12_9-sm103-avx2  the same for another CUDA;   nox -s build-<variant name>: one variant
-nox -s build -- NAME...           any variant names or aliases; an unknown one fails listing candidates
+nox -s build -- NAME... [--torch M.m]   any variant names or aliases (of torch line M.m); unknown ones list candidates
 nox -s build-... -- [--stability S] [--force] [--cores N] [--dry-run] [--help]   (other options go to flox)
 nox -t cuda13_0 | nox -k "sm120 and avx512"     select per-variant builds by tag or keyword
 nox                               lint, tests, gen-check, docs-check;   nox -s eval | smoke: host tools
@@ -136,11 +136,11 @@ def _run_build(session: nox.Session, variants, opts: builds.BuildOptions, allow_
         session.error(outcome.message.rstrip("."))
 
 
-def _resolve(session: nox.Session, names: list[str]) -> list:
+def _resolve(session: nox.Session, names: list[str], torch: str | None = None) -> list:
     if MATRIX is None:
         session.error(f"variants.toml does not load:\n{LOAD_ERROR}")
     try:
-        return [v for n in names for v in builds.resolve_target(MATRIX, n)]
+        return [v for n in names for v in builds.resolve_target(MATRIX, n, torch)]
     except BuildMatrixError as exc:
         session.error(str(exc))
 
@@ -151,7 +151,7 @@ def build(session: nox.Session) -> None:
     opts = _options(session, allow_names=True)
     if not opts.names and not opts.help:
         session.error("name what to build: nox -s build -- sm120-avx [more names] [--stability S] (see nox -l)")
-    _run_build(session, _resolve(session, opts.names) if opts.names else [], opts, allow_names=True)
+    _run_build(session, _resolve(session, opts.names, opts.torch) if opts.names else [], opts, allow_names=True)
 
 
 def _register(bs: builds.BuildSession) -> None:

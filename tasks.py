@@ -29,6 +29,7 @@ FILTER_HELP = {
     "isa": "only this CPU ISA (avx512)",
     "target": "only this target (cuda, cpu, mps)",
 }
+TORCH_HELP = "only this torch line (2.9); an unknown line lists the lines there are"
 
 
 def _done(status: int) -> None:
@@ -58,10 +59,10 @@ def gen(
     _done(cli.cmd_gen(FILE, str(ROOT), names, check, not keep_stale, filters, json, quiet))
 
 
-@task(name="list", help={"json": "print JSON instead of a table", **FILTER_HELP})
-def list_(c, package="", python="", cuda="", gpu="", isa="", target="", json=False):
+@task(name="list", help={"json": "print JSON instead of a table", "torch": TORCH_HELP, **FILTER_HELP})
+def list_(c, package="", python="", cuda="", gpu="", isa="", target="", json=False, torch=""):
     """List the variants variants.toml expands to."""
-    _done(cli.cmd_list(FILE, _filters(package, python, cuda, gpu, isa, target), json))
+    _done(cli.cmd_list(FILE, _filters(package, python, cuda, gpu, isa, target), json, torch))
 
 
 @task(help={"name": "variant name or alias (sm120-avx)", "json": "print JSON"})
@@ -183,13 +184,14 @@ def ledger(c, promote=False, json=False):
     help={
         "json": "print JSON",
         "cpu": "pretend the CPU is this archspec microarchitecture (e.g. zen4); GPUs are still probed",
+        "torch": "recommend a variant of this torch line (2.9); default: the default line",
     }
 )
-def detect(c, json=False, cpu=""):
+def detect(c, json=False, cpu="", torch=""):
     """Name the variant(s) for this host: CPU via archspec, GPU via NVML / nvidia-smi, driver -> newest CUDA."""
     from buildmatrix import detect as detect_module
 
-    _done(detect_module.cmd_detect(FILE, json, cpu or None))
+    _done(detect_module.cmd_detect(FILE, json, cpu or None, torch or None))
 
 
 @task(help={"check": "write nothing; exit 1 if .github/workflows/build.yml differs from variants.toml"})

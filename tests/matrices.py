@@ -37,9 +37,19 @@ AUDIO_SOURCE = {
 AUDIO_PATCH = "0001-setup.py-propagate-cmakeFlags.patch"
 
 
+def copy_anchor_data(dest: Path, root: Path = ROOT) -> None:
+    """The anchor's names and the mapping exceptions (tests/data/), which docs/BUILD_MATRIX.md's anchor table reads."""
+    data = Path("tests") / "data"
+    if (root / data / "anchor-names").is_dir():
+        shutil.copytree(root / data / "anchor-names", dest / data / "anchor-names", dirs_exist_ok=True)
+    if (root / data / "anchor-mapping-exceptions.toml").is_file():
+        shutil.copy(root / data / "anchor-mapping-exceptions.toml", dest / data / "anchor-mapping-exceptions.toml")
+
+
 def copy_inputs(dest: Path, root: Path = ROOT) -> Path:
-    """variants.toml, patches/, README.md, docs/ and ledger/ of ``root`` in ``dest`` (no recipes)."""
+    """variants.toml, patches/, README.md, docs/, ledger/ and the anchor data of ``root`` in ``dest`` (no recipes)."""
     dest.mkdir(parents=True, exist_ok=True)
+    copy_anchor_data(dest, root)
     shutil.copy(root / "variants.toml", dest / "variants.toml")
     for d in ("patches", "docs", "ledger"):
         if (root / d).exists():
@@ -80,15 +90,15 @@ def absent_gpu_addition(path: Path) -> tuple[str, str]:
 
 
 def absent_python_addition(path: Path) -> tuple[str, str]:
-    """A CPU alias and a Python version the matrix does not build yet (3.12 first)."""
+    """A CPU alias and a Python version the matrix's default torch line does not build yet (3.12 first)."""
     m = model.load(path)
-    used = {v.python.version for v in m.variants}
+    used = {v.python.version for v in m.variants if not v.line}
     pythons = sorted((p for p in m.pythons if p not in used), key=lambda p: (p != "3.12", p))
     for py in pythons:
         for isa in m.isas.values():
             if _fits(path, f"cpu-{isa.name}", python=py):
                 return f"cpu-{isa.name}", py
-    raise AssertionError(f"{path}: every Python version of [python] is built already; nothing to add")
+    raise AssertionError(f"{path}: the default torch line builds every Python version of [python] already; nothing to add")
 
 
 def removable(m: model.Matrix) -> list[str]:

@@ -46,10 +46,11 @@ def test_add_an_existing_variant_is_refused(toml):
 def test_add_to_block_extends_lists(toml):
     text = toml.read_text()
     # take sm90 out of the CUDA 12 block, then add it back through --block
+    head = 'name = "cuda12"\ntarget = "cuda"\npackages = ["pytorch", "torchvision"]\npython = ["3.13"]\ncuda = ["12.8", "12.9"]\n'
     toml.write_text(
-        mutate(text, 'gpu = ["sm61", "sm75", "sm80", "sm86", "sm89", "sm90", ', 'gpu = ["sm61", "sm75", "sm80", "sm86", "sm89", ')
+        mutate(text, head + 'gpu = ["sm61", "sm75", "sm80", "sm86", "sm89", "sm90", ', head + 'gpu = ["sm61", "sm75", "sm80", "sm86", "sm89", ')
     )
-    assert not any(v.gpu and v.gpu.name == "sm90" and v.cuda.version == "12.8" for v in model.load(toml).variants)
+    assert not any(v.gpu and v.gpu.name == "sm90" and v.cuda.version == "12.8" and v.origin[0].endswith("(cuda12)") for v in model.load(toml).variants)
     before = toml.read_text()
     result = edit.add(toml, "sm90-avx", block="cuda12")
     block = next(b for b in tomllib.loads(toml.read_text())["matrix"] if b["name"] == "cuda12")
@@ -62,10 +63,10 @@ def test_add_to_block_extends_lists(toml):
 
 
 def _used(m: model.Matrix, cuda: str, what: str) -> set[str]:
-    """The pin / torch source names the file's own variants of this CUDA version use."""
+    """The pin / torch source names the file's own variants of this CUDA version use (on the default torch line)."""
     out = set()
     for v in m.variants:
-        if v.cuda and v.cuda.version == cuda and not v.suffix and v.package.name == "pytorch":
+        if v.cuda and v.cuda.version == cuda and not v.suffix and not v.line and v.package.name == "pytorch":
             out.add(v.pin.name if what == "pin" else (v.source.name if v.source else ""))
     return out
 
@@ -89,7 +90,7 @@ def test_add_single_variant_block(toml):
     tv_name = next(n for n in result.added if n.startswith("torchvision-"))
     m = model.load(toml)
     tv, pt = m.variant(tv_name), m.torch_variant(m.variant(tv_name))
-    same = [x for x in before.variants if x.requires and x.cuda and x.cuda.version == cuda2 and not x.suffix]
+    same = [x for x in before.variants if x.requires and x.cuda and x.cuda.version == cuda2 and not x.suffix and not x.line]
     if same:  # the torchvision source, too, is the one the file uses for that CUDA version
         assert (tv.companion_source and tv.companion_source.name) == (same[0].companion_source and same[0].companion_source.name)
     assert pt.package.name == "pytorch" and pt.torch_key == tv.torch_key

@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 
+import matrices
 import pytest
 from buildmatrix import detect, docs, ledger, ledgercli, model, smoke
 from buildmatrix.errors import EXIT_SKIPPED
@@ -26,6 +27,7 @@ def docs_root(tmp_path):
         shutil.copy(ROOT / rel, tmp_path / rel)
     for rel in ("patches", "docs"):
         shutil.copytree(ROOT / rel, tmp_path / rel)
+    matrices.copy_anchor_data(tmp_path, ROOT)
     (tmp_path / "ledger").mkdir()
     shutil.copy(ROOT / ledger.LEDGER, tmp_path / ledger.LEDGER)  # the committed ledger, not this machine's records
     return tmp_path

@@ -5,8 +5,9 @@ What lives here
       the variants each one builds and its tags (``build-<short>`` aliases first,
       then ``build-<cuda token>-<short>`` for non-default CUDA, then one
       ``build-<variant name>`` per variant);
-    * name resolution for ``nox -s build -- NAME`` with candidates for unknown
-      or ambiguous names (:func:`resolve_target`);
+    * name resolution for ``nox -s build -- NAME [--torch M.m]`` with candidates for
+      unknown or ambiguous names (:func:`resolve_target`); ``--torch 2.9`` appends that
+      line's name token, so it is the same as ``NAME-torch2_9``;
     * the options after ``--`` (:func:`parse_build_args`, :func:`build_usage`) and the
       ``flox build`` command line (:func:`flox_build_argv`);
     * the run itself (:func:`build`): preflight checks and output streamed to the
@@ -123,14 +124,17 @@ def _candidates(m: model.Matrix, name: str) -> list[str]:
     return out[:20]
 
 
-def resolve_target(m: model.Matrix, name: str) -> list[model.Variant]:
+def resolve_target(m: model.Matrix, name: str, torch: str | None = None) -> list[model.Variant]:
     """Variants one ``nox -s build -- NAME`` argument builds.
 
     Accepts a variant name, an alias (``sm120-avx``, ``cuda12_9-sm103-avx2``), either
-    with a leading ``build-`` (the session name). Unknown or ambiguous names raise
-    :class:`UsageError` listing candidates.
+    with a leading ``build-`` (the session name). ``torch`` ("2.9", from ``--torch``) names
+    a torch line: its token is appended (``sm120-avx-torch2_9``); an unknown line raises
+    listing the lines. Unknown or ambiguous names raise :class:`UsageError` listing candidates.
     """
-    key = name.removeprefix("build-")
+    key = m.line_alias(name.removeprefix("build-"), torch)
+    if key != name.removeprefix("build-"):
+        name = f"{name} --torch {torch}"
     try:
         found = m.resolve(key)
     except UsageError:
@@ -176,6 +180,7 @@ class BuildOptions:
 
     names: list[str] = field(default_factory=list)
     stability: str | None = None
+    torch: str | None = None
     force: bool = False
     cores: int | None = None
     max_jobs: int = 1
@@ -193,6 +198,11 @@ def _parser(allow_names: bool) -> _Parser:
     )
     if allow_names:
         p.add_argument("names", nargs="*", help="variant names or aliases (sm120-avx, cuda12_9-sm103-avx2, pytorch-…)")
+    p.add_argument(
+        "--torch",
+        metavar="M.m",
+        help="torch line of the names (2.9): appends its token, sm120-avx -> sm120-avx-torch2_9; default: the default line",
+    )
     p.add_argument(
         "--stability", help="flox --stability (stable, unstable, staging, lts): the catalog nixpkgs flox evaluates with"
     )
@@ -221,9 +231,15 @@ def parse_build_args(args: Sequence[str], *, allow_names: bool) -> BuildOptions:
     if ns.max_jobs < 1:
         raise UsageError("--max-jobs must be at least 1")
     names = list(getattr(ns, "names", []) or [])
+    if ns.torch is not None and not allow_names:
+        raise UsageError(
+            "--torch selects the line of the names given to `nox -s build -- NAME… --torch M.m`; "
+            "a build-<alias> session builds its own line already (build-sm120-avx-torch2_9 is the 2.9 one)"
+        )
     return BuildOptions(
         names=names,
         stability=ns.stability,
+        torch=ns.torch,
         force=ns.force,
         cores=ns.cores,
         max_jobs=ns.max_jobs,

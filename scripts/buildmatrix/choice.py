@@ -1,6 +1,8 @@
 """Which variant(s) to pick for a host (:func:`recommend`), the compatible alternatives and the rejections.
 
-Among the variants of the default packages and Python that fit (:func:`buildmatrix.fit.assess`),
+Among the variants of the default packages and Python that fit (:func:`buildmatrix.fit.assess`), on
+the default torch line unless another is asked for (names without a line token: the default line
+and pre-release builds, which their suffix names),
 the best is an exact SASS match over a compatible one over a CPU build on a GPU host, then
 the build that runs on the most GPUs, the closest SASS, the default CUDA, the newest
 CUDA, the highest ISA (the lowest when CPU features are unknown) and no suffix. The
@@ -59,6 +61,7 @@ class Recommendation:
     alternatives: list[Choice]
     rejected: list[Choice]
     why: list[str]  # why the recommended variant(s) won
+    torch: str | None = None  # the torch line asked for (--torch); None: the default line
 
     def as_dict(self) -> dict[str, Any]:
         groups: dict[str, dict[str, list[str]]] = {}
@@ -67,6 +70,7 @@ class Recommendation:
         return {
             "host": self.host.as_dict(),
             "python": self.python,
+            "torch": self.torch,
             "packages": list(self.packages),
             "isa": self.isa.name if self.isa else None,
             "isa_table": [{"isa": n, "fits": ok, "reason": r} for n, ok, r in self.isa_table],
@@ -95,11 +99,21 @@ def _score(c: Choice, default_cuda: str, features_known: bool = True) -> tuple:
     )
 
 
-def recommend(matrix: Any, host: Host, packages: Iterable[str] | None = None, python: str | None = None) -> Recommendation:
-    """Best variant(s) for the defaults' packages and Python, compatible alternatives and rejections, with reasons."""
+def recommend(
+    matrix: Any, host: Host, packages: Iterable[str] | None = None, python: str | None = None, torch: str | None = None
+) -> Recommendation:
+    """Best variant(s) for the defaults' packages and Python, compatible alternatives and rejections, with reasons.
+
+    ``torch`` ("2.9") picks among that torch line's variants (an unknown line raises UsageError
+    listing the lines); without it, among the names without a line token."""
     packages = tuple(packages or matrix.defaults.packages)
     python = python or matrix.defaults.python
-    pool = [v for v in matrix.variants if v.package.name in packages and v.python.version == python]
+    on_line = set(map(id, matrix.on_line(torch))) if torch else None
+    pool = [
+        v
+        for v in matrix.variants
+        if v.package.name in packages and v.python.version == python and (id(v) in on_line if torch else not v.line)
+    ]
     choices = [Choice(v, assess(matrix, v, host)) for v in pool]
     fitting = [c for c in choices if c.verdict.fits]
     rejected = [c for c in choices if not c.verdict.fits]
@@ -149,7 +163,7 @@ def recommend(matrix: Any, host: Host, packages: Iterable[str] | None = None, py
     chosen = {id(c) for c in recommended}
     alternatives = sorted((c for c in fitting if id(c) not in chosen), key=lambda c: _score(c, default_cuda, known), reverse=True)
     return Recommendation(
-        host, python, packages, isa, isa_table, driver_cuda, driver_notes, recommended, alternatives, rejected, why
+        host, python, packages, isa, isa_table, driver_cuda, driver_notes, recommended, alternatives, rejected, why, torch
     )
 
 

@@ -205,9 +205,12 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 @guarded
-def cmd_list(file: str, filters: dict, as_json: bool) -> int:
+def cmd_list(file: str, filters: dict, as_json: bool, torch: str = "") -> int:
+    """`invoke list`: the variants the filters select; ``torch`` ("2.9") keeps that torch line's (unknown: exit 2)."""
     m = load(file, quiet=as_json)
     chosen = m.select(**filters)
+    if torch:
+        chosen = m.on_line(torch, chosen)
     if as_json:
         print(json.dumps([v.as_dict() for v in chosen], indent=2))
         return EXIT_OK
@@ -218,6 +221,10 @@ def cmd_list(file: str, filters: dict, as_json: bool) -> int:
     by_pkg = Counter(v.package.name for v in chosen)
     print(f"\n{len(chosen)} variant(s): " + ", ".join(f"{n} {c}" for n, c in sorted(by_pkg.items())))
     return EXIT_OK
+
+
+def _line_default(m: model.Matrix) -> str:
+    return f", torch {m.defaults.torch}" if m.defaults.torch else ""
 
 
 @guarded
@@ -233,7 +240,7 @@ def cmd_show(file: str, name: str, as_json: bool) -> int:
         torch = m.torch_variant(v)
         fields = [
             ("name", v.name),
-            ("alias", f"{v.short} (defaults: Python {m.defaults.python}, CUDA {m.defaults.cuda})"),
+            ("alias", f"{v.short} (defaults: Python {m.defaults.python}, CUDA {m.defaults.cuda}{_line_default(m)})"),
             ("package", f"{v.package.name} (nixpkgs attribute {v.python.attr}.{v.package.attr})"),
             ("target", v.target),
             ("python", v.python.version),
@@ -249,7 +256,8 @@ def cmd_show(file: str, name: str, as_json: bool) -> int:
         fields += [
             ("platform", v.platform),
             ("pin", f"{v.pin.name} = {v.pin.rev}" + ("" if v.pin.sha256 else " (no sha256: unverified)")),
-            ("torch", f"{v.torch_version} " + (f"from source {v.source.name} ({v.source.rev})" if v.source else "from the pin")),
+            ("torch", f"{v.torch_version} " + (f"from source {v.source.name} ({v.source.rev})" if v.source else "from the pin")
+             + (f"; line {v.torch_line} (name token {v.line})" if v.line else "")),
             ("torch derivation", "this recipe" if torch is v else f"shared with {torch.name} (imported)"),
             ("allowBroken", "yes" if v.allow_broken else "no"),
             ("patches", ", ".join(f"{p.name} -> {p.package}" for p in v.patches) or "none"),

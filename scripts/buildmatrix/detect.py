@@ -1,6 +1,7 @@
 """Hardware detection: which variants of variants.toml run on this host, and which one to pick.
 
-``invoke detect`` / ``python -m buildmatrix.detect [--json] [--file variants.toml] [--cpu NAME]``
+``invoke detect`` / ``python -m buildmatrix.detect [--json] [--file variants.toml] [--cpu NAME] [--torch M.m]``
+(``--torch 2.9``: recommend among that torch line's variants instead of the default line's)
 
 CPU
     archspec (``archspec.cpu.host()``) gives the microarchitecture (``sapphirerapids``,
@@ -124,13 +125,14 @@ def render_text(rec: Recommendation) -> str:
         lines.append(f"  {mark} {name:<12} {reason}")
     lines.append("")
     if rec.recommended:
-        lines.append(f"Recommended for Python {rec.python}:")
+        lines.append(f"Recommended for Python {rec.python}" + (f", torch {rec.torch}:" if rec.torch else ":"))
         for c in rec.recommended:
             lines.append(f"  {c.variant.name}")
         for w in rec.why:
             lines.append(f"    because: {w}")
     else:
-        lines.append(f"No variant for Python {rec.python} of {', '.join(rec.packages)} runs on this host.")
+        line = f" (torch {rec.torch})" if rec.torch else ""
+        lines.append(f"No variant for Python {rec.python} of {', '.join(rec.packages)}{line} runs on this host.")
     if rec.alternatives:
         lines.append("")
         lines.append("Also compatible (alias: reason):")
@@ -167,17 +169,21 @@ def render_text(rec: Recommendation) -> str:
 # ---------------------------------------------------------------------- entry
 
 
-def cmd_detect(file: str, as_json: bool, cpu: str | None = None) -> int:
-    """`invoke detect`: print the recommendation (text or JSON). 0 when some variant fits, 1 when none does."""
+def cmd_detect(file: str, as_json: bool, cpu: str | None = None, torch: str | None = None) -> int:
+    """`invoke detect`: print the recommendation (text or JSON). 0 when some variant fits, 1 when none does.
+
+    ``torch`` ("2.9") recommends among that torch line's variants; an unknown line is bad input (2)."""
     from . import model
 
     try:
         m = model.load(file)
+        if torch:
+            m.on_line(torch)  # an unknown line fails before probing the host
         host = detect_host(cpu=cpu) if cpu else detect_host()
     except BuildMatrixError as exc:
         print(str(exc) if "problem(s)" in str(exc) else f"error: {exc}", file=sys.stderr)
         return 2
-    rec = recommend(m, host)
+    rec = recommend(m, host, torch=torch or None)
     if as_json:
         print(json.dumps(rec.as_dict(), indent=2, default=str))
     else:
@@ -193,8 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the recommendation as JSON")
     parser.add_argument("--file", default=os.environ.get("BUILDMATRIX_FILE", "variants.toml"), help="the model file")
     parser.add_argument("--cpu", help="pretend the CPU is this archspec microarchitecture (e.g. zen4); GPUs are still probed")
+    parser.add_argument("--torch", metavar="M.m", help="recommend a variant of this torch line (2.9); default: the default line")
     args = parser.parse_args(argv)
-    return cmd_detect(args.file, args.json, args.cpu)
+    return cmd_detect(args.file, args.json, args.cpu, args.torch)
 
 
 if __name__ == "__main__":

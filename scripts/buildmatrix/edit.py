@@ -68,7 +68,7 @@ def _parse_alias(alias: str, m: model.Matrix) -> dict:
 
 
 def _infer(m: model.Matrix, target: str, cuda: str | None, what: str) -> str | None:
-    """The pin / torch source the matrix already uses for this target and CUDA version."""
+    """The pin / torch source the matrix already uses for this target and CUDA version (on the default torch line, if it has any)."""
 
     def value(v: model.Variant) -> str | None:
         if what == "pin":
@@ -76,14 +76,15 @@ def _infer(m: model.Matrix, target: str, cuda: str | None, what: str) -> str | N
         source = v.source if what == "torch" else v.companion_source
         return source.name if source else None
 
-    seen = {
-        value(v)
+    pool = [
+        v
         for v in m.variants
         if v.target == target
         and (v.cuda.version if v.cuda else None) == cuda
         and not v.suffix
         and (what in ("pin", "torch") or (v.requires is not None and v.package.attr == what))
-    }
+    ]
+    seen = {value(v) for v in ([v for v in pool if not v.line] or pool)}
     if len(seen) == 1:
         return seen.pop()
     if what == "pin":

@@ -172,6 +172,15 @@ SPECS: dict[str, Table] = {
             "python": Key("str", "Python version short names use.", required=True, reaches=(REF,)),
             "cuda": Key("str", "CUDA version short names use.", required=True, reaches=(REF,)),
             "packages": Key("strlist", "Packages a short name builds together.", required=True, reaches=(REF,)),
+            "torch": Key(
+                "str",
+                'The default torch release line (major.minor, "2.10"): names and aliases of variants whose torch is of '
+                "another release line carry `-torch<M>_<m>` before any block suffix (`sm120-avx-torch2_9`), and "
+                "`--torch M.m` selects such a line. A pre-release torch (a nightly) carries no line token: its block's "
+                "`suffix` names it. Omit in a file with a single line (no name then carries a line token).",
+                pattern=VERSION_RE,
+                reaches=(VERSION, DOCS),
+            ),
         },
     ),
     "package": Table(

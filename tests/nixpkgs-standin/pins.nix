@@ -127,6 +127,23 @@ let
     patches = [ "0001-setup.py-propagate-cmakeFlags.patch" ];
   };
 
+  # torch 2.8.0 (fe5e41d, the 2.8 line). Its version: pin-facts.md §4.3. supportedCudaMajors:
+  # ["11" "12"] in both neighbours, 2.7.1 and 2.9.1 (nixpkgs-facts.md §1). supportedCapabilities:
+  # the 2.9.1 expression's list is the one "taken from torch 2.8.0" (above). patches: NOT FOUND for
+  # 2.8.0; assumed to be 2.9.1's set. No recipe of this line decides on them (no source override),
+  # so only the stand-in's torch derivation depends on this assumption.
+  torch280 = torch291 // {
+    version = "2.8.0";
+  };
+
+  # torchvision paired with torch 2.8.0 (nixpkgs-style torchvision 0.23.0, stored id 134217287:
+  # fetchFromGitHub tag, hash below; no patches of its own there).
+  torchvision0230 = {
+    version = "0.23.0";
+    hash = "sha256-BfGTq9BsmO5TtQrDED35aaT9quleZ9rcr/81ShfvCbQ=";
+    patches = [ ];
+  };
+
   # Apple SDK attributes (name -> SDK version): nixpkgs PR #447364 (merged 2025-09-30) made
   # 14.4 the default `apple-sdk` and moved 11.3/12.3/13.3 to aliases.nix.
   appleSdks2026 = {
@@ -197,6 +214,82 @@ in
       "cuda.sets" = "pin-facts.md §1.4 (12.8/12.9 bv/bp overlays; 13.0 bp c9e35a0); 12.6 inferred (nixpkgs-facts.md §4)";
       "cuda.aliases" = "pin-facts.md §1.4 (default NOT FOUND; 12.9 inferred from 6a030d5, bp 022313e)";
       "magma.carriesCuda13ClockRateFix" = "pin-facts.md §1.5 (PROBABLY PRESENT, not verified: left unknown)";
+    };
+  };
+
+  # The 2.8 line's pin: torch 2.8.0, torchvision 0.23.0, CUDA 12.8 overlaid (pin-facts.md §4).
+  "fe5e41d7ffc0421f0913e8472ce6238ed0daf8e3" = {
+    short = "fe5e41d";
+    python = pythons;
+    torch = torch280;
+    torchvision = torchvision0230;
+    cuda = {
+      inherit defaults;
+      # cudaPackages_12_8 is what the anchor's recipes overlay (pin-facts.md §4.4); 12.6 inferred.
+      sets = [
+        "12.6"
+        "12.8"
+      ];
+      # The default: CUDA 12.8, as build-torchvision main (no overlay) claims (pin-facts.md §4.4).
+      aliases = {
+        cudaPackages = "12.8";
+        cudaPackages_12 = "12.8";
+        cudaPackages_13 = null;
+      };
+    };
+    magma = {
+      version = "2.9.0";
+      # The pin predates nixpkgs PR #487064 (pin-facts.md §4.5, inferred from dates).
+      carriesCuda13ClockRateFix = false;
+    };
+    darwin.appleSdks = appleSdks2026;
+    cite = citeTorch291 // {
+      short = "the rev itself";
+      torch = "pin-facts.md §4.3 (btv 6eee380: PyTorch 2.8.0; SINGLE-SOURCE)";
+      "torch.patches" = "NOT FOUND for 2.8.0: assumed equal to 2.9.1's (nixpkgs torch/source/default.nix @6b516b42)";
+      torchvision = "pin-facts.md §4.3 (btv 6eee380: TorchVision 0.23.0); nixpkgs-style torchvision 0.23.0 (id 134217287: hash, no patches)";
+      python = "pin-facts.md §4.6 (python311/312/313Packages used by bp pytorch-2.8-python311/312, main)";
+      "cuda.sets" = "pin-facts.md §4.4 (cudaPackages_12_8 overlay, id 53118720781); 12.6 inferred";
+      "cuda.aliases" = "pin-facts.md §4.4 (btv README: 12.8 default, CLAIM; build-torchvision main uses it without an overlay)";
+      "magma.carriesCuda13ClockRateFix" = "pin-facts.md §4.5 (predates PR #487064; inferred from dates)";
+      darwin = "inferred: apple-sdk_14 exists in 2025-2026 nixpkgs (PR #447364); rev date NOT FOUND";
+    };
+  };
+
+  # The 2.9 line's pin for Python 3.11/3.12 (build-vllm vllm-0.14.0): torch 2.9.1, CUDA 12.8 and
+  # 12.9 overlaid (pin-facts.md §5).
+  "46336d4d6980ae6f136b45c8507b17787eb186a0" = {
+    short = "46336d4";
+    python = pythons;
+    torch = torch291;
+    torchvision = torchvision0241;
+    cuda = {
+      inherit defaults;
+      sets = [
+        "12.6"
+        "12.8"
+        "12.9"
+      ];
+      # The 12.9 default is inferred, as for 0182a36 (6a030d5, older, already defaults to 12.9).
+      aliases = {
+        cudaPackages = "12.9";
+        cudaPackages_12 = "12.9";
+        cudaPackages_13 = null;
+      };
+    };
+    magma = {
+      version = "2.9.0";
+      carriesCuda13ClockRateFix = null;
+    };
+    darwin.appleSdks = appleSdks2026;
+    cite = citeTorch291 // {
+      short = "the rev itself";
+      torch = "pin-facts.md §5 (bp 975e456, bv README vllm-0.14.x | 46336d4 | 2.9.1; SINGLE-SOURCE)";
+      torchvision = "NOT FOUND at this rev (pin-facts.md §5); 0.24.1 inferred as for 0182a36 (§1.3)";
+      python = "pin-facts.md §5 (python311Packages / python312Packages used, ids 52491276552, 53148647953)";
+      "cuda.sets" = "pin-facts.md §5 (cuDNN/NCCL for cudaPackages_12_8 and _12_9, bp 975e456); 12.6 inferred";
+      "cuda.aliases" = "default NOT FOUND; 12.9 inferred (a rev after 6a030d5, which defaults to 12.9: bp 022313e)";
+      "magma.carriesCuda13ClockRateFix" = "NOT FOUND (only matters with CUDA 13, which this pin does not build)";
     };
   };
 

@@ -33,7 +33,7 @@ document, and its name in :data:`REQUIRED` if the document must keep it.
 from __future__ import annotations
 
 # The document modules register their generators on import; the order is the order of GENERATORS.
-from . import build_matrix, building, pins, quickstart, readme, reference  # noqa: F401
+from . import anchor, build_matrix, building, pins, quickstart, readme, reference  # noqa: F401
 from .context import (
     ACTION_DONE,
     ACTION_WORDS,

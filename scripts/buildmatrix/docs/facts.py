@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .. import targets
@@ -91,8 +92,9 @@ def isas_of(m: Matrix, gpu: Gpu | None, target: str = "cuda") -> list[str]:
     return [i.name for i in sorted_isas(m) if i.name in names]
 
 
-def non_gpu_rows(m: Matrix, *, long: bool) -> list[list[str]]:
-    """Picker rows for the targets without a GPU axis that have variants: hardware, "—", use, "—", ISAs.
+def non_gpu_rows(m: Matrix, *, long: bool, extra: Callable[[targets.Target], str] | None = None) -> list[list[str]]:
+    """Picker rows for the targets without a GPU axis that have variants: hardware, "—", use, "—", ISAs
+    (and ``extra(target)`` as a last cell, when given).
 
     ``long`` picks the QUICKSTART wording (``Target.picker_long``), otherwise the README's."""
     rows = []
@@ -101,7 +103,7 @@ def non_gpu_rows(m: Matrix, *, long: bool) -> list[list[str]]:
             continue
         hardware, use = t.picker_long if long else t.picker
         isas = isas_of(m, None, t.name) if "isa" in t.axes else []
-        rows.append([hardware, "—", use, "—", ", ".join(isas) or "—"])
+        rows.append([hardware, "—", use, "—", ", ".join(isas) or "—", *([extra(t)] if extra else [])])
     return rows
 
 

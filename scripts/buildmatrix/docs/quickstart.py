@@ -20,6 +20,7 @@ from .context import (
 )
 from .facts import archspec_version, best_build, cudas_of, example_variants, isa_facts, isas_of, non_gpu_rows, pin_link
 from .markdown import code, table
+from .readme import release_lines
 
 
 @generator("decision-tree")
@@ -31,12 +32,18 @@ def gen_decision_tree(ctx: Context) -> str:
     for g in sorted_gpus(m):
         b = best_build(m, g.capability)
         if b is None:
-            rows.append([products(g), g.capability, "no variant runs on it", "—", "—"])
+            rows.append([products(g), g.capability, "no variant runs on it", "—", "—", "—"])
         else:
             use = code(b.name) if b.name == g.name else f"{code(b.name)} (SASS-compatible; there is no {g.name} build)"
-            rows.append([products(g), g.capability, use, ", ".join(cudas_of(m, b)), ", ".join(isas_of(m, b))])
-    rows += non_gpu_rows(m, long=True)
-    out.append(table(["Your GPU", "Compute capability", "Use", "CUDA versions", "CPU ISAs built for it"], rows))
+            lines = release_lines(m, lambda v, b=b: v.gpu is b)
+            rows.append([products(g), g.capability, use, ", ".join(cudas_of(m, b)), ", ".join(isas_of(m, b)), lines])
+    rows += non_gpu_rows(m, long=True, extra=lambda t: release_lines(m, lambda v: v.target == t.name))
+    out.append(table(["Your GPU", "Compute capability", "Use", "CUDA versions", "CPU ISAs built for it", "torch lines"], rows))
+    if m.defaults.torch and any(v.line for v in m.variants):
+        out.append(
+            f"\nThe torch line: {m.defaults.torch} (the default) unless you need another; `--torch M.m` on `invoke detect` "
+            "and `nox -s build -- …` picks one, and its names and aliases end in `-torch<M>_<m>` (`sm120-avx-torch2_9`)."
+        )
     out.append(
         "\nA GPU not listed: take the build with the same major version and the highest minor version not above "
         "yours (see *What runs where* below); none fits a newer major version, because the builds carry no PTX."

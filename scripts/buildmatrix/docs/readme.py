@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 
 from .. import ledger, targets
 from ..model import Matrix
+from ..model.variant import is_prerelease
 from .context import (
     ACTION_DONE,
     Context,
@@ -53,7 +54,8 @@ def gen_summary(ctx: Context) -> str:
         "- torch: "
         + ", ".join(f"{t} ({n} variant{'s' if n != 1 else ''})" for t, n in sorted(torches.items(), key=lambda x: -x[1])),
         f"- Short names such as `{_first_alias(m)}` mean Python {m.defaults.python}, CUDA {m.defaults.cuda}, "
-        + " + ".join(m.packages[p].title for p in m.defaults.packages),
+        + " + ".join(m.packages[p].title for p in m.defaults.packages)
+        + _line_note(m),
         f"- nixpkgs pins: {len(used_pins)}, "
         + (
             "none with a recorded sha256 (fetched unverified until `invoke pin` records one)"
@@ -64,6 +66,23 @@ def gen_summary(ctx: Context) -> str:
         "- Recorded evidence: " + _evidence_line(ctx),
     ]
     return "\n".join(lines)
+
+
+def _line_note(m: Matrix) -> str:
+    """``, torch 2.10; other torch lines: `sm90-avx512-torch2_9` (or `--torch 2.9`)``, where the file has several."""
+    if not m.defaults.torch:
+        return ""
+    tokened = [v for v in m.variants if v.line]
+    text = f", torch {m.defaults.torch}"
+    if tokened:
+        v = min(tokened, key=lambda v: variant_key(m, v))
+        text += f"; other torch lines carry theirs: `{v.short}` (or `--torch {v.torch_line}`)"
+    return text
+
+
+def release_lines(m: Matrix, keep) -> str:
+    """The release lines (not pre-releases) of the variants ``keep`` accepts, oldest first."""
+    return ", ".join(line for line, vs in m.torch_lines.items() if any(keep(v) and not is_prerelease(v.torch_version) for v in vs))
 
 
 def _first_alias(m: Matrix) -> str:
@@ -94,9 +113,10 @@ def gen_gpu_picker(ctx: Context) -> str:
     for g in sorted_gpus(m):
         b = best_build(m, g.capability)
         if b is None:
-            rows.append([products(g, 3), g.capability, "no variant", "—", "—"])
+            rows.append([products(g, 3), g.capability, "no variant", "—", "—", "—"])
             continue
         use = code(b.name) + ("" if b.name == g.name else f" (no {g.name} build; SASS-compatible)")
-        rows.append([products(g, 3), g.capability, use, ", ".join(cudas_of(m, b)), ", ".join(isas_of(m, b))])
-    rows += non_gpu_rows(m, long=False)
-    return table(["Your GPU", "Compute capability", "Use", "CUDA", "CPU ISAs"], rows)
+        lines = release_lines(m, lambda v, b=b: v.gpu is b)
+        rows.append([products(g, 3), g.capability, use, ", ".join(cudas_of(m, b)), ", ".join(isas_of(m, b)), lines])
+    rows += non_gpu_rows(m, long=False, extra=lambda t: release_lines(m, lambda v: v.target == t.name))
+    return table(["Your GPU", "Compute capability", "Use", "CUDA", "CPU ISAs", "torch lines"], rows)

@@ -28,6 +28,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
         "unverified-fetches",
         "sm-isa-grids",
         "variant-matrix",
+        "anchor-branches",
         "evidence",
     ),
     "docs/QUICKSTART.md": ("decision-tree", "gpu-reference", "cpu-isa-guide", "examples", "magma-patch"),

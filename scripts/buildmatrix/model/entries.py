@@ -200,6 +200,7 @@ class Defaults:
     python: str
     cuda: str
     packages: tuple[str, ...]
+    torch: str | None = None  # the default torch release line ("2.10"); None: names carry no line token
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,7 +2,9 @@
 
 :func:`expand_block` checks one block's lists and references, forms every combination, drops
 those an ``exclude`` matches, applies the block's ``override`` tables in order and names the
-variants (``<package>-<python>[-<cuda>]-<target's short form>[-<suffix>]``, :mod:`buildmatrix.targets`).
+variants (``<package>-<python>[-<cuda>]-<target's short form>[-torch<M>_<m>][-<suffix>]``: the target's
+short form from :mod:`buildmatrix.targets`, the torch line token when the variant's torch is not of the
+``[defaults] torch`` line, :func:`~buildmatrix.model.variant.line_token`).
 :func:`apply_overrides` applies the file's top-level [[override]] tables to the result, and
 :func:`check_names` checks the names of them all. Every variant made is held to the
 variant rules (:mod:`buildmatrix.model.rules`); stale excludes and overrides are problems.
@@ -19,7 +21,7 @@ from . import rules
 from .collect import Collector
 from .entries import Source, Tables
 from .matrix import unknown_name_message
-from .variant import Variant, name_core
+from .variant import Variant, line_token, name_core
 
 MAX_NAME = 200  # a variant name is a file name (<name>.nix): file systems allow 255 bytes
 LISTS = ("packages", "python", "cuda", "gpu", "isa")
@@ -125,8 +127,10 @@ def _variant(facts: dict, suffix: str, settings: dict, t: Tables, origin: tuple[
     cuda = t.cudas[facts["cuda"]] if facts["cuda"] else None
     gpu = t.gpus[facts["gpu"]] if facts["gpu"] else None
     isa = t.isas[facts["isa"]] if facts["isa"] else None
-    core = name_core(python, targets.of(facts["target"]), cuda, gpu, isa) + (f"-{suffix}" if suffix else "")
     pin = t.pins[settings["pin"]]
+    source = t.sources[settings["torch"]] if settings.get("torch") else None
+    line = line_token(source.version if source else pin.torch, t.defaults.torch)
+    core = _core(name_core(python, targets.of(facts["target"]), cuda, gpu, isa), line, suffix)
     return Variant(
         name=f"{package.name}-{core}",
         package=package,
@@ -136,8 +140,9 @@ def _variant(facts: dict, suffix: str, settings: dict, t: Tables, origin: tuple[
         gpu=gpu,
         isa=isa,
         suffix=suffix,
+        line=line,
         pin=pin,
-        source=t.sources[settings["torch"]] if settings.get("torch") else None,
+        source=source,
         companion_sources=_companion_sources({}, settings, t),
         custom_description=settings.get("description", ""),
         env=tuple(sorted(settings.get("env", {}).items())),
@@ -153,6 +158,11 @@ def _companion_sources(base: dict, settings: dict, t: Tables) -> tuple[tuple[str
     out = dict(base)
     out.update({attr: t.sources[settings[attr]] for attr in spec.COMPANIONS if settings.get(attr)})
     return tuple((attr, out[attr]) for attr in spec.COMPANIONS if attr in out)
+
+
+def _core(core: str, line: str, suffix: str) -> str:
+    """The name after ``<package>-``: the name core, then the torch line token and the suffix where there are."""
+    return "-".join(part for part in (core, line, suffix) if part)
 
 
 def apply_overrides(overrides: list[dict], variants: list[Variant], t: Tables, c: Collector) -> list[Variant]:
@@ -189,7 +199,7 @@ def apply_overrides(overrides: list[dict], variants: list[Variant], t: Tables, c
 
 def _with_settings(v: Variant, ov: dict, t: Tables, origin: str) -> Variant:
     pin = t.pins[ov["pin"]] if "pin" in ov else v.pin
-    return replace(
+    out = replace(
         v,
         pin=pin,
         source=t.sources[ov["torch"]] if "torch" in ov else v.source,
@@ -200,6 +210,13 @@ def _with_settings(v: Variant, ov: dict, t: Tables, origin: str) -> Variant:
         cmake_flags=tuple(ov["cmake_flags"]) if "cmake_flags" in ov else v.cmake_flags,
         origin=(*v.origin, origin),
     )
+    line = line_token(out.torch_version, t.defaults.torch)
+    if line == v.line:
+        return out
+    # Another torch line: the name follows it (and so does the name of the torch a torchvision variant imports).
+    core = _core(name_core(v.python, v.target_info, v.cuda, v.gpu, v.isa), line, v.suffix)
+    requires = f"{v.package.requires}-{core}" if v.package.requires else None
+    return replace(out, line=line, name=f"{v.package.name}-{core}", requires=requires)
 
 
 def check_names(variants: list[Variant], c: Collector) -> dict[str, Variant]:
@@ -210,7 +227,7 @@ def check_names(variants: list[Variant], c: Collector) -> dict[str, Variant]:
             c.problem(
                 ("matrix",),
                 f"variant {v.name!r} is produced twice ({seen[v.name].origin[0]} and {v.origin[0]})",
-                "remove the overlap between the blocks (or give one a suffix)",
+                _twice_fix(seen[v.name], v),
             )
         seen[v.name] = v
         if len(v.name) > MAX_NAME:
@@ -226,6 +243,16 @@ def check_names(variants: list[Variant], c: Collector) -> dict[str, Variant]:
                 f"names must match {spec.NAME_RE} (no dots)",
             )
     return seen
+
+
+def _twice_fix(first: Variant, second: Variant) -> str:
+    lines = {first.torch_line, second.torch_line}
+    if len(lines) == 1 or None in lines:
+        return "remove the overlap between the blocks (or give one a suffix)"
+    return (
+        f"they build torch {first.torch_version} and {second.torch_version}: name the default torch line in "
+        "[defaults] torch (the other line's names then carry -torch<M>_<m>), or give one block a suffix"
+    )
 
 
 def origin_path(v: Variant) -> tuple:

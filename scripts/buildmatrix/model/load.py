@@ -63,6 +63,11 @@ def loads(text: str, path: Path | str = DEFAULT_FILE) -> Matrix:
 def _matrix(path: Path, t: Tables, variants: list[Variant]) -> Matrix:
     matrix = Matrix(path=path, variants=variants, **{f.name: getattr(t, f.name) for f in fields(Tables)})
     matrix.warnings.extend(pinfacts.unverified_warnings(matrix))
+    if t.defaults.torch and t.defaults.torch not in matrix.torch_lines:
+        matrix.warnings.append(
+            f"[defaults] torch = {t.defaults.torch!r}: no variant builds that line, so every name carries its line "
+            f"(the lines are: {matrix.describe_lines()})"
+        )
     unused = sorted(set(t.pins) - {v.pin.name for v in variants})
     if unused:
         matrix.warnings.append("pins no variant uses: " + ", ".join(unused))

@@ -1,8 +1,9 @@
 """The loaded model: axis tables plus every expanded variant, and the queries commands ask of it.
 
 :class:`Matrix` is what :func:`buildmatrix.model.load` returns. Its queries (``select``,
-``resolve``, ``with_dependencies``, ``torch_variant``) read the variants, never the file;
-a name or alias that names nothing raises UsageError with the closest spellings.
+``resolve``, ``with_dependencies``, ``torch_variant``, the torch lines: ``torch_lines``,
+``on_line``, ``line_alias``) read the variants, never the file; a name, alias or torch line
+that names nothing raises UsageError with the closest spellings or the lines there are.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from .entries import Tables
-from .variant import Variant
+from .variant import Variant, is_prerelease, line_token
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,11 +47,14 @@ class Matrix(Tables):
             out = [v for v in out if v.matches(key, values)]
         return out
 
-    def resolve(self, alias: str) -> list[Variant]:
+    def resolve(self, alias: str, torch: str | None = None) -> list[Variant]:
         """Variants an alias names: a full name, ``sm120-avx`` (defaults) or ``cuda13_1-sm120-avx``.
 
-        An alias the defaults lack but exactly one other CUDA version has (``sm70-avx2``
-        built only with CUDA 12.9) names that one; several raise, listing the spellings."""
+        ``torch`` ("2.9") names another torch line: its token is appended first (:meth:`line_alias`),
+        so ``resolve("sm120-avx", "2.9")`` is ``resolve("sm120-avx-torch2_9")``. An alias the
+        defaults lack but exactly one other CUDA version has (``sm70-avx2`` built only with
+        CUDA 12.9) names that one; several raise, listing the spellings."""
+        alias = self.line_alias(alias, torch)
         if alias in self.by_name:
             return [self.by_name[alias]]
         found = [
@@ -64,8 +68,17 @@ class Matrix(Tables):
             )
         ]
         if not found:
-            elsewhere = sorted({f"{v.cuda.token}-{v.short}" for v in self.variants if v.short == alias and v.cuda})
-            elsewhere += sorted({v.name for v in self.variants if v.short == alias and not v.cuda})
+            same = [v for v in self.variants if v.short == alias]
+            usual = [v for v in same if v.python.version == self.defaults.python and v.package.name in self.defaults.packages]
+            if same and not usual:  # only at other Pythons (sm70 on the 2.9 line: 3.11, 3.12): the full names
+                names = sorted(v.name for v in same)
+                raise UsageError(
+                    f"{alias!r} is built only for Python {', '.join(sorted({v.python.version for v in same}))}, "
+                    f"not the default {self.defaults.python}; name a variant: {', '.join(names[:8])}"
+                    + (f" … (+{len(names) - 8})" if len(names) > 8 else "")
+                )
+            elsewhere = sorted({f"{v.cuda.token}-{v.short}" for v in usual if v.cuda})
+            elsewhere += sorted({v.name for v in same if not v.cuda})
             if len(elsewhere) == 1 and elsewhere[0] != alias:  # one CUDA version only (sm70-avx2 on 12.9): that one
                 return self.resolve(elsewhere[0])
             if elsewhere:
@@ -86,6 +99,50 @@ class Matrix(Tables):
             for v in self.resolve(n):
                 wanted.update({v.name, self.torch_variant(v).name})
         return [v for v in self.variants if v.name in wanted]
+
+    @cached_property
+    def torch_lines(self) -> dict[str, list[Variant]]:
+        """Every torch release line the variants build ("2.9", "2.10", the nightly's "2.11"), oldest first."""
+        lines: dict[str, list[Variant]] = {}
+        for v in self.variants:
+            if v.torch_line:
+                lines.setdefault(v.torch_line, []).append(v)
+        return dict(sorted(lines.items(), key=lambda kv: tuple(int(x) for x in kv[0].split("."))))
+
+    def describe_lines(self) -> str:
+        """``2.8, 2.9, 2.10 (default), 2.11 (pre-release: nightly)``: the lines, as messages list them."""
+        out = []
+        for line, vs in self.torch_lines.items():
+            notes = ["default"] if line == self.defaults.torch else []
+            if all(is_prerelease(v.torch_version) for v in vs):
+                notes.append("pre-release: " + ", ".join(sorted({v.suffix for v in vs if v.suffix}) or ["no suffix"]))
+            out.append(line + (f" ({'; '.join(notes)})" if notes else ""))
+        return ", ".join(out)
+
+    def on_line(self, line: str, variants: Iterable[Variant] | None = None) -> list[Variant]:
+        """The ``variants`` (default: all) whose torch is of release line ``line`` ("2.9"); an unknown line raises."""
+        line = line.strip()
+        if line not in self.torch_lines:
+            raise UsageError(f"no torch line {line!r} in {self.path.name}; the lines are: {self.describe_lines()}")
+        return [v for v in (self.variants if variants is None else variants) if v.torch_line == line]
+
+    def line_alias(self, alias: str, line: str | None) -> str:
+        """``alias`` spelled for torch line ``line``: ``sm120-avx`` + ``2.9`` -> ``sm120-avx-torch2_9``.
+
+        The default line (and a file without one) adds nothing; so ``--torch 2.9`` and the
+        token are two spellings of one alias. A line whose torch is a pre-release has no token
+        (its block suffix names it): asking for it raises, naming its aliases."""
+        if not line:
+            return alias
+        vs = self.on_line(line)
+        if all(is_prerelease(v.torch_version) for v in vs):
+            shorts = ", ".join(sorted({v.short for v in vs})[:6])
+            raise UsageError(
+                f"torch line {line} is a pre-release ({vs[0].torch_version}): its names carry their block's suffix, "
+                f"not a line token; name one of: {shorts}"
+            )
+        token = line_token(f"{line}.0", self.defaults.torch)
+        return f"{alias}-{token}" if token else alias
 
     def torch_variant(self, v: Variant) -> Variant:
         """The variant that provides ``v``'s torch (``v`` itself for pytorch)."""

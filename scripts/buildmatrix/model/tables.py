@@ -59,7 +59,7 @@ def read(raw: dict, path: Path, c: Collector) -> Tables:
         for i, isa in enumerate(gpus[n].isas or ()):
             c.ref(("gpu", n, "isas", i), isa, isas, "ISA", "isa")
     d = raw["defaults"]
-    defaults = Defaults(python=d["python"], cuda=d["cuda"], packages=tuple(d["packages"]))
+    defaults = Defaults(python=d["python"], cuda=d["cuda"], packages=tuple(d["packages"]), torch=d.get("torch"))
     c.ref(("defaults", "python"), defaults.python, pythons, "Python version", "python")
     c.ref(("defaults", "cuda"), defaults.cuda, cudas, "CUDA version", "cuda")
     for i, p in enumerate(defaults.packages):

@@ -3,6 +3,11 @@
 A :class:`Variant` is one fully resolved build (what `invoke show NAME` prints). Its
 properties are pure functions of its fields; target-specific wording comes from the
 target's record (:mod:`buildmatrix.targets`), never from a test of the target's name.
+
+Names: ``<package>-<name core>[-<line>][-<suffix>]``. The core is :func:`name_core`; the
+line token (:func:`line_token`, ``torch2_9``) is there when the variant's torch release line
+differs from ``[defaults] torch``; the suffix is the block's. The alias (:attr:`Variant.short`)
+is the target's short form plus the same line token and suffix.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from packaging.version import InvalidVersion, Version
 
 from .. import spec, targets
 from .entries import Cuda, Gpu, Isa, Package, Patch, Pin, Python, Source
@@ -28,6 +35,7 @@ class Variant:
     isa: Isa | None
     suffix: str
     pin: Pin
+    line: str = ""  # the torch line token of the name ("torch2_9"); "" on the default line (line_token)
     source: Source | None  # the torch source (a companion's is that of the torch it reuses)
     companion_sources: tuple[tuple[str, Source], ...]  # (package attr, source) the settings name, e.g. torchvision
     custom_description: str
@@ -62,6 +70,11 @@ class Variant:
     @property
     def torch_version(self) -> str:
         return self.source.version if self.source else self.pin.torch
+
+    @property
+    def torch_line(self) -> str | None:
+        """The release line of this variant's torch: "2.9" for 2.9.1, "2.11" for 2.11.0a0 (None if unknown)."""
+        return release_line(self.torch_version) if self.torch_version else None
 
     @property
     def companion_source(self) -> Source | None:
@@ -127,7 +140,7 @@ class Variant:
     def short(self) -> str:
         """The alias part of the name: ``sm120-avx``, ``cpu-avx2``, ``darwin-mps``."""
         core = self.target_info.short_of(cuda=self.cuda, gpu=self.gpu, isa=self.isa)
-        return f"{core}-{self.suffix}" if self.suffix else core
+        return "-".join(part for part in (core, self.line, self.suffix) if part)
 
     @property
     def torch_key(self) -> tuple:
@@ -175,6 +188,7 @@ class Variant:
             "platform": self.platform,
             "suffix": self.suffix or None,
             "torch_version": self.torch_version,
+            "torch_line": self.torch_line,
             "pin": self.pin.name,
             "pin_rev": self.pin.rev,
             "source": self.source.name if self.source else None,
@@ -193,6 +207,37 @@ def name_core(python: Python, target: targets.Target, cuda: Cuda | None, gpu: Gp
     """The name between package and suffix: ``python313-cuda13_0-sm90-avx2``, ``python313-cpu-avx2``."""
     tokens = [python.token, *([cuda.token] if cuda else []), target.short_of(cuda=cuda, gpu=gpu, isa=isa)]
     return "-".join(tokens)
+
+
+def release_line(version: str) -> str | None:
+    """``"2.9.1"`` -> ``"2.9"``, ``"2.11.0a0+gitf3b7280"`` -> ``"2.11"``; None for text that is no version."""
+    try:
+        release = Version(version).release
+    except InvalidVersion:
+        return None
+    return f"{release[0]}.{release[1] if len(release) > 1 else 0}"
+
+
+def is_prerelease(version: str) -> bool:
+    """Whether ``version`` is a pre-release or development build (a nightly: ``2.11.0a0+git…``)."""
+    try:
+        v = Version(version)
+    except InvalidVersion:
+        return False
+    return v.is_prerelease or v.is_devrelease
+
+
+def line_token(torch_version: str | None, default_line: str | None) -> str:
+    """The name token of a torch line: ``torch2_9`` when ``torch_version``'s release line is not ``default_line``.
+
+    "" on the default line, without a default line (a single-line file), for an unknown
+    torch, and for a pre-release torch: a nightly's block ``suffix`` names it instead."""
+    if not default_line or not torch_version or is_prerelease(torch_version):
+        return ""
+    line = release_line(torch_version)
+    if line is None or line == default_line:
+        return ""
+    return "torch" + line.replace(".", "_")
 
 
 def _cap_tuple(capability: str) -> tuple[int, int]:
