@@ -37,6 +37,7 @@ Testing hook: SMOKE_CHECK_CPUINFO=PATH reads CPU flags from PATH instead of
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import os
@@ -392,6 +393,24 @@ def roi_inputs(torch):
 # --------------------------------------------------------------------- main
 
 
+def importer(exp: dict, c: Checker, mods: dict, module: str, key: str):
+    """The ``import_<module>`` check of a companion package (torchvision, torchaudio): imported into
+    ``mods[key]``; missing is a failure when the expectations need it (``needs_<module>``), else a skip."""
+
+    def check():
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as exc:
+            if exp.get(f"needs_{module}"):
+                raise Failed(f"cannot import {module}: {first_line(exc)}") from None
+            raise Skipped(f"{module} is not part of this variant ({first_line(exc)})") from None
+        mods[key] = mod
+        c.info[module] = mod.__version__
+        return f"{module} {mod.__version__} from {os.path.dirname(mod.__file__)}"
+
+    return check
+
+
 def run_checks(exp: dict, c: Checker) -> None:
     """Every check, in order. Raises HardwareMismatch to skip the whole run."""
     target = exp.get("target", "cpu")
@@ -436,18 +455,7 @@ def run_checks(exp: dict, c: Checker) -> None:
 
     c.run("torch_version", torch_version, needs=("import_torch",))
 
-    def import_torchvision():
-        try:
-            import torchvision
-        except ImportError as exc:
-            if exp.get("needs_torchvision"):
-                raise Failed(f"cannot import torchvision: {first_line(exc)}") from None
-            raise Skipped(f"torchvision is not part of this variant ({first_line(exc)})") from None
-        mods["tv"] = torchvision
-        c.info["torchvision"] = torchvision.__version__
-        return f"torchvision {torchvision.__version__} from {os.path.dirname(torchvision.__file__)}"
-
-    c.run("import_torchvision", import_torchvision, needs=("import_torch",))
+    c.run("import_torchvision", importer(exp, c, mods, "torchvision", "tv"), needs=("import_torch",))
     tv = mods.get("tv")
 
     def torchvision_version():
@@ -796,18 +804,7 @@ def audio_checks(exp: dict, c: Checker, torch, dev: str | None) -> None:
     """torchaudio: import, version (paired with torch), extension, lfilter CPU and GPU, MelSpectrogram GPU."""
     mods: dict = {}
 
-    def import_torchaudio():
-        try:
-            import torchaudio
-        except ImportError as exc:
-            if exp.get("needs_torchaudio"):
-                raise Failed(f"cannot import torchaudio: {first_line(exc)}") from None
-            raise Skipped(f"torchaudio is not part of this variant ({first_line(exc)})") from None
-        mods["ta"] = torchaudio
-        c.info["torchaudio"] = torchaudio.__version__
-        return f"torchaudio {torchaudio.__version__} from {os.path.dirname(torchaudio.__file__)}"
-
-    c.run("import_torchaudio", import_torchaudio, needs=("import_torch",))
+    c.run("import_torchaudio", importer(exp, c, mods, "torchaudio", "ta"), needs=("import_torch",))
     ta = mods.get("ta")
     if ta is None:
         return
