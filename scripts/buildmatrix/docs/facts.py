@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .. import targets
 from ..errors import BuildMatrixError
 from ..model import Gpu, Isa, Matrix, Variant
+from ..model.variant import is_prerelease
 from .context import built_gpus, cap_key, sorted_isas, variant_key, ver
 
 NIXPKGS_TREE = "https://github.com/NixOS/nixpkgs/tree/"
@@ -92,9 +92,14 @@ def isas_of(m: Matrix, gpu: Gpu | None, target: str = "cuda") -> list[str]:
     return [i.name for i in sorted_isas(m) if i.name in names]
 
 
-def non_gpu_rows(m: Matrix, *, long: bool, extra: Callable[[targets.Target], str] | None = None) -> list[list[str]]:
-    """Picker rows for the targets without a GPU axis that have variants: hardware, "—", use, "—", ISAs
-    (and ``extra(target)`` as a last cell, when given).
+def release_lines(m: Matrix, keep) -> str:
+    """The release lines (not pre-releases) of the variants ``keep`` accepts, oldest first."""
+    return ", ".join(line for line, vs in m.torch_lines.items() if any(keep(v) and not is_prerelease(v.torch_version) for v in vs))
+
+
+def non_gpu_rows(m: Matrix, *, long: bool) -> list[list[str]]:
+    """Picker rows for the targets without a GPU axis that have variants: hardware, "—", use, "—", ISAs,
+    torch lines.
 
     ``long`` picks the QUICKSTART wording (``Target.picker_long``), otherwise the README's."""
     rows = []
@@ -103,7 +108,8 @@ def non_gpu_rows(m: Matrix, *, long: bool, extra: Callable[[targets.Target], str
             continue
         hardware, use = t.picker_long if long else t.picker
         isas = isas_of(m, None, t.name) if "isa" in t.axes else []
-        rows.append([hardware, "—", use, "—", ", ".join(isas) or "—", *([extra(t)] if extra else [])])
+        lines = release_lines(m, lambda v, t=t: v.target == t.name)
+        rows.append([hardware, "—", use, "—", ", ".join(isas) or "—", lines])
     return rows
 
 

@@ -18,9 +18,18 @@ from .context import (
     variant_key,
     ver,
 )
-from .facts import archspec_version, best_build, cudas_of, example_variants, isa_facts, isas_of, non_gpu_rows, pin_link
+from .facts import (
+    archspec_version,
+    best_build,
+    cudas_of,
+    example_variants,
+    isa_facts,
+    isas_of,
+    non_gpu_rows,
+    pin_link,
+    release_lines,
+)
 from .markdown import code, table
-from .readme import release_lines
 
 
 @generator("decision-tree")
@@ -37,7 +46,7 @@ def gen_decision_tree(ctx: Context) -> str:
             use = code(b.name) if b.name == g.name else f"{code(b.name)} (SASS-compatible; there is no {g.name} build)"
             lines = release_lines(m, lambda v, b=b: v.gpu is b)
             rows.append([products(g), g.capability, use, ", ".join(cudas_of(m, b)), ", ".join(isas_of(m, b)), lines])
-    rows += non_gpu_rows(m, long=True, extra=lambda t: release_lines(m, lambda v: v.target == t.name))
+    rows += non_gpu_rows(m, long=True)
     out.append(table(["Your GPU", "Compute capability", "Use", "CUDA versions", "CPU ISAs built for it", "torch lines"], rows))
     if m.defaults.torch and any(v.line for v in m.variants):
         out.append(

@@ -6,7 +6,6 @@ from collections import Counter, defaultdict
 
 from .. import ledger, targets
 from ..model import Matrix
-from ..model.variant import is_prerelease
 from .context import (
     ACTION_DONE,
     Context,
@@ -20,7 +19,7 @@ from .context import (
     variant_key,
     ver,
 )
-from .facts import best_build, cudas_of, example_variants, isas_of, non_gpu_rows
+from .facts import best_build, cudas_of, example_variants, isas_of, non_gpu_rows, release_lines
 from .markdown import code, table
 
 
@@ -80,11 +79,6 @@ def _line_note(m: Matrix) -> str:
     return text
 
 
-def release_lines(m: Matrix, keep) -> str:
-    """The release lines (not pre-releases) of the variants ``keep`` accepts, oldest first."""
-    return ", ".join(line for line, vs in m.torch_lines.items() if any(keep(v) and not is_prerelease(v.torch_version) for v in vs))
-
-
 def _first_alias(m: Matrix) -> str:
     ex = example_variants(m)
     return ex[0][0] if ex else min(m.variants, key=lambda v: variant_key(m, v)).short
@@ -118,5 +112,5 @@ def gen_gpu_picker(ctx: Context) -> str:
         use = code(b.name) + ("" if b.name == g.name else f" (no {g.name} build; SASS-compatible)")
         lines = release_lines(m, lambda v, b=b: v.gpu is b)
         rows.append([products(g, 3), g.capability, use, ", ".join(cudas_of(m, b)), ", ".join(isas_of(m, b)), lines])
-    rows += non_gpu_rows(m, long=False, extra=lambda t: release_lines(m, lambda v: v.target == t.name))
+    rows += non_gpu_rows(m, long=False)
     return table(["Your GPU", "Compute capability", "Use", "CUDA", "CPU ISAs", "torch lines"], rows)
