@@ -78,6 +78,8 @@ def test_every_recipe_evaluates_shares_torch_and_builds_one_sm(derived):
     assert f"{report.torch_ratio:.2f}" == "1.00"
     assert len(report.arch_entries) == sum(1 for v in m.variants if v.requires and v.gpu)
     assert set(report.arch_entries.values()) <= {1}
+    assert all(shared == total for shared, total in report.sharing.values()), report.sharing
+    assert sum(total for _, total in report.sharing.values()) == sum(1 for v in m.variants if v.requires)
 
 
 def test_docs_are_in_sync_and_their_counts_are_the_model_s(derived):

@@ -12,6 +12,7 @@ import pytest
 from buildmatrix import builds, choice, cli, detect, model
 from buildmatrix.errors import UsageError
 from buildmatrix.model.variant import is_prerelease, line_token, release_line
+from conftest import ROOT
 from mini import MINI, load_text, problems
 from textedit import mutate
 
@@ -267,3 +268,28 @@ def test_an_alias_only_other_pythons_build_names_the_variants(tmp_path):
         UsageError, match=r"built only for Python 3\.12, not the default 3\.13; name a variant: pytorch-python312-cpu-avx512"
     ):
         m.resolve("cpu-avx512")
+
+
+def test_the_pairing_advisory_speaks_only_when_the_pin_s_companion_does_not_pair():
+    """nixeval's advisory: a companion built from its pin's own release is named only when that
+    release is not the one PyTorch pairs with the variant's torch (2.8 ↔ 0.23 is silent)."""
+    from buildmatrix import nixcheck
+    from buildmatrix.model.rules import paired_release
+
+    m = model.load(ROOT / "variants.toml")
+    v = next(
+        (
+            x
+            for x in m.variants
+            if x.requires and not x.companion_source and paired_release(x.package.attr, x.torch_version)
+        ),
+        None,
+    )
+    if v is None:
+        pytest.skip("no companion built from its pin's own release in this variants.toml")
+    paired = paired_release(v.package.attr, v.torch_version)
+    good = {v.name: {"name": f"python3-{v.name}-{paired}.1"}}
+    assert nixcheck.advisories([v], good, {}) == []
+    bad = {v.name: {"name": f"python3-{v.name}-9.99.0"}}
+    (line,) = nixcheck.advisories([v], bad, {})
+    assert f"{v.package.attr} 9.99.0 against torch {v.torch_version}" in line and f"{paired} source" in line

@@ -38,9 +38,15 @@ class Walk:
         return not self.findings and not self.error
 
 
-def _builtin_fetchers(standins: dict[str, Path]) -> str:
-    """The Nix scope: builtins whose fetchers trace and return the stand-in of the rev they name."""
+def _builtin_fetchers(standins: dict[str, Path], recipes_dir: Path) -> str:
+    """The Nix scope: builtins whose fetchers trace and return the stand-in of the rev they name.
+
+    Only recipes (files under ``recipes_dir``) are imported with the scope: the stand-in's files
+    are imported plainly, so Nix parses and evaluates each once instead of once per recipe (they
+    trace their own fetches, ``traceFetches``).
+    """
     table = " ".join(f"{nix.string(rev)} = {nixrun.nix_path(d)};" for rev, d in standins.items())
+    recipes = nix.string(str(recipes_dir.resolve()) + "/")
     return f"""
   standins = {{ {table} }};
   revOf = url: builtins.head (builtins.match ".*/archive/([0-9a-f]{{40}})\\\\.tar\\\\.gz" url);
@@ -57,7 +63,12 @@ def _builtin_fetchers(standins: dict[str, Path]) -> str:
       fetchGit = args: trace "builtins.fetchGit" (args.url or args) (args.narHash or null) (throw "builtins.fetchGit is not walked");
       fetchTree = args: trace "builtins.fetchTree" (builtins.toJSON args) (args.narHash or null) (throw "builtins.fetchTree is not walked");
     }};
-    import = path: builtins.scopedImport scope path;
+    import =
+      path:
+      if builtins.substring 0 (builtins.stringLength {recipes}) (toString path) == {recipes} then
+        builtins.scopedImport scope path
+      else
+        builtins.import path;
   }};
 """
 
@@ -88,7 +99,7 @@ def walk(matrix: Matrix, root: Path, names=None, standin: Path | None = None) ->
                 for v in variants
                 if v.platform == platform
             )
-            items.append(f"(let\n{_builtin_fetchers(standins)}\nin [ {recipes} ])")
+            items.append(f"(let\n{_builtin_fetchers(standins, root / PKGS_DIR)}\nin [ {recipes} ])")
         expr = tmp / "walk.nix"
         expr.write_text("[\n" + "\n".join(items) + "\n]\n", encoding="utf-8")
         proc = nixrun.run_nix(["--eval", "--strict", "--json", "--readonly-mode"], expr)

@@ -20,6 +20,7 @@ from typing import Any
 
 from . import darwin, pinfacts
 from .model import Matrix, Variant
+from .model.rules import paired_release
 
 # Variables nixpkgs' own preConfigure and the recipes' build plumbing export: not switches.
 NOT_SWITCHES = frozenset(
@@ -72,6 +73,8 @@ class Report:
     torch_derivations: int = 0
     torch_configurations: int = 0
     arch_entries: dict[str, int] = field(default_factory=dict)  # GPU companion variant -> entries
+    # companion package -> [recipes whose torch is their pytorch recipe's very derivation, recipes]
+    sharing: dict[str, list[int]] = field(default_factory=dict)
     instantiated: int | None = None  # .drv files written; None when skipped
     wall_s: float = 0.0
     advisories: list[str] = field(default_factory=list)
@@ -103,7 +106,8 @@ class Report:
             "torch_derivations": self.torch_derivations,
             "torch_configurations": self.torch_configurations,
             "torch_ratio": None if self.torch_ratio is None else round(self.torch_ratio, 2),
-            "torchvision_gpu_variants": len(self.arch_entries),
+            "companion_gpu_variants": len(self.arch_entries),
+            "torch_shared": {pkg: {"shared": n, "recipes": total} for pkg, (n, total) in sorted(self.sharing.items())},
             "arch_entries_mean": None if self.arch_entries_mean is None else round(self.arch_entries_mean, 2),
             "arch_entries_max": max(self.arch_entries.values(), default=None),
             "instantiated": self.instantiated,
@@ -120,6 +124,12 @@ class Report:
             f"recipes evaluated: {self.evaluated} of {len(self.variants)}",
             f"distinct torch derivations / unique torch configurations: "
             f"{self.torch_derivations} / {self.torch_configurations} = {ratio} (target 1.00)",
+            "recipes whose torch is their pytorch recipe's derivation: "
+            + (
+                ", ".join(f"{pkg} {n}/{total} = {100 * n / total:.0f}%" for pkg, (n, total) in sorted(self.sharing.items()))
+                or "none"
+            )
+            + " (target 100%)",
             f"torchvision/torchaudio TORCH_CUDA_ARCH_LIST entries per GPU variant: {mean} "
             f"(max {f['arch_entries_max']}, {len(self.arch_entries)} variants; target 1)",
             "derivations instantiated: "
@@ -129,7 +139,7 @@ class Report:
                 else f"{self.instantiated} recipe .drv files written (with their inputs' .drv)"
             ),
             f"checks: {self.checks}, mismatches: {len(self.mismatches)}",
-            f"wall time: {self.wall_s:.1f} s (target < 60 s on 2 cores)",
+            f"recipe evaluation wall time: {self.wall_s:.1f} s",
         ]
         out += [f"advisory: {a}" for a in self.advisories]
         out += [f"MISMATCH {m.line()}" for m in self.mismatches]
@@ -365,8 +375,11 @@ def advisories(variants: Iterable[Variant], facts: dict[str, dict], pins: dict) 
             # The model does not know this companion's version: it is whatever the pin packages.
             pairing[(v.package.attr, f["name"].rsplit("-", 1)[-1], v.torch_version)].append(v.name)
     for (attr, have, torch), names in sorted(pairing.items()):
+        paired = paired_release(attr, torch)
+        if paired is None or have.startswith(paired + "."):
+            continue  # the pin's own release is the one paired with this torch
         out.append(
             f"{len(names)} {attr} recipes (e.g. {names[0]}) build the pin's {attr} {have} against torch {torch}; "
-            f"set a {attr} source in variants.toml to choose the paired release"
+            f"set a {attr} {paired} source in variants.toml to build the paired release"
         )
     return out

@@ -9,8 +9,9 @@ whose ``default.nix`` is the stand-in configured with that pin's facts and platf
 recipe, what it produced (drvPath, name, version, source, preConfigure text, cmakeFlags,
 MAGMA's patches, passthru, meta, the torch inside each torchvision / torchaudio, ...).
 ``evaluate_chunk`` runs ``nix-instantiate --eval --strict --json`` on it and splits a
-failing batch until each failing recipe stands alone; ``instantiate_chunk`` writes the
-``.drv`` files. Used by nixeval, plan and fetchwalk. Files are written only under the
+failing batch until each failing recipe stands alone; with ``write_drvs`` it evaluates in
+read-write mode, so the same pass also writes every ``.drv`` file it evaluates (one
+evaluation instead of an evaluation and an instantiation). Used by nixeval, plan and fetchwalk. Files are written only under the
 temporary directory a caller passes (and the Nix store, when instantiating).
 """
 
@@ -195,11 +196,8 @@ def write_standins(variants: Iterable[Variant], standin: Path, tmp: Path) -> dic
     return dirs
 
 
-def driver(entries: Sequence[Entry], standin: Path, instantiate: bool = False) -> str:
-    """The Nix expression: facts per recipe (or, to instantiate, the list of derivations)."""
-    if instantiate:
-        items = "\n".join(f"  (import {nix_path(e.recipe)} {{ buildmatrixNixpkgs = {nix_path(e.standin)}; }})" for e in entries)
-        return f"[\n{items}\n]\n"
+def driver(entries: Sequence[Entry], standin: Path) -> str:
+    """The Nix expression: facts per recipe."""
     items = "\n".join(
         f"    {nix.attr_name(e.variant.name)} = recipe {nix.string(e.kind)} {nix_path(e.recipe)} {nix_path(e.standin)};"
         for e in entries
@@ -236,30 +234,26 @@ def run_nix(args: list[str], expr_file: Path) -> subprocess.CompletedProcess:
     return subprocess.run([exe, *args, str(expr_file)], capture_output=True, text=True, env=nix_env())
 
 
-def evaluate_chunk(entries: list[Entry], standin: Path, tmp: Path, tag: str) -> tuple[dict[str, dict], dict[str, str], dict]:
-    """Facts for each entry; a failing batch is split until the failing recipes are alone."""
+def evaluate_chunk(
+    entries: list[Entry], standin: Path, tmp: Path, tag: str, write_drvs: bool = False
+) -> tuple[dict[str, dict], dict[str, str], dict]:
+    """Facts for each entry; a failing batch is split until the failing recipes are alone.
+
+    ``write_drvs``: evaluate in read-write mode, so every derivation whose drvPath is read is
+    written to the store (its ``.drv`` and its inputs' ``.drv``), as ``nix-instantiate`` would.
+    """
     expr = tmp / f"driver-{tag}.nix"
     expr.write_text(driver(entries, standin), encoding="utf-8")
-    proc = run_nix(["--eval", "--strict", "--json", "--readonly-mode"], expr)
+    proc = run_nix(["--eval", "--strict", "--json", "--read-write-mode" if write_drvs else "--readonly-mode"], expr)
     if proc.returncode == 0:
         data = json.loads(proc.stdout)
         return data["recipes"], {}, data["pins"]
     if len(entries) == 1:
         return {}, {entries[0].variant.name: error_text(proc.stderr)}, {}
     half = len(entries) // 2
-    facts_a, errors_a, pins_a = evaluate_chunk(entries[:half], standin, tmp, tag + "a")
-    facts_b, errors_b, pins_b = evaluate_chunk(entries[half:], standin, tmp, tag + "b")
+    facts_a, errors_a, pins_a = evaluate_chunk(entries[:half], standin, tmp, tag + "a", write_drvs)
+    facts_b, errors_b, pins_b = evaluate_chunk(entries[half:], standin, tmp, tag + "b", write_drvs)
     return {**facts_a, **facts_b}, {**errors_a, **errors_b}, pins_a or pins_b
-
-
-def instantiate_chunk(entries: list[Entry], standin: Path, tmp: Path, tag: str) -> list[str]:
-    """Write the .drv files of these recipes (and their inputs); the top-level .drv paths."""
-    expr = tmp / f"instantiate-{tag}.nix"
-    expr.write_text(driver(entries, standin, instantiate=True), encoding="utf-8")
-    proc = run_nix([], expr)
-    if proc.returncode != 0:
-        return []
-    return [ln.strip() for ln in proc.stdout.splitlines() if ln.strip().endswith(".drv")]
 
 
 def store_writable() -> bool:
