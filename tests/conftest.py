@@ -50,3 +50,14 @@ def require_tool(name: str) -> str:
     if os.environ.get("BUILDMATRIX_REQUIRE_NIX") == "1":
         pytest.fail(f"{name} is required (BUILDMATRIX_REQUIRE_NIX=1) but not on PATH; install nix-bin")
     pytest.skip(f"{name} not on PATH (apt-get install nix-bin)")
+
+
+# The longest tests (each runs the suite or the documented commands in a clone) start first, so
+# that under pytest-xdist (`-n auto`, pyproject.toml) the other workers fill the time beside them
+# instead of waiting for them at the end. Order does not change what any test proves.
+_FIRST = ("test_maintainer_loop.py", "test_doc_commands.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(_FIRST)))

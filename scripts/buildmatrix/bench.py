@@ -109,6 +109,13 @@ def command_figures(root: Path) -> list[str]:
             times.append(time.perf_counter() - start)
         out.append(f"  `invoke gen --check` wall (median of 3)   {statistics.median(times):.2f} s   (target < 1 s)")
     nox = _tool("nox")
+    if nox:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            subprocess.run([nox, "-l"], cwd=root, capture_output=True, check=True)
+            times.append(time.perf_counter() - start)
+        out.append(f"  `nox -l` wall (median of 3)               {statistics.median(times):.2f} s")
     if not (nox and shutil.which("nix-instantiate")):
         return out + ["  `nox -s eval`: skipped (needs nox and nix-instantiate)"]
     for run in ("first", "second"):
