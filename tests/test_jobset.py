@@ -83,8 +83,8 @@ def test_the_shipped_jobset_evaluates_with_every_job_and_full_torch_sharing(ship
         expected[v.platform] = expected.get(v.platform, 0) + 1
     assert report.jobs == dict(sorted(expected.items()))
     torchvisions = [v for v in shipped.variants if v.requires]
-    assert report.torchvision_jobs == len(torchvisions) > 0
-    assert report.sharing == report.torchvision_jobs
+    assert report.companion_jobs == len(torchvisions) > 0
+    assert report.sharing == report.companion_jobs
     assert report.ok
     assert report.wall_s > 0
 
@@ -126,7 +126,7 @@ def test_a_jobset_whose_torchvision_rebuilds_torch_is_caught(scratch, shipped):
     jobset.write(shipped, scratch)
     report = jobset.evaluate(shipped, scratch)
     assert not report.ok
-    assert report.sharing == report.torchvision_jobs - 1
+    assert report.sharing == report.companion_jobs - 1
     assert any(tv.name in p and "is not the derivation" in p for p in report.problems)
 
 

@@ -105,7 +105,7 @@ def test_the_jobset_lists_every_variant_and_shares_every_torch(derived):
     assert report.problems == [], (how, report.problems[:5])
     platforms = {v.platform for v in m.variants}
     assert report.jobs == {p: sum(1 for v in m.variants if v.platform == p) for p in sorted(platforms)}
-    assert report.sharing == report.torchvision_jobs == sum(1 for v in m.variants if v.requires)
+    assert report.sharing == report.companion_jobs == sum(1 for v in m.variants if v.requires)
 
 
 def test_the_workflow_has_a_build_job_per_torch_configuration(derived):

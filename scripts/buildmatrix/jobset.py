@@ -165,14 +165,14 @@ class JobsetReport:
 
     jobs: dict[str, int] = field(default_factory=dict)  # platform -> jobs evaluated
     expected: dict[str, int] = field(default_factory=dict)  # platform -> variants in the model
-    torchvision_jobs: int = 0
-    sharing: int = 0  # torchvision jobs whose torch is their pytorch job's derivation
+    companion_jobs: int = 0
+    sharing: int = 0  # torchvision/torchaudio jobs whose torch is their pytorch job's derivation
     problems: list[str] = field(default_factory=list)
     wall_s: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return not self.problems and self.jobs == self.expected and self.sharing == self.torchvision_jobs
+        return not self.problems and self.jobs == self.expected and self.sharing == self.companion_jobs
 
     @property
     def total(self) -> int:
@@ -180,12 +180,12 @@ class JobsetReport:
 
     def lines(self) -> list[str]:
         per = ", ".join(f"{p} {n}" for p, n in self.jobs.items()) or "none"
-        share = f"{self.sharing} / {self.torchvision_jobs}" + (
-            f" = {100 * self.sharing / self.torchvision_jobs:.0f}%" if self.torchvision_jobs else ""
+        share = f"{self.sharing} / {self.companion_jobs}" + (
+            f" = {100 * self.sharing / self.companion_jobs:.0f}%" if self.companion_jobs else ""
         )
         out = [
             f"jobset {JOBS_FILE}: {self.total} jobs ({per})",
-            f"jobset torchvision jobs whose torch is their pytorch job's derivation: {share} (target 100%)",
+            f"jobset torchvision/torchaudio jobs whose torch is their pytorch job's derivation: {share} (target 100%)",
             f"jobset evaluation: {self.wall_s:.1f} s (one nix-instantiate --eval --strict, stand-in nixpkgs)",
         ]
         return out + [f"JOBSET {p}" for p in self.problems]
@@ -194,7 +194,7 @@ class JobsetReport:
         return {
             "jobs": self.jobs,
             "total": self.total,
-            "torchvision_jobs": self.torchvision_jobs,
+            "companion_jobs": self.companion_jobs,
             "sharing": self.sharing,
             "problems": self.problems,
             "wall_s": round(self.wall_s, 2),
@@ -240,7 +240,7 @@ def evaluate(matrix: Matrix, root: Path, standin: Path | None = None) -> JobsetR
                 report.problems.append(f"{platform}.{v.name}: system is {job['system']}, not {platform}")
             if not v.requires:
                 continue
-            report.torchvision_jobs += 1
+            report.companion_jobs += 1
             torch_job = got.get(v.requires)
             wanted = [torch_job["drvPath"]] if torch_job else None
             if job["torchDrvPaths"] == wanted:
