@@ -331,3 +331,13 @@ def test_every_accepted_variant_maps_back_to_an_anchor_name_that_maps_to_it(root
         assert anchor in names[v.name]
     # the publish checkouts live under a git-ignored directory: they never dirty the user's tree
     assert subprocess.run(["git", "check-ignore", "-q", str(anchorpublish.WORK_DIR)], cwd=root).returncode == 0
+
+
+def test_a_failing_flox_publish_is_recorded_and_stops(repo, case, tmp_path, monkeypatch, capsys):
+    m, v, anchor = case
+    monkeypatch.setenv("FAKE_FLOX_MODE", "fail")
+    rc, out = run(repo, v.name, capsys)
+    assert rc == 1 and f"error: flox publish {anchor} failed" in out, out
+    rec = ledger.read(repo)[-1]
+    assert (rec.variant, rec.action, rec.status, rec.extra["anchor_name"]) == (v.name, "publish", "failed", anchor)
+    assert git(repo, "status", "--porcelain") == "" and git(repo, "branch", "--format=%(refname:short)") == "main"

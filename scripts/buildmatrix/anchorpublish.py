@@ -175,7 +175,11 @@ class Plan:
         return data
 
     def render(self) -> str:
-        prev = f"tip {self.previous[:12]} (the new commit's first parent)" if self.previous else "new branch"
+        prev = (
+            f"tip {self.previous[:12]} (first parent of the new commit; reused if the tree is the same)"
+            if self.previous
+            else "new branch"
+        )
         lines = [
             f"  source:   {self.source_branch or 'detached HEAD'} at {self.head[:12]}"
             + (f" (upstream remote {self.remote} = {self.url})" if self.remote else " (no upstream remote)"),
