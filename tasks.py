@@ -144,13 +144,20 @@ def bench(c):
         "stability": "flox --stability (the nixpkgs catalog revision)",
         "no_smoke_required": "publish without an ok smoke record from matching hardware",
         "check": "only check the guards; publish nothing",
+        "torch": "the torch line of NAME (2.9): appends its token, so an anchor name works",
+        "as_anchor": "publish a non-default torch line's variant under its anchor name (from a publish/<line> branch)",
+        "dry_run": "with --as-anchor: print the plan (guards, branch, files, commands); change nothing",
+        "json": "with --as-anchor: print the plan as JSON; change nothing",
     }
 )
-def publish(c, name, org="", stability="", no_smoke_required=False, check=False):
+def publish(
+    c, name, org="", stability="", no_smoke_required=False, check=False, torch="", as_anchor=False, dry_run=False, json=False
+):
     """Publish variants with `flox publish`, behind guards (clean tree, pushed HEAD, ledger shows built + smoke-tested)."""
-    from buildmatrix import publish as publish_module
+    from buildmatrix import anchorpublish
 
-    _done(publish_module.cmd_publish(str(ROOT), FILE, name, org, stability, no_smoke_required, check))
+    args = (stability, no_smoke_required, check, torch, as_anchor, dry_run, json)
+    _done(anchorpublish.cmd_publish(str(ROOT), FILE, name, org, *args))
 
 
 @task(

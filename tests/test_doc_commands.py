@@ -52,9 +52,9 @@ SKIP = {
 SKIP_PATTERNS = [  # whole families of commands, by the start of their text
     (r"^invoke pin ", f"{NETWORK}: nix-prefetch-url / nix-prefetch-git download the pinned source"),
     (
-        r"^invoke publish ",
-        f"runs the real `flox publish` ({NETWORK}, a Flox account, a pushed upstream); tests/test_builds.py runs every "
-        "guard and a publish against the fake flox and a local bare remote",
+        r"^invoke publish (?!.*--dry-run)",  # a --dry-run changes nothing and needs no upstream: it runs
+        f"runs the real `flox publish` ({NETWORK}, a Flox account, a pushed upstream); tests/test_builds.py and "
+        "tests/test_publish_anchor.py run every guard and a publish against the fake flox and a local bare remote",
     ),
     (
         r"^invoke push ",

@@ -232,6 +232,65 @@ def publish_argv(name: str, org: str, stability: str | None = None) -> list[str]
     return argv + [name]
 
 
+def run_one(
+    root: Path,
+    variant: str,
+    argv: list[str],
+    *,
+    cwd: Path,
+    org: str,
+    stability: str,
+    extra: Mapping | None = None,
+    label: str = "",
+) -> int:
+    """Run one ``flox publish`` in ``cwd``, streamed to ``root/logs/publish-<variant>.log``; append its record to ``root``'s ledger.
+
+    Returns EXIT_OK or EXIT_FAILED (after saying so; later packages are the caller's to skip).
+    ``extra`` adds to the record's extra fields; ``label`` is what the messages call the package
+    (default: the variant).
+    """
+    label = label or variant
+    log = floxrun.LOG_DIR / f"publish-{variant}.log"
+    print(f"publish: {' '.join(argv)} (log {log})")
+    start, t0, rev = ledger.now(), time.time(), ledger.git_rev(root)
+    rc, error = None, None
+    try:
+        rc = floxrun.run_streamed(argv, cwd=cwd, env=os.environ, log_path=root / log, header=f"== {' '.join(argv)}\n")
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        status, detail = floxrun.describe_exit(rc)
+        if rc is None and error is not None and not isinstance(error, KeyboardInterrupt):
+            status, detail = floxrun.STATUS_FAILED, f"could not run flox: {error!r}"
+        ledger.append(
+            root,
+            ledger.Record(
+                variant=variant,
+                action="publish",
+                status=status,
+                start=start,
+                end=ledger.now(),
+                git_rev=rev,
+                host=ledger.host_name(),
+                hardware=hostinfo.hardware_summary(),
+                log=str(log),
+                detail=detail,
+                extra={
+                    "org": org,
+                    "stability": stability,
+                    "argv": argv,
+                    "duration_s": round(time.time() - t0, 1),
+                    **dict(extra or {}),
+                },
+            ),
+        )
+    if status != floxrun.STATUS_OK:
+        _err(f"error: flox publish {label} {status} ({detail}); see {log}. Later variants were not published.")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 @guarded
 def cmd_publish(
     root: str | Path,
@@ -241,14 +300,15 @@ def cmd_publish(
     stability: str = "",
     no_smoke_required: bool = False,
     check_only: bool = False,
+    torch: str = "",
 ) -> int:
-    """Check the guards, then ``flox publish`` each variant ``name`` resolves to. Exit 0/1/2."""
+    """Check the guards, then ``flox publish`` each variant ``name`` (``--torch`` line) resolves to. Exit 0/1/2."""
     root = Path(root)
     if not org:
         _err("error: --org ORG is required (your Flox user name or organisation)")
         return EXIT_BAD_INPUT
     m = load(file)
-    variants = builds.resolve_target(m, name)
+    variants = builds.resolve_target(m, name, torch or None)
     guards = check_guards(root, m, variants, no_smoke_required=no_smoke_required)
     failed = [g for g in guards if not g.ok]
     print(f"publish {', '.join(v.name for v in variants)} to {org}:")
@@ -261,38 +321,7 @@ def cmd_publish(
         print("all guards hold (--check: nothing published)")
         return EXIT_OK
     for v in variants:
-        argv = publish_argv(v.name, org, stability or None)
-        log = floxrun.LOG_DIR / f"publish-{v.name}.log"
-        print(f"publish: {' '.join(argv)} (log {log})")
-        start, t0, rev = ledger.now(), time.time(), ledger.git_rev(root)
-        rc, error = None, None
-        try:
-            rc = floxrun.run_streamed(argv, cwd=root, env=os.environ, log_path=root / log, header=f"== {' '.join(argv)}\n")
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            status, detail = floxrun.describe_exit(rc)
-            if rc is None and error is not None and not isinstance(error, KeyboardInterrupt):
-                status, detail = floxrun.STATUS_FAILED, f"could not run flox: {error!r}"
-            ledger.append(
-                root,
-                ledger.Record(
-                    variant=v.name,
-                    action="publish",
-                    status=status,
-                    start=start,
-                    end=ledger.now(),
-                    git_rev=rev,
-                    host=ledger.host_name(),
-                    hardware=hostinfo.hardware_summary(),
-                    log=str(log),
-                    detail=detail,
-                    extra={"org": org, "stability": stability, "argv": argv, "duration_s": round(time.time() - t0, 1)},
-                ),
-            )
-        if status != floxrun.STATUS_OK:
-            _err(f"error: flox publish {v.name} {status} ({detail}); see {log}. Later variants were not published.")
+        if run_one(root, v.name, publish_argv(v.name, org, stability or None), cwd=root, org=org, stability=stability) != EXIT_OK:
             return EXIT_FAILED
     print(f"published {', '.join(v.name for v in variants)} to {org}; `invoke ledger --promote` and a commit keep the record")
     return EXIT_OK
