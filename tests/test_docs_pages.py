@@ -16,7 +16,7 @@ from pathlib import Path
 import matrices
 import pytest
 import test_docs
-from buildmatrix import docs, edit, model
+from buildmatrix import docs, edit, model, pinfacts
 from buildmatrix.docs import DocsError
 from buildmatrix.model.variant import is_prerelease
 from mini import MINI, load_text
@@ -49,12 +49,19 @@ def assert_pages_are_the_lines(root: Path, m: model.Matrix) -> None:
     README's picker and QUICKSTART's decision tree link to them, and every link resolves."""
     pages = _pages_on_disk(root)
     assert set(pages) == _expected_pages(m)
+    unverified = []
     for line, vs in m.torch_lines.items():
         rel = str(docs.line_page(line))
         text = pages[rel]
         assert text.split("\n", 1)[0] == docs.PAGE_HEADER, rel
         assert f"# torch {line}" in text
         assert sorted(_listed(text)) == sorted(v.name for v in vs), rel
+        unverified += re.findall(r"`([^`]+)`", "".join(re.findall(r"^\*\*(?:pin|source) .*$", text, re.M)))
+    # Every variant that fetches something unverified is named once, on its line's page; the index counts them.
+    assert sorted(unverified) == sorted(pinfacts.unverified(m))
+    counts = test_docs._regions((root / "docs" / "BUILD_MATRIX.md").read_text(encoding="utf-8"))["unverified-fetches"]
+    rows = test_docs._tables(counts)[0][1:] if unverified else []
+    assert sum(int(r[3]) for r in rows) == len(unverified)
     index = test_docs._regions((root / "docs" / "BUILD_MATRIX.md").read_text(encoding="utf-8"))["torch-lines"]
     rows = [r for r in test_docs._tables(index)[0][1:]]
     assert [r[0].split()[0] for r in rows] == list(m.torch_lines)

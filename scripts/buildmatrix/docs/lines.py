@@ -1,8 +1,8 @@
 """The torch lines: one wholly generated page per line and their index, region ``torch-lines`` of docs/BUILD_MATRIX.md.
 
 A line's page (``docs/matrix/torch2_9.md``, :func:`render_page`) holds that line's facts, its
-SM × ISA grids (``sm-isa-grids``) and every variant it builds (``variant-matrix``), rendered
-with the line as the context's scope. :data:`LINE_PAGES` derives the pages from the model: one
+SM × ISA grids (``sm-isa-grids``), every variant it builds (``variant-matrix``) and those that
+fetch something unverified (``unverified-fetches``), rendered with the line as the context's scope. :data:`LINE_PAGES` derives the pages from the model: one
 per entry of ``Matrix.torch_lines``, a pre-release line (a nightly's 2.11) included. A new line
 gets its page from the next ``invoke docs``; a removed line's page is stale and deleted
 (:mod:`buildmatrix.docs.pages`).
@@ -20,6 +20,7 @@ from .context import GENERATORS, Context, built_gpus, generator, sorted_cudas, s
 from .facts import LINE_PAGES_DIR, line_link, line_page, pin_link
 from .markdown import code, table
 from .pages import PageSet
+from .pins import UNVERIFIED_HEADING
 
 INDEX = "docs/BUILD_MATRIX.md"
 VARIANTS_INTRO = (
@@ -118,7 +119,8 @@ def gen_torch_lines(ctx: Context) -> str:
 
 
 def render_page(ctx: Context) -> str:
-    """The page of torch line ``ctx.line``: title, the line's facts, its SM × ISA grids, its variants."""
+    """The page of torch line ``ctx.line``: title, the line's facts, its SM × ISA grids, its variants, and those of
+    them that fetch something unverified."""
     m, line = ctx.matrix, ctx.line
     vs = ctx.variants
     pkgs = Counter(v.package.name for v in vs)
@@ -151,6 +153,8 @@ def render_page(ctx: Context) -> str:
             "## Variants",
             VARIANTS_INTRO.format(evidence=ctx.link(INDEX + "#recorded-evidence")),
             GENERATORS["variant-matrix"](ctx),
+            f"## {UNVERIFIED_HEADING}",
+            GENERATORS["unverified-fetches"](ctx),
         ]
     )
 
