@@ -47,6 +47,13 @@ def line_label(m: Matrix, line: str) -> str:
     return line + (f" ({'; '.join(notes)})" if notes else "")
 
 
+def _note(m: Matrix, line: str) -> str:
+    """`` (default)``, `` (pre-release)`` or nothing: what a link to a line says besides its number."""
+    if line == m.defaults.torch:
+        return " (default)"
+    return " (pre-release)" if _prerelease(m.torch_lines[line]) else ""
+
+
 def _names(m: Matrix, line: str, vs: list[Variant]) -> str:
     """How the line's names are spelled: no token (the default line), ``-torch2_9``, or a pre-release's suffix."""
     parts = []
@@ -111,7 +118,7 @@ def gen_torch_lines(ctx: Context) -> str:
     for t in targets.without_gpu():
         if any(v.target == t.name for v in m.variants):
             grid.append([t.label, *("✓" if any(v.target == t.name for v in vs) else "—" for vs in lines.values())])
-    per_line = table(["Architecture", *(line_link(ctx, line) for line in lines)], grid)
+    per_line = table(["Architecture", *(line_link(ctx, line) + _note(m, line) for line in lines)], grid)
     return (
         f"{index}\n\n**Architectures per line**: the CUDA versions each line builds an architecture with "
         "(✓ = built, — = not on that line); a line's page has its SM × ISA grids and every variant.\n\n" + per_line
@@ -124,9 +131,7 @@ def render_page(ctx: Context) -> str:
     m, line = ctx.matrix, ctx.line
     vs = ctx.variants
     pkgs = Counter(v.package.name for v in vs)
-    others = [
-        line_link(ctx, other) + (" (default)" if other == m.defaults.torch else "") for other in m.torch_lines if other != line
-    ]
+    others = [line_link(ctx, other) + _note(m, other) for other in m.torch_lines if other != line]
     built = [g.name for g in sorted_gpus(m) if any(v.gpu and v.gpu.name == g.name for v in vs)]
     cudas = [c for c in sorted_cudas(m) if any(v.cuda and v.cuda.version == c for v in vs)]
     facts = [
