@@ -162,13 +162,13 @@ def publish(
 
 @task(
     help={
-        "check": "exit 1 if a generated region differs from variants.toml / the committed ledger",
+        "check": "exit 1 if a generated region or page differs from variants.toml / the committed ledger, or a page is stale",
         "json": "print what was (or would be) rewritten as JSON",
         "quiet": "print nothing but errors; the exit status says it all",
     }
 )
 def docs(c, check=False, json=False, quiet=False):
-    """Rewrite the generated regions of README.md and docs/*.md from variants.toml and the committed ledger."""
+    """Rewrite the generated regions of README.md and docs/*.md, and the pages docs/matrix/*.md, from variants.toml and the committed ledger."""
     from buildmatrix import docs as docs_module
 
     _done(docs_module.cmd_docs(str(ROOT), FILE, check, json, quiet))

@@ -176,6 +176,81 @@ def add_torchaudio(path: Path) -> list[str]:
     return [f"torchaudio-{v.name.split('-', 1)[1]}" for v in bases]
 
 
+def _line_key(line: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in line.split("."))
+
+
+def absent_line(m: model.Matrix) -> str:
+    """A release line the file does not build: the one below its oldest (2.7 below 2.8), else one above its newest."""
+    lines = sorted(map(_line_key, m.torch_lines))
+    major, minor = lines[0]
+    if minor > 0:
+        return f"{major}.{minor - 1}"
+    major, minor = lines[-1]
+    return f"{major}.{minor + 1}"
+
+
+def add_torch_line(path: Path) -> tuple[str, list[str]]:
+    """Build one pytorch variant of a torch line ``path`` lacks (:func:`absent_line`), from a torch source of that
+    line next to the first plain pytorch variant's configuration; (the line, the new names)."""
+    import tomlkit
+
+    m = model.load(path)
+    if not m.defaults.torch:
+        raise AssertionError(f"{path}: no [defaults] torch, so a second line of one configuration cannot be named")
+    line = absent_line(m)
+    base = next((v for v in m.variants if v.package.name == "pytorch" and not v.requires and not v.suffix), None)
+    if base is None:
+        raise AssertionError(f"{path}: no plain pytorch variant to build another torch line next to")
+    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
+    doc.setdefault("source", tomlkit.table())[f"line-{line}"] = {
+        "version": f"{line}.0",
+        "owner": "pytorch",
+        "repo": "pytorch",
+        "rev": f"v{line}.0",
+        "hash": "",
+        "fetch_submodules": True,
+        "fetcher": "fetchFromGitHub+submodules",
+        "unverified": "a test line: no hash recorded",
+    }
+    block = {
+        "name": f"line-{line.replace('.', '_')}",
+        "target": base.target,
+        "packages": ["pytorch"],
+        "python": [base.python.version],
+    }
+    for axis, value in (
+        ("cuda", base.cuda and base.cuda.version),
+        ("gpu", base.gpu and base.gpu.name),
+        ("isa", base.isa and base.isa.name),
+    ):
+        if value:
+            block[axis] = [value]
+    block.update({"pin": base.pin.name, "torch": f"line-{line}"})
+    if base.env:
+        block["env"] = dict(base.env)
+    if base.cmake_flags:
+        block["cmake_flags"] = list(base.cmake_flags)
+    doc["matrix"].append(block)
+    path.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    added = [v.name for v in model.load(path).variants if v.torch_line == line]
+    assert added, f"{path}: the block for torch line {line} produced no variant"
+    return line, added
+
+
+def remove_torch_line(path: Path) -> tuple[str, list[str]]:
+    """``invoke remove`` every variant of one torch line (not the default line; the one with the fewest variants);
+    (the line, the removed names)."""
+    m = model.load(path)
+    lines = [line for line in m.torch_lines if line != m.defaults.torch]
+    if not lines:
+        raise AssertionError(f"{path}: builds only its default torch line; no other line to remove")
+    line = min(lines, key=lambda x: (len(m.torch_lines[x]), _line_key(x)))
+    names = [v.name for v in m.torch_lines[line]]
+    edit.remove(path, names)
+    return line, names
+
+
 def derive(kind: str, dest: Path, root: Path = ROOT) -> tuple[Path, str]:
     """Write the ``kind`` matrix's inputs into ``dest``; return its variants.toml and what was edited."""
     copy_inputs(dest, root)
@@ -196,4 +271,10 @@ def derive(kind: str, dest: Path, root: Path = ROOT) -> tuple[Path, str]:
         return f, "invoke remove " + " ".join(names)
     if kind == "torchaudio-added":
         return f, "torchaudio added: " + " ".join(add_torchaudio(f))
+    if kind == "line-added":  # not in KINDS: the docs tests use it (tests/test_docs_pages.py)
+        line, names = add_torch_line(f)
+        return f, f"torch line {line} added: " + " ".join(names)
+    if kind == "line-removed":
+        line, names = remove_torch_line(f)
+        return f, f"torch line {line} removed: invoke remove " + " ".join(names)
     raise ValueError(kind)

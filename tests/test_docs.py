@@ -22,6 +22,16 @@ from textedit import mutate
 DOC_FILES = ["README.md", "docs/BUILDING.md", "docs/BUILD_MATRIX.md", "docs/QUICKSTART.md", "docs/variants.md"]
 
 
+def page_files(root: Path) -> list[str]:
+    """The generated per-line pages under ``root`` (docs/matrix/*.md whose first line is the marker)."""
+    return sorted(str(p.relative_to(root)) for p in (root / docs.LINE_PAGES_DIR).glob("*.md") if docs.is_generated_page(p))
+
+
+def page_of(v: model.Variant) -> str:
+    """The page that lists ``v``: its torch line's."""
+    return str(docs.line_page(v.torch_line))
+
+
 @pytest.fixture
 def docs_root(tmp_path: Path, root: Path) -> Path:
     """A copy of what `invoke docs` reads and writes: variants.toml, patches/, the ledger, README.md, docs/."""
@@ -37,7 +47,7 @@ def docs_root(tmp_path: Path, root: Path) -> Path:
 
 def _snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
     out = {}
-    for p in sorted([root / "README.md", *(root / "docs").glob("*.md")]):
+    for p in sorted([root / "README.md", *(root / "docs").glob("*.md"), *(root / docs.LINE_PAGES_DIR).glob("*")]):
         out[str(p.relative_to(root))] = (p.read_bytes(), p.stat().st_mtime_ns)
     return out
 
@@ -49,10 +59,13 @@ def _regions(text: str) -> dict[str, str]:
 
 
 def _all_regions(root: Path) -> dict[str, str]:
+    """Every region of the documents as ``file:region``, and every page whole as ``file:page``."""
     out = {}
     for rel in DOC_FILES:
         for name, body in _regions((root / rel).read_text(encoding="utf-8")).items():
             out[f"{rel}:{name}"] = body
+    for rel in page_files(root):
+        out[f"{rel}:page"] = (root / rel).read_text(encoding="utf-8")
     return out
 
 
@@ -72,8 +85,8 @@ def _tables(markdown: str) -> list[list[list[str]]]:
     return tables
 
 
-def _ctx(m: model.Matrix, records=None, file: str = "docs/BUILD_MATRIX.md") -> docs.Context:
-    return docs.Context(m, records or {}, PurePosixPath(file))
+def _ctx(m: model.Matrix, records=None, file: str = "docs/BUILD_MATRIX.md", line: str | None = None) -> docs.Context:
+    return docs.Context(m, records or {}, PurePosixPath(file), line)
 
 
 # -------------------------------------------------------------- in sync with the model
@@ -135,10 +148,19 @@ def test_counts_equal_the_model(shipped, root):
 
 
 def test_variant_matrix_lists_every_variant_once_in_findable_order(shipped):
-    text = docs.GENERATORS["variant-matrix"](_ctx(shipped))
-    names = re.findall(r"^\| `([^`]+)` \|", text, flags=re.M)
-    assert sorted(names) == sorted(v.name for v in shipped.variants)
-    assert names == [v.name for v in sorted(shipped.variants, key=lambda v: docs.variant_key(shipped, v))]
+    """Each line's page lists exactly that line's variants in order; together the pages list every variant once."""
+    listed = []
+    for line in shipped.torch_lines:
+        text = docs.GENERATORS["variant-matrix"](_ctx(shipped, file=str(docs.line_page(line)), line=line))
+        names = re.findall(r"^\| `([^`]+)` \|", text, flags=re.M)
+        on_line = [v for v in shipped.variants if v.torch_line == line]
+        assert names == [v.name for v in sorted(on_line, key=lambda v: docs.variant_key(shipped, v))], line
+        listed += names
+        _check_variant_rows(shipped, text)
+    assert sorted(listed) == sorted(v.name for v in shipped.variants)
+
+
+def _check_variant_rows(shipped: model.Matrix, text: str) -> None:
     for t in _tables(text):
         assert t[0] == ["Package name", "GPU", "SM", "CPU ISA", "CUDA", "Python", "torch", "Platform", "Status"]
         for row in t[1:]:
@@ -150,19 +172,23 @@ def test_variant_matrix_lists_every_variant_once_in_findable_order(shipped):
 
 
 def test_grids_mark_exactly_the_variants_of_the_model(shipped):
+    """Each line's page has one grid per CUDA version the line builds, marking exactly that line's variants."""
     m = shipped
-    text = docs.GENERATORS["sm-isa-grids"](_ctx(m))
-    sections = re.split(r"^#### ", text, flags=re.M)[1:]
     isas = [i.name for i in docs.sorted_isas(m)]
-    for c in m.cudas:
-        sec = next(s for s in sections if s.startswith(f"CUDA {c} "))
-        rows = _tables(sec)[0]
-        assert rows[0] == ["SM", *isas]
-        for row in rows[1:]:
-            gpu = row[0].split()[0]
-            for isa, mark in zip(isas, row[1:]):
-                present = [v for v in m.variants if v.cuda and v.cuda.version == c and v.gpu.name == gpu and v.isa.name == isa]
-                assert mark.startswith("✓") == any(not v.suffix for v in present), (c, gpu, isa, mark)
+    for line, on_line in m.torch_lines.items():
+        text = docs.GENERATORS["sm-isa-grids"](_ctx(m, file=str(docs.line_page(line)), line=line))
+        sections = re.split(r"^#### ", text, flags=re.M)[1:]
+        cudas = {v.cuda.version for v in on_line if v.cuda}
+        assert {s.split()[1] for s in sections if s.startswith("CUDA ")} == cudas, line
+        for c in cudas:
+            sec = next(s for s in sections if s.startswith(f"CUDA {c} "))
+            rows = _tables(sec)[0]
+            assert rows[0] == ["SM", *isas]
+            for row in rows[1:]:
+                gpu = row[0].split()[0]
+                for isa, mark in zip(isas, row[1:]):
+                    present = [v for v in on_line if v.cuda and v.cuda.version == c and v.gpu.name == gpu and v.isa.name == isa]
+                    assert mark.startswith("✓") == any(not v.suffix for v in present), (line, c, gpu, isa, mark)
 
 
 def test_the_model_facts_the_old_docs_got_wrong(shipped):
@@ -185,7 +211,7 @@ def test_the_model_facts_the_old_docs_got_wrong(shipped):
     assert said.group(2).split(", ") == [c for c in caps if gpu.runs_on(c)]
     assert said.group(3) is None or (not gpu.runs_on(said.group(3)) and int(said.group(3).split(".")[0]) > gpu.major)
     # No example names a variant that cannot exist (sm121 is aarch64-only).
-    for rel in DOC_FILES:
+    for rel in DOC_FILES + page_files(Path(__file__).resolve().parents[1]):
         text = (Path(__file__).resolve().parents[1] / rel).read_text(encoding="utf-8")
         assert not re.search(r"sm121-avx", text), rel
         assert "armv8.2-" not in text.replace("-march=armv8.2-a", ""), rel
@@ -238,10 +264,16 @@ def test_toml_examples_in_variants_md_parse_and_the_minimal_file_loads(root):
 
 
 def test_links_between_the_docs_resolve(root):
+    assert_links_resolve(root)
+
+
+def assert_links_resolve(root: Path) -> None:
+    """Every relative link of README.md, docs/*.md and the line pages names a file that exists and a heading in it."""
+
     def anchors(path: Path) -> set[str]:
         return {docs.slug(h) for h in re.findall(r"^#{1,6} (.+)$", path.read_text(encoding="utf-8"), flags=re.M)}
 
-    for rel in DOC_FILES:
+    for rel in DOC_FILES + page_files(root):
         path = root / rel
         text = path.read_text(encoding="utf-8")
         for target in re.findall(r"\]\(([^)\s]+)\)", text):
@@ -460,12 +492,16 @@ def test_an_added_variant_appears_in_every_table(docs_root):
     v = m.variant(added[0])
     g, isa = v.gpu, v.isa
     report = docs.sync(docs_root, m)
-    assert sorted(report.updated) == sorted(DOC_FILES)
+    # Every document, and of the pages only that of the line the variant went onto.
+    assert sorted(report.updated) == sorted(DOC_FILES + [page_of(v)])
     after = _all_regions(docs_root)
-    unchanged = {k for k in after if after[k] == before[k]}
+    assert after.keys() == before.keys()
+    unchanged = {k for k in after if after[k] == before[k] and not k.endswith(":page")}
     # Only regions that do not depend on the variant list stay as they were. The decision tree and the
     # GPU picker list GPU × CUDA × ISA, which another torch line may have built already.
-    same_hw = any(x.gpu is not None and (x.gpu.name, x.cuda.version, x.isa.name) == (g.name, cuda, isa.name) for x in old.variants)
+    same_hw = any(
+        x.gpu is not None and (x.gpu.name, x.cuda.version, x.isa.name) == (g.name, cuda, isa.name) for x in old.variants
+    )
     # The anchor table changes only when an anchor name maps differently.
     allowed = {"evidence", "key-reference", "hardware-rules", "examples", "anchor-branches"} | (
         {"decision-tree", "gpu-picker"} if same_hw else set()
@@ -476,12 +512,12 @@ def test_an_added_variant_appears_in_every_table(docs_root):
         chosen = m.select(**kw)
         return sum(x.package.name == "pytorch" for x in chosen), sum(x.package.name == "torchvision" for x in chosen)
 
-    bm = after["docs/BUILD_MATRIX.md:variant-matrix"]
+    page = after[f"{page_of(v)}:page"]
     for name in added:
-        assert _row_of(m, name) in bm
-    n_gpu = len(m.select(gpu=g.name))
-    assert f"[{g.name}](#{g.name}-{g.family.lower()}) ({n_gpu})" in bm
-    grid = after["docs/BUILD_MATRIX.md:sm-isa-grids"].split(f"#### CUDA {cuda}", 1)[1].split("####", 1)[0]
+        assert _row_of(m, name) in page
+    n_gpu = len([x for x in m.select(gpu=g.name) if x.torch_line == v.torch_line])
+    assert f"[{g.name}](#{g.name}-{g.family.lower()}) ({n_gpu})" in page
+    grid = page.split(f"#### CUDA {cuda}", 1)[1].split("####", 1)[0]
     isas = [i.name for i in docs.sorted_isas(m)]
     row = next(r for r in _tables(grid)[0] if r[0].split()[0] == g.name)
     assert row[1 + isas.index(isa.name)].startswith("✓")
@@ -527,7 +563,7 @@ def test_a_new_python_version_shows_up_too(docs_root):
     tv = sum(1 for v in m.variants if v.python.version == py and v.package.name == "torchvision")
     assert f"| Python {py} | {pt} | {tv} | {pt + tv} |" in regions["docs/BUILD_MATRIX.md:counts"]
     for name in added:
-        assert f"`{name}`" in regions["docs/BUILD_MATRIX.md:variant-matrix"]
+        assert f"`{name}`" in regions[f"{page_of(m.variant(name))}:page"]
     versions = ", ".join(sorted({v.python.version for v in m.variants}, key=lambda s: tuple(map(int, s.split(".")))))
     assert f"(Python {versions})" in regions["README.md:summary"]
 
@@ -604,7 +640,7 @@ def test_ledger_evidence_shows_up_in_the_docs(docs_root):
     report = docs.sync(docs_root, m)
     assert "docs/BUILD_MATRIX.md" in report.updated
     regions = _all_regions(docs_root)
-    bm = regions["docs/BUILD_MATRIX.md:variant-matrix"]
+    bm = regions[f"{page_of(m.variant(built))}:page"]
     assert f"| `{built}` | Hopper | sm90 | avx512 | 13.0 | 3.13 | 2.10.0 | x86_64-linux | smoke-tested |" in bm
     assert f"| `{flaky}` | Hopper | sm90 | avx512 | 13.0 | 3.13 | 2.10.0 | x86_64-linux | built; smoke test failed |" in bm
     other = "pytorch-python313-cuda13_0-sm90-avx2"
@@ -617,7 +653,8 @@ def test_ledger_evidence_shows_up_in_the_docs(docs_root):
     assert "NVIDIA H100 \\| \\<b\\>x\\</b\\>" in ev  # free text cannot break the table or inject HTML
     removed = "**Removed variants** (1: in the ledger, no longer in variants.toml; no recipe, not current): "
     assert removed + "`pytorch-python313-cuda12_8-sm999-avx` (build ok)." in ev
-    assert "| `pytorch-python313-cuda12_8-sm999-avx`" not in ev and "sm999" not in bm
+    assert "| `pytorch-python313-cuda12_8-sm999-avx`" not in ev
+    assert not any("sm999" in regions[f"{p}:page"] for p in page_files(docs_root))
     summary = regions["README.md:summary"]
     assert f"{len(m.variants)} evaluated, 2 built, 1 smoke-tested (latest record 2026-11-21;" in summary
     # Stable: the same ledger gives the same docs, whenever it runs.
@@ -698,7 +735,7 @@ def test_example_commands_are_real_nox_sessions(shipped):
 
 def test_every_markdown_table_is_well_formed(root):
     """GitHub renders a table only when each row has the header's cell count and a separator row follows the header."""
-    for rel in DOC_FILES:
+    for rel in DOC_FILES + page_files(root):
         lines = (root / rel).read_text(encoding="utf-8").splitlines()
         for i, line in enumerate(lines):
             if line.startswith("|") and (i == 0 or not lines[i - 1].startswith("|")):

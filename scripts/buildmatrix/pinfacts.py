@@ -173,7 +173,7 @@ def unverified_warnings(m: Matrix) -> list[str]:
     parts = ", ".join(f"{w} ({n})" for w, n in sorted(counts.items()))
     return [
         f"{total} variant(s) fetch a pin or source declared unverified ({parts}); "
-        "`invoke gen` names them, docs/BUILD_MATRIX.md#unverified-fetches lists them"
+        "`invoke gen` names them, docs/BUILD_MATRIX.md#unverified-fetches counts them per torch line"
     ]
 
 

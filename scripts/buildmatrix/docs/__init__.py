@@ -12,6 +12,11 @@ Unknown names, a BEGIN without END, an END without BEGIN, nesting, a name used
 twice in one file, malformed marker lines and missing required regions are
 errors naming file and line, and then nothing is written to any file.
 
+Wholly generated pages sit next to the documents: one per torch line in ``docs/matrix/``
+(``torch2_9.md``: that line's SM × ISA grids and every variant). Their first line is the page
+marker; a line the model no longer has leaves a stale page, which ``--check`` names and
+``invoke docs`` deletes; a hand-written file with a page's name is an error, never overwritten.
+
 Generators are pure functions of the model (:class:`~buildmatrix.model.Matrix`),
 the ledger's latest records and archspec's database: no clock, no host, sorted
 output, so ``invoke docs --check`` is stable and fails only on real drift.
@@ -21,19 +26,22 @@ The package, one concern a module:
 - ``markers``: the region engine (parse, fill, marker errors with file:line);
 - ``markdown``: cell, plain, code, table, slug;
 - ``context``: :class:`Context`, the :func:`generator` registry, sort keys, ledger status;
-- ``facts``: facts several regions share (archspec's view of an ISA, best build, pin links);
-- one module per document: ``readme``, ``build_matrix`` and ``pins`` (docs/BUILD_MATRIX.md),
-  ``quickstart``, ``reference`` (docs/variants.md), ``building`` (docs/BUILDING.md);
+- ``pages``: the page engine (:class:`PageSet`, the page marker, stale and hand-written files);
+- ``facts``: facts several regions share (archspec's view of an ISA, best build, pin links, line pages);
+- one module per document: ``readme``, ``build_matrix``, ``pins`` and ``anchor`` (docs/BUILD_MATRIX.md),
+  ``lines`` (the ``torch-lines`` index and the line pages), ``quickstart``, ``reference``
+  (docs/variants.md), ``building`` (docs/BUILDING.md);
 - ``sync``: read all, render all, write nothing if any problem (``plan``, ``sync``, ``cmd_docs``).
 
 A new region: a function decorated with ``@generator("name")`` in the module of its
-document, and its name in :data:`REQUIRED` if the document must keep it.
+document, and its name in :data:`REQUIRED` if the document must keep it. A new kind of
+page: a :class:`PageSet` in :data:`PAGES`.
 """
 
 from __future__ import annotations
 
 # The document modules register their generators on import; the order is the order of GENERATORS.
-from . import anchor, build_matrix, building, pins, quickstart, readme, reference  # noqa: F401
+from . import anchor, build_matrix, building, lines, pins, quickstart, readme, reference  # noqa: F401
 from .context import (
     ACTION_DONE,
     ACTION_WORDS,
@@ -50,11 +58,16 @@ from .context import (
     status,
     variant_key,
 )
-from .facts import IsaFacts, archspec_version, best_build, cudas_of, isa_facts, isas_of
+from .facts import LINE_PAGES_DIR, IsaFacts, archspec_version, best_build, cudas_of, isa_facts, isas_of, line_page
+from .lines import LINE_PAGES
 from .markdown import cell, code, plain, slug, table
 from .markers import BEGIN_RE, END_RE, LOOSE_RE, DocsError, Parsed, Region, fill, parse, region_text, split_lines
+from .pages import HEADER as PAGE_HEADER
+from .pages import MARKER as PAGE_MARKER
+from .pages import PageSet
+from .pages import is_generated as is_generated_page
 from .reference import spec_heading
-from .sync import REQUIRED, DocsReport, cmd_docs, doc_files, plan, sync
+from .sync import PAGES, REQUIRED, DocsReport, Plan, cmd_docs, doc_files, plan, sync
 
 __all__ = [
     "ACTION_DONE",
@@ -63,7 +76,12 @@ __all__ = [
     "DOCS_DIR",
     "END_RE",
     "GENERATORS",
+    "LINE_PAGES",
+    "LINE_PAGES_DIR",
     "LOOSE_RE",
+    "PAGES",
+    "PAGE_HEADER",
+    "PAGE_MARKER",
     "README",
     "REQUIRED",
     "TARGET_ORDER",
@@ -72,7 +90,9 @@ __all__ = [
     "DocsReport",
     "Generator",
     "IsaFacts",
+    "PageSet",
     "Parsed",
+    "Plan",
     "Region",
     "archspec_version",
     "best_build",
@@ -83,8 +103,10 @@ __all__ = [
     "doc_files",
     "fill",
     "generator",
+    "is_generated_page",
     "isa_facts",
     "isas_of",
+    "line_page",
     "parse",
     "plain",
     "plan",

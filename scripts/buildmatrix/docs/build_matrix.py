@@ -1,6 +1,9 @@
-"""docs/BUILD_MATRIX.md regions: ``counts``, ``version-matrix``, ``sm-isa-grids``, ``variant-matrix``, ``evidence``.
+"""docs/BUILD_MATRIX.md regions ``counts``, ``version-matrix``, ``evidence``, and the sections of a torch line's page
+(docs/matrix/torch2_9.md, :mod:`buildmatrix.docs.lines`): ``sm-isa-grids``, ``variant-matrix``.
 
-The pin regions of the same document live in :mod:`buildmatrix.docs.pins`.
+The two page sections list the variants in the context's scope (:attr:`Context.variants`): one line's
+on its page, every variant elsewhere. The pin regions of docs/BUILD_MATRIX.md live in
+:mod:`buildmatrix.docs.pins`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from .context import (
     ACTION_WORDS,
     TARGET_ORDER,
     Context,
-    built_gpus,
     cap_key,
     generator,
     products,
@@ -28,7 +30,7 @@ from .context import (
     variant_key,
     ver,
 )
-from .facts import NIXPKGS_TREE, pin_link
+from .facts import NIXPKGS_TREE, pin_link, section_heading
 from .markdown import code, plain, slug, table
 
 
@@ -77,7 +79,8 @@ def gen_counts(ctx: Context) -> str:
     )
 
 
-def _torch_cell(v: Variant) -> str:
+def torch_cell(v: Variant) -> str:
+    """The torch of ``v``: version and where it comes from (a source, or the pin's own)."""
     if v.source:
         note = "" if v.source.hash else "; source hash not recorded yet"
         return f"{v.torch_version} (source `{v.source.name}`{note})"
@@ -131,7 +134,7 @@ def gen_version_matrix(ctx: Context) -> str:
         rows.append(
             [
                 pin_link(v.pin),
-                _torch_cell(v),
+                torch_cell(v),
                 _vision_cell(vs),
                 target_label(v),
                 code(v.pin.cuda_attr(v.cuda)) if v.cuda else "—",
@@ -195,32 +198,39 @@ def _grid_cell(m: Matrix, present: list[Variant], gpu: Gpu, isa: Isa, cuda) -> s
 
 @generator("sm-isa-grids")
 def gen_sm_isa_grids(ctx: Context) -> str:
-    """One SM × ISA grid per CUDA version, plus the CPU-only and Apple rows."""
+    """One SM × ISA grid per CUDA version in scope, plus the CPU-only and Apple rows (a line page: that line's)."""
     m = ctx.matrix
+    variants = ctx.variants
     isas = sorted_isas(m)
     index: dict[tuple, list[Variant]] = defaultdict(list)
-    for v in m.variants:
+    for v in variants:
         index[
             (v.target, v.cuda.version if v.cuda else None, v.gpu.name if v.gpu else None, v.isa.name if v.isa else None)
         ].append(v)
     parts = []
-    for c in sorted_cudas(m):
+    for c in sorted({v.cuda.version for v in variants if v.cuda}, key=ver):
         cuda = m.cudas[c]
-        n = sum(1 for v in m.variants if v.cuda and v.cuda.version == c)
+        n = sum(1 for v in variants if v.cuda and v.cuda.version == c)
         rows = []
         for g in sorted_gpus(m):
             rows.append(
                 [f"{g.name} ({g.capability})", *(_grid_cell(m, index[("cuda", c, g.name, i.name)], g, i, cuda) for i in isas)]
             )
-        parts.append(f"#### CUDA {c} ({n} variants)\n\n" + table(["SM", *(i.name for i in isas)], rows))
-    cpu_row = []
-    for i in isas:
-        present = index[("cpu", None, None, i.name)]
-        base = sorted({v.package.name for v in present}, key=list(m.packages).index)
-        cpu_row.append("—" if not base else ("✓" if len(base) == len(m.packages) else "✓ " + "/".join(base)))
-    n_cpu = sum(1 for v in m.variants if v.target == targets.CPU.name)
-    parts.append(f"#### CPU only ({n_cpu} variants)\n\n" + table(["", *(i.name for i in isas)], [["CPU only", *cpu_row]]))
-    mps = sorted({v.package.name for v in m.variants if v.target == targets.MPS.name}, key=list(m.packages).index)
+        parts.append(f"#### CUDA {c} ({n} variant{'s' if n != 1 else ''})\n\n" + table(["SM", *(i.name for i in isas)], rows))
+    n_cpu = sum(1 for v in variants if v.target == targets.CPU.name)
+    if n_cpu:
+        cpu_row = []
+        for i in isas:
+            present = index[("cpu", None, None, i.name)]
+            base = sorted({v.package.name for v in present}, key=list(m.packages).index)
+            cpu_row.append("—" if not base else ("✓" if len(base) == len(m.packages) else "✓ " + "/".join(base)))
+        parts.append(
+            f"#### CPU only ({n_cpu} variant{'s' if n_cpu != 1 else ''})\n\n"
+            + table(["", *(i.name for i in isas)], [["CPU only", *cpu_row]])
+        )
+    else:
+        parts.append("#### CPU only\n\nNo CPU-only variants.")
+    mps = sorted({v.package.name for v in variants if v.target == targets.MPS.name}, key=list(m.packages).index)
     parts.append(
         "#### Apple Silicon\n\n"
         + (
@@ -238,25 +248,19 @@ def gen_sm_isa_grids(ctx: Context) -> str:
     return legend + "\n\n" + "\n\n".join(parts)
 
 
-def _section_heading(g: Gpu | None, target: str) -> str:
-    if g is not None:
-        return f"{g.name}: {g.family}"
-    return targets.of(target).label
-
-
 @generator("variant-matrix")
 def gen_variant_matrix(ctx: Context) -> str:
-    """Every variant, one section per GPU architecture (then CPU-only, Apple), sorted ISA → CUDA → Python → package."""
+    """Every variant in scope, one section per GPU architecture (then CPU-only, Apple), sorted ISA → CUDA → Python → package."""
     m = ctx.matrix
     sections: dict[tuple, list[Variant]] = defaultdict(list)
-    for v in sorted(m.variants, key=lambda v: variant_key(m, v)):
+    for v in sorted(ctx.variants, key=lambda v: variant_key(m, v)):
         sections[(TARGET_ORDER[v.target], cap_key(v.gpu) if v.gpu else ())].append(v)
     heads = []
     bodies = []
     for key in sorted(sections):
         vs = sections[key]
         first = vs[0]
-        heading = _section_heading(first.gpu, first.target)
+        heading = section_heading(first.gpu, first.target)
         heads.append(f"[{first.gpu.name if first.gpu else heading}](#{slug(heading)}) ({len(vs)})")
         if first.gpu:
             intro = f"Compute capability {first.gpu.capability}: {products(first.gpu)}."
@@ -280,7 +284,8 @@ def gen_variant_matrix(ctx: Context) -> str:
             f"### {heading}\n\n{intro}\n\n"
             + table(["Package name", "GPU", "SM", "CPU ISA", "CUDA", "Python", "torch", "Platform", "Status"], rows)
         )
-    unbuilt = [g.name for g in sorted_gpus(m) if g not in built_gpus(m)]
+    used = {v.gpu.name for v in ctx.variants if v.gpu}
+    unbuilt = [g.name for g in sorted_gpus(m) if g.name not in used]
     jump = "Jump to: " + " · ".join(heads)
     if unbuilt:
         jump += f". No variants for {', '.join(unbuilt)}."

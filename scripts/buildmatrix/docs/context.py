@@ -9,6 +9,7 @@ import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import PurePosixPath
 
 from packaging.version import Version
@@ -37,11 +38,21 @@ ACTION_DONE = {
 
 @dataclass(frozen=True)
 class Context:
-    """What a generator may look at: the model, the ledger's latest records, and where the output goes."""
+    """What a generator may look at: the model, the ledger's latest records, where the output goes, and its scope.
+
+    ``line`` scopes a page to one torch line ("2.9"): :attr:`variants` is then that line's variants
+    only. Regions of README.md and docs/*.md have no line and see every variant.
+    """
 
     matrix: Matrix
     records: dict[tuple[str, str], ledger.Record]
     file: PurePosixPath = README  # relative to the repository root
+    line: str | None = None
+
+    @cached_property
+    def variants(self) -> list[Variant]:
+        """The variants in scope: every variant, or those of torch line :attr:`line`."""
+        return self.matrix.variants if self.line is None else self.matrix.on_line(self.line)
 
     def link(self, target: str) -> str:
         """Relative link from this document to ``target`` (a path from the repository root, maybe with #anchor)."""

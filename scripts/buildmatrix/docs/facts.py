@@ -1,16 +1,20 @@
-"""Facts several regions share: archspec's view of each ISA, the best build for a GPU, CUDAs and ISAs per GPU, pin links."""
+"""Facts several regions share: archspec's view of each ISA, the best build for a GPU, CUDAs and ISAs per GPU, pin links,
+the torch lines' pages and links to them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 from .. import targets
 from ..errors import BuildMatrixError
 from ..model import Gpu, Isa, Matrix, Variant
 from ..model.variant import is_prerelease
-from .context import built_gpus, cap_key, sorted_isas, variant_key, ver
+from .context import DOCS_DIR, Context, built_gpus, cap_key, sorted_isas, variant_key, ver
+from .markdown import slug
 
 NIXPKGS_TREE = "https://github.com/NixOS/nixpkgs/tree/"
+LINE_PAGES_DIR = DOCS_DIR / "matrix"  # one generated page per torch line (docs/lines.py)
 
 
 @dataclass
@@ -92,23 +96,45 @@ def isas_of(m: Matrix, gpu: Gpu | None, target: str = "cuda") -> list[str]:
     return [i.name for i in sorted_isas(m) if i.name in names]
 
 
-def release_lines(m: Matrix, keep) -> str:
-    """The release lines (not pre-releases) of the variants ``keep`` accepts, oldest first."""
-    return ", ".join(line for line, vs in m.torch_lines.items() if any(keep(v) and not is_prerelease(v.torch_version) for v in vs))
+def line_page(line: str) -> PurePosixPath:
+    """The generated page of torch line ``line``: ``docs/matrix/torch2_9.md`` for "2.9"."""
+    return LINE_PAGES_DIR / f"torch{line.replace('.', '_')}.md"
 
 
-def non_gpu_rows(m: Matrix, *, long: bool) -> list[list[str]]:
+def line_link(ctx: Context, line: str, anchor: str = "") -> str:
+    """``[2.9](…/matrix/torch2_9.md#anchor)``, relative to the document ``ctx`` renders."""
+    return f"[{line}]({ctx.link(str(line_page(line)) + (f'#{anchor}' if anchor else ''))})"
+
+
+def section_heading(g: Gpu | None, target: str) -> str:
+    """The heading of a GPU's (or a GPU-less target's) section in a line page's variant list."""
+    return f"{g.name}: {g.family}" if g is not None else targets.of(target).label
+
+
+def release_lines(ctx: Context, keep, anchor: str = "") -> str:
+    """The release lines (not pre-releases) of the variants ``keep`` accepts, oldest first, each linking to its
+    page (at ``#anchor``)."""
+    m = ctx.matrix
+    return ", ".join(
+        line_link(ctx, line, anchor)
+        for line, vs in m.torch_lines.items()
+        if any(keep(v) and not is_prerelease(v.torch_version) for v in vs)
+    )
+
+
+def non_gpu_rows(ctx: Context, *, long: bool) -> list[list[str]]:
     """Picker rows for the targets without a GPU axis that have variants: hardware, "—", use, "—", ISAs,
-    torch lines.
+    torch lines (each linking to that target's section of the line's page).
 
     ``long`` picks the QUICKSTART wording (``Target.picker_long``), otherwise the README's."""
+    m = ctx.matrix
     rows = []
     for t in targets.without_gpu():
         if not any(v.target == t.name for v in m.variants):
             continue
         hardware, use = t.picker_long if long else t.picker
         isas = isas_of(m, None, t.name) if "isa" in t.axes else []
-        lines = release_lines(m, lambda v, t=t: v.target == t.name)
+        lines = release_lines(ctx, lambda v, t=t: v.target == t.name, slug(section_heading(None, t.name)))
         rows.append([hardware, "—", use, "—", ", ".join(isas) or "—", lines])
     return rows
 

@@ -1,19 +1,31 @@
-"""docs/BUILD_MATRIX.md pin regions: ``unverified-fetches`` (variants that fetch something unverified) and
-``nixpkgs-patches`` (nixpkgs' own patches decided per pin).
+"""docs/BUILD_MATRIX.md pin regions: ``unverified-fetches`` (variants that fetch something unverified: counted per
+torch line in BUILD_MATRIX.md, named on each line's page) and ``nixpkgs-patches`` (nixpkgs' own patches decided per pin).
 """
 
 from __future__ import annotations
 
+from collections import Counter
+
 from .. import pinfacts, spec
 from .context import Context, generator
-from .markdown import code, table
+from .facts import line_link
+from .markdown import code, slug, table
+
+UNVERIFIED_HEADING = "Unverified fetches"  # the heading of this region's section, in BUILD_MATRIX.md and each line page
 
 
 @generator("unverified-fetches")
 def gen_unverified_fetches(ctx: Context) -> str:
-    """Every variant whose build fetches a pin or source declared unverified, once, with the command that fixes it."""
+    """Variants whose build fetches a pin or source declared unverified, with the command that fixes it.
+
+    In docs/BUILD_MATRIX.md: one row per group (what is unverified) with its count per torch line,
+    linking each line's page; on a line's page: every affected variant of that line, once."""
     m = ctx.matrix
-    groups = pinfacts.unverified_groups(m)
+    scope = {v.name for v in ctx.variants}
+    groups = [(why, [n for n in names if n in scope]) for why, names in pinfacts.unverified_groups(m)]
+    groups = [(why, names) for why, names in groups if names]
+    if ctx.line is not None:
+        return _line_unverified(ctx, groups)
     if not groups:
         return "Every pin and source of every variant has a recorded hash with its source."
     total = sum(len(names) for _, names in groups)
@@ -21,23 +33,48 @@ def gen_unverified_fetches(ctx: Context) -> str:
         **{f"pin {n}": p.unverified for n, p in m.pins.items()},
         **{f"source {n}": s.unverified for n, s in m.sources.items()},
     }
-    out = [
-        f"{total} of {len(m.variants)} variants fetch a pin or source declared `unverified` in variants.toml. "
-        "Their recipes carry a fake hash: the first real build stops at that fetch and prints the real hash. "
-        "Record it with the command below (add `--hash <printed hash>` to record what the failed fetch printed "
-        "without downloading again), run `invoke gen`, and build again.",
-        "",
-        table(
-            ["Unverified", "Why", "Fill with"],
-            [
+    line_of = {v.name: v.torch_line for v in m.variants}
+
+    def per_line(names: list[str]) -> str:
+        counts = Counter(line_of[n] for n in names)
+        return ", ".join(
+            f"{line_link(ctx, line, slug(UNVERIFIED_HEADING))}: {counts[line]}" for line in m.torch_lines if counts[line]
+        )
+
+    return "\n".join(
+        [
+            f"{total} of {len(m.variants)} variants fetch a pin or source declared `unverified` in variants.toml. "
+            "Their recipes carry a fake hash: the first real build stops at that fetch and prints the real hash. "
+            "Record it with the command below (add `--hash <printed hash>` to record what the failed fetch printed "
+            "without downloading again), run `invoke gen`, and build again. Each torch line's page names its "
+            "variants (so does `invoke gen`).",
+            "",
+            table(
+                ["Unverified", "Why", "Fill with", "Variants", "Per torch line"],
                 [
-                    " + ".join(code(w) for w in why),
-                    "; ".join(entries[w] for w in why),
-                    "; ".join(code(pinfacts.fill_command(w)) for w in why),
-                ]
-                for why, _ in groups
-            ],
-        ),
+                    [
+                        " + ".join(code(w) for w in why),
+                        "; ".join(entries[w] for w in why),
+                        "; ".join(code(pinfacts.fill_command(w)) for w in why),
+                        str(len(names)),
+                        per_line(names),
+                    ]
+                    for why, names in groups
+                ],
+            ),
+        ]
+    )
+
+
+def _line_unverified(ctx: Context, groups: list[tuple[tuple[str, ...], list[str]]]) -> str:
+    """A line page's list: every variant of the line that fetches something unverified, once, by what it fetches."""
+    fix = f"[Unverified fetches]({ctx.link('docs/BUILD_MATRIX.md#unverified-fetches')})"
+    if not groups:
+        return f"Every variant of torch {ctx.line} fetches only pins and sources with a recorded hash ({fix})."
+    total = sum(len(names) for _, names in groups)
+    out = [
+        f"Variants of torch {ctx.line} that fetch a pin or source declared `unverified` ({total} of {len(ctx.variants)}): "
+        f"their first real build stops at that fetch and prints the real hash; what to run then: {fix}."
     ]
     for why, names in groups:
         out += ["", f"**{' + '.join(why)}** ({len(names)}): " + ", ".join(code(n) for n in names)]

@@ -28,8 +28,9 @@ from .facts import (
     non_gpu_rows,
     pin_link,
     release_lines,
+    section_heading,
 )
-from .markdown import code, table
+from .markdown import code, slug, table
 
 
 @generator("decision-tree")
@@ -44,15 +45,19 @@ def gen_decision_tree(ctx: Context) -> str:
             rows.append([products(g), g.capability, "no variant runs on it", "—", "—", "—"])
         else:
             use = code(b.name) if b.name == g.name else f"{code(b.name)} (SASS-compatible; there is no {g.name} build)"
-            lines = release_lines(m, lambda v, b=b: v.gpu is b)
+            lines = release_lines(ctx, lambda v, b=b: v.gpu is b, slug(section_heading(b, "cuda")))
             rows.append([products(g), g.capability, use, ", ".join(cudas_of(m, b)), ", ".join(isas_of(m, b)), lines])
-    rows += non_gpu_rows(m, long=True)
+    rows += non_gpu_rows(ctx, long=True)
     out.append(table(["Your GPU", "Compute capability", "Use", "CUDA versions", "CPU ISAs built for it", "torch lines"], rows))
     if m.defaults.torch and any(v.line for v in m.variants):
         out.append(
             f"\nThe torch line: {m.defaults.torch} (the default) unless you need another; `--torch M.m` on `invoke detect` "
             "and `nox -s build -- …` picks one, and its names and aliases end in `-torch<M>_<m>` (`sm120-avx-torch2_9`)."
         )
+    out.append(
+        "\nEach torch line in the table links to that line's page: its SM × ISA grids and every variant it builds "
+        f"([all lines]({ctx.link('docs/BUILD_MATRIX.md#torch-lines')}))."
+    )
     out.append(
         "\nA GPU not listed: take the build with the same major version and the highest minor version not above "
         "yours (see *What runs where* below); none fits a newer major version, because the builds carry no PTX."

@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 
 from .. import ledger, targets
 from ..model import Matrix
+from ..model.variant import is_prerelease
 from .context import (
     ACTION_DONE,
     Context,
@@ -19,8 +20,17 @@ from .context import (
     variant_key,
     ver,
 )
-from .facts import best_build, cudas_of, example_variants, isas_of, non_gpu_rows, release_lines
-from .markdown import code, table
+from .facts import (
+    best_build,
+    cudas_of,
+    example_variants,
+    isas_of,
+    line_link,
+    non_gpu_rows,
+    release_lines,
+    section_heading,
+)
+from .markdown import code, slug, table
 
 
 @generator("summary")
@@ -36,7 +46,6 @@ def gen_summary(ctx: Context) -> str:
     built = built_gpus(m)
     unbuilt = [g.name for g in sorted_gpus(m) if g not in built]
     isas = [i.name for i in sorted_isas(m) if any(v.isa and v.isa.name == i.name for v in vs)]
-    torches = Counter(v.torch_version for v in vs)
     used_pins = sorted({v.pin.name for v in vs})
     hashed = [p for p in used_pins if m.pins[p].sha256]
     lines = [
@@ -50,8 +59,7 @@ def gen_summary(ctx: Context) -> str:
         f"- GPU architectures: {len(built)} ({', '.join(g.name for g in built)})"
         + (f"; described in variants.toml but not built: {', '.join(unbuilt)}" if unbuilt else ""),
         f"- CPU ISAs: {len(isas)} ({', '.join(isas)})",
-        "- torch: "
-        + ", ".join(f"{t} ({n} variant{'s' if n != 1 else ''})" for t, n in sorted(torches.items(), key=lambda x: -x[1])),
+        "- torch lines, one page each: " + _lines_note(ctx),
         f"- Short names such as `{_first_alias(m)}` mean Python {m.defaults.python}, CUDA {m.defaults.cuda}, "
         + " + ".join(m.packages[p].title for p in m.defaults.packages)
         + _line_note(m),
@@ -65,6 +73,20 @@ def gen_summary(ctx: Context) -> str:
         "- Recorded evidence: " + _evidence_line(ctx),
     ]
     return "\n".join(lines)
+
+
+def _lines_note(ctx: Context) -> str:
+    """``[2.9](docs/matrix/torch2_9.md) (2.9.1: 758 variants), [2.10](…) (default; 2.10.0: 474 variants), …``."""
+    m = ctx.matrix
+    parts = []
+    for line, vs in m.torch_lines.items():
+        notes = ["default"] if line == m.defaults.torch else []
+        if all(is_prerelease(v.torch_version) for v in vs):
+            notes.append("pre-release")
+        versions = ", ".join(sorted({v.torch_version for v in vs}, key=ver))
+        n = f"{len(vs)} variant{'s' if len(vs) != 1 else ''}"
+        parts.append(f"{line_link(ctx, line)} ({'; '.join([*notes, f'{versions}: {n}'])})")
+    return ", ".join(parts)
 
 
 def _line_note(m: Matrix) -> str:
@@ -110,7 +132,7 @@ def gen_gpu_picker(ctx: Context) -> str:
             rows.append([products(g, 3), g.capability, "no variant", "—", "—", "—"])
             continue
         use = code(b.name) + ("" if b.name == g.name else f" (no {g.name} build; SASS-compatible)")
-        lines = release_lines(m, lambda v, b=b: v.gpu is b)
+        lines = release_lines(ctx, lambda v, b=b: v.gpu is b, slug(section_heading(b, "cuda")))
         rows.append([products(g, 3), g.capability, use, ", ".join(cudas_of(m, b)), ", ".join(isas_of(m, b)), lines])
-    rows += non_gpu_rows(m, long=False)
+    rows += non_gpu_rows(ctx, long=False)
     return table(["Your GPU", "Compute capability", "Use", "CUDA", "CPU ISAs", "torch lines"], rows)
