@@ -216,6 +216,17 @@ def needs_find_cuda_toolkit_stub(m: Matrix, v: Variant) -> bool:
     return any(p.name == FIND_CUDA_TOOLKIT_PATCH and not keep for p, keep in torch_patch_decisions(m, v))
 
 
+def needs_cccl_shim(v: Variant) -> bool:
+    """A CUDA 13 torch built from a source override maps CCCL's old include paths (``<cccl/cuda/...>``).
+
+    The anchor's torch 2.10.0 recipes need it: the CUTLASS bundled with that source includes
+    ``<cccl/cuda/std/...>``, which CUDA 13's CCCL ships as ``<cuda/std/...>`` (build-pytorch
+    docs/pytorch-2.10-cuda13-build-notes.md). A pin's own torch is built as nixpkgs builds it, as
+    the anchor's torch 2.9.1 CUDA 13.0 recipes on 0182a36 are (no shim; anchor-lines.md 1.6).
+    """
+    return v.cuda is not None and v.cuda.major >= 13 and v.source is not None and not v.requires
+
+
 @dataclass(frozen=True)
 class Assertion:
     """One pin fact checked when the recipe is evaluated: ``actual`` is a Nix expression over ``pinned``."""

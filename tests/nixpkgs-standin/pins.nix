@@ -216,16 +216,17 @@ in
     };
     magma = {
       version = "2.9.0";
-      # Whether magma's own patches include fix-cuda13-compat.patch (nixpkgs PR #487064,
-      # early Feb 2026): not known for this rev. Only matters with CUDA 13.
-      carriesCuda13ClockRateFix = null;
+      # Whether magma's own patches include fix-cuda13-compat.patch (nixpkgs PR #487064, opened
+      # 2026-02-04): probably (the PR predates this 2026-02-17 channel head and is in 2017d6d; the
+      # anchor builds CUDA 13.0 here without a MAGMA patch). Not verified at this rev.
+      carriesCuda13ClockRateFix = true;
     };
     darwin.appleSdks = appleSdks2026;
     cite = citeTorch291 // {
       short = "the rev itself";
       "cuda.sets" = "pin-facts.md §1.4 (12.8/12.9 bv/bp overlays; 13.0 bp c9e35a0); 12.6 inferred (nixpkgs-facts.md §4)";
-      "cuda.aliases" = "pin-facts.md §1.4 (default NOT FOUND; 12.9 inferred from 6a030d5, bp 022313e)";
-      "magma.carriesCuda13ClockRateFix" = "pin-facts.md §1.5 (PROBABLY PRESENT, not verified: left unknown)";
+      "cuda.aliases" = "pin-facts.md §1.4 (default NOT FOUND; 12.9 inferred from 6a030d5, bp 022313e; cudaPackages_13 NOT FOUND: 13.0 at the older 6a030d5, and cudaPackages_13_1 (PR #486717, 2026-02-03) may be here, so left unknown; the CUDA 13.0 recipes name cudaPackages_13_0, as bp c9e35a0 does)";
+      "magma.carriesCuda13ClockRateFix" = "pin-facts.md §1.5 (PROBABLY PRESENT, not verified: PR #487064 opened 2026-02-04, merged, in 2017d6d; bp c9e35a0 builds CUDA 13.0 on this pin 'with no magma patches'); ASSUMED true, as variants.toml [pin.nixpkgs-0182a36] carries";
     };
   };
 
