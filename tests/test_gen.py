@@ -143,6 +143,24 @@ def test_recipe_contents_follow_the_kind(shipped):
     assert f'hash = "{pinfacts.FAKE_HASH}";' in nightly and 'hash = "";' not in nightly
 
 
+def test_cuda13_recipes_shim_cccl_only_for_a_torch_source_override(shipped):
+    """The CCCL shim is for a source override's bundled CUTLASS; a pin's own torch builds as nixpkgs builds it."""
+    cuda13 = [v for v in shipped.variants if v.cuda and v.cuda.major >= 13 and not v.requires]
+    own = [v for v in cuda13 if not v.source]
+    if not own or len(own) == len(cuda13):
+        pytest.skip("this matrix lacks CUDA 13 torch recipes of one of the two kinds")
+    files = recipes.render_all(shipped, [own[0].name, next(v for v in cuda13 if v.source).name])
+    for v in (own[0], next(v for v in cuda13 if v.source)):
+        text = files[recipes.file_name(v)]
+        assert ("cccl-compat" in text) == bool(v.source) == pinfacts.needs_cccl_shim(v), v.name
+        assert ("FindCUDAToolkit.cmake" in text) == pinfacts.needs_find_cuda_toolkit_stub(shipped, v), v.name
+    text = files[recipes.file_name(own[0])]
+    # nixpkgs' own patches (written for the pin's torch) are left alone; no source is fetched
+    assert "patches =" not in text.split("(pkgs.", 1)[1] and "fetchFromGitHub" not in text
+    assert f"cudaPackages = final.{own[0].pin.cuda_attr(own[0].cuda)};" in text
+    assert ("allowBroken = true;" in text) == own[0].pin.torch_cuda13_broken
+
+
 def test_every_recipe_parses_with_nix(scratch):
     tool = require_tool("nix-instantiate")
     m = model.load(scratch / "variants.toml")

@@ -7,6 +7,7 @@ import re
 import pytest
 from buildmatrix.errors import UsageError
 from mini import MINI, line_of, load_text, problems
+from packaging.version import Version
 from textedit import mutate
 
 # ------------------------------------------------------------------ shipped
@@ -20,11 +21,13 @@ def test_every_torchvision_shares_an_existing_pytorch(shipped):
 
 
 def test_magma_patch_rule_and_allow_broken(shipped):
+    """The MAGMA patch goes exactly where CUDA >= its min_cuda and the pin does not carry it already;
+    allowBroken exactly where the pin's torch marks that CUDA broken (facts read from the file)."""
     for v in shipped.variants:
-        wants = v.target == "cuda" and v.cuda.version == "13.0"  # 13.1's pin carries the fix
-        assert bool(v.patches) == wants, v.name
-        assert v.allow_broken == (v.target == "cuda" and v.cuda.major >= 13)
-    assert shipped.variant("pytorch-python313-cuda13_1-sm90-avx512").pin.name == "nixpkgs-2017d6d"
+        for patch in shipped.patches.values():
+            wanted = v.cuda is not None and v.cuda.v >= Version(patch.min_cuda) and patch.name not in v.pin.carries
+            assert (patch in v.patches) == wanted, (v.name, patch.name)
+        assert v.allow_broken == (v.cuda is not None and v.cuda.major >= 13 and v.pin.torch_cuda13_broken), v.name
 
 
 def test_names_are_attribute_safe(shipped):
@@ -46,14 +49,18 @@ def test_aliases_resolve_through_defaults(shipped):
 
 
 def test_gen_names_each_unverified_variant_once(shipped):
-    """One warning with the counts; `invoke gen`'s report names every affected variant exactly once."""
+    """One warning with the counts; `invoke gen` groups them; the full report names every affected variant exactly once."""
     from collections import Counter
 
     from buildmatrix import pinfacts
 
     affected = pinfacts.unverified(shipped)
     warns = [w for w in shipped.warnings if "declared unverified" in w]
-    report = "\n".join(pinfacts.unverified_report(shipped))
+    report = "\n".join(pinfacts.unverified_report(shipped, limit=None))
+    short = pinfacts.unverified_report(shipped)  # what `invoke gen` prints: at most 3 names a group
+    for line, (_why, names) in zip(short[1:], pinfacts.unverified_groups(shipped), strict=True):
+        assert f"({len(names)}, fill with" in line and names[0] in line
+        assert (f"and {len(names) - 3} more" in line) == (len(names) > 3)
     if not affected:
         assert warns == [] and report == ""
         return

@@ -340,10 +340,12 @@ def test_cuda12_source_override_without_the_findcudatoolkit_stub_is_caught(tmp_p
 def test_a_wrong_fact_in_variants_toml_is_caught(scratch):
     """The stand-in's pin facts are its own: variants.toml forgetting that 2017d6d carries the fix fails."""
     require_tool("nix-instantiate")
+    import tomlkit
+
     toml = scratch / "variants.toml"
-    text = toml.read_text()
-    line = next(ln for ln in text.splitlines() if ln.startswith("carries = "))
-    toml.write_text(text.replace(line + "\n", ""))
+    doc = tomlkit.parse(toml.read_text())
+    del doc["pin"][model.load(toml).by_name[PT_131].pin.name]["carries"]
+    toml.write_text(tomlkit.dumps(doc))
     m = model.load(toml)
     recipes.generate(m, scratch, [PT_131])
     report = nixeval.evaluate(m, scratch, [PT_131])
@@ -536,13 +538,22 @@ def test_standin_magma_models_the_clockrate_fix():
           overlays = [ (final: prev: {{ cudaPackages = final.${{attr}}; }}) ];
         }}).magma-cuda-static;
         add = m: m.overrideAttrs (old: {{ patches = old.patches ++ [ {patch} ]; }});
+        # A pin whose fact nobody settled (null) throws instead of guessing: 0182a36 with it unset.
+        p = (import {STANDIN / "pins.nix"})."{REV_0182}";
+        unset = import {STANDIN / "top-level.nix"} {{
+          pin = p // {{ magma = p.magma // {{ carriesCuda13ClockRateFix = null; }}; }};
+          defaultSystem = "x86_64-linux";
+        }};
       in {{
         lacking = builtins.attrNames (at "{REV_6A03}" "cudaPackages_13").brokenConditions;
         fixed = (add (at "{REV_6A03}" "cudaPackages_13")).meta.broken;
         carried = (at "{REV_2017}" "cudaPackages_13_1").meta.broken;
         twice = failsWith (add (at "{REV_2017}" "cudaPackages_13_1")).drvPath;
         cuda12 = (at "{REV_6A03}" "cudaPackages_12_9").meta.broken;
-        unknown = failsWith (at "{REV_0182}" "cudaPackages_13_0").drvPath;
+        unknown = failsWith (unset {{
+          config = {{ allowUnfree = true; cudaSupport = true; allowBroken = true; }};
+          overlays = [ (final: prev: {{ cudaPackages = final.cudaPackages_13_0; }}) ];
+        }}).magma-cuda-static.drvPath;
       }}
     """)
     assert out == {

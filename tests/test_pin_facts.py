@@ -96,6 +96,15 @@ def _mutations(m: model.Matrix):
             '"0.24.0"',
             json.dumps(v.pin.torchvision),
         )
+    v, a = _first(m, "torchaudio")
+    if v:
+        wrong = v.pin.torchaudio.rsplit(".", 1)[0] + ".99"  # the same series: it still pairs with the torch
+        out["torchaudio"] = (
+            v,
+            lambda d, v=v, wrong=wrong: _pin(d, v).__setitem__("torchaudio", wrong),
+            json.dumps(wrong),
+            json.dumps(v.pin.torchaudio),
+        )
     v, a = _first(m, "cuda_attrs", lambda v: v.cuda.major >= 13)
     if v:
 
@@ -144,21 +153,22 @@ def _mutations(m: model.Matrix):
             _pin(d, v)["torch_patches"] = [n for n in v.pin.torch_patches if n != drop]
 
         out["torch_patches"] = (v, change, _json([n for n in names if n != drop]), _json(names))
-    v, a = _first(m, "torchvision_patches")
-    if v:
+    for attr in ("torchvision", "torchaudio"):
+        v, a = _first(m, f"{attr}_patches")
+        if v:
 
-        def change(d, v=v):
-            _pin(d, v)["torchvision_patches"] = ["extra-fix.patch"]
-            d.setdefault("nixpkgs_patch", tomlkit.table())
-            d["nixpkgs_patch"]["extra-fix.patch"] = {
-                "package": "torchvision",
-                "when": "always",
-                "keep_on": [],
-                "reason": "a patch the pin does not have",
-                "source": "this test",
-            }
+            def change(d, v=v, attr=attr):
+                _pin(d, v)[f"{attr}_patches"] = ["extra-fix.patch"]
+                d.setdefault("nixpkgs_patch", tomlkit.table())
+                d["nixpkgs_patch"]["extra-fix.patch"] = {
+                    "package": attr,
+                    "when": "always",
+                    "keep_on": [],
+                    "reason": "a patch the pin does not have",
+                    "source": "this test",
+                }
 
-        out["torchvision_patches"] = (v, change, '["extra-fix.patch"]', "[]")
+            out[f"{attr}_patches"] = (v, change, '["extra-fix.patch"]', "[]")
     v, a = _first(m, "apple_sdk")
     if v:
         out["apple_sdk"] = (v, lambda d, v=v: _pin(d, v).__setitem__("apple_sdk", "apple-sdk_99"), "true", "false")
@@ -183,6 +193,8 @@ FAMILIES = (
     "torch_cuda13_broken",
     "torch_patches",
     "torchvision_patches",
+    "torchaudio",
+    "torchaudio_patches",
     "apple_sdk",
     "apple_sdk_version",
 )

@@ -135,8 +135,12 @@ def cmd_gen(
         flow_state = _workflow(m, root_path, write=True)  # so is the workflow: one `invoke gen` after any edit
         if flow_state:
             (report.created if flow_state == "missing" else report.updated).append(str(_workflow_file()))
+    from . import pinfacts
+
     if as_json:
-        print(json.dumps({k: getattr(report, k) for k in ("created", "updated", "unchanged", "pruned", "stale")}, indent=2))
+        out = {k: getattr(report, k) for k in ("created", "updated", "unchanged", "pruned", "stale")}
+        out["unverified"] = pinfacts.unverified(m)  # variant -> what it fetches unverified
+        print(json.dumps(out, indent=2))
         return EXIT_OK
     for n in report.created:
         say(f"created   {n}")
@@ -146,8 +150,6 @@ def cmd_gen(
         say(f"deleted   {n}  (stale: no variant produces it)")
     for n in report.stale:
         say(f"stale     {n}  (no variant produces it; a full `invoke gen` deletes it)")
-    from . import pinfacts
-
     for line in pinfacts.unverified_report(m):
         say(line)
     say(

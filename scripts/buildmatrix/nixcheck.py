@@ -41,7 +41,7 @@ NOT_SWITCHES = frozenset(
 BASE_CMAKE = ("-DPYTHON_SIX_SOURCE_DIR=", "-DCUDAToolkit_VERSION=", "-DCMAKE_CUDA_COMPILER_TOOLKIT_VERSION=")
 # The switch a companion's nixpkgs expression sets with CUDA (name, value), checked on its recipes.
 COMPANION_CUDA_SWITCHES = {"torchvision": ("FORCE_CUDA", "1")}
-# Compiler flags a recipe may add besides the ISA's: the CUDA 13 CCCL include shim.
+# Compiler flags a recipe may add besides the ISA's: the CCCL include shim of a CUDA 13 torch source override.
 CCCL_SHIM = "-I$NIX_BUILD_TOP/cccl-compat"
 
 
@@ -243,7 +243,7 @@ def check_common(c: Checker, v: Variant, f: dict) -> None:
     c.eq("passthru.cpuISA", v.isa.name if v.isa else None, f["passthru"]["cpuISA"])
     c.eq("passthru.buildmatrix.variant", v.name, f["passthru"]["variant"])
     flags = list(v.isa.flags) if v.isa else []
-    allowed_extra = [CCCL_SHIM] if (v.kind == "cuda13" and not v.requires) else []
+    allowed_extra = [CCCL_SHIM] if pinfacts.needs_cccl_shim(v) else []
     for var in ("CXXFLAGS", "CFLAGS"):
         eff = effective_flags(f["preConfigure"], var)
         c.eq(f"{var} ISA flags", flags, [t for t in eff if t.startswith("-m")])
@@ -266,6 +266,10 @@ def check_torch(c: Checker, v: Variant, f: dict, pin: dict, m: Matrix) -> None:
         # nixpkgs' torch patches are written for the pin's torch: each is kept or dropped by name.
         kept = [p.name for p, keep in pinfacts.torch_patch_decisions(m, v) if keep]
         c.eq(f"patches (nixpkgs' for torch {pin_torch}, decided by name)", kept, _names(f["patches"]))
+    else:
+        # The pin's own torch keeps every patch nixpkgs adds to it (they are written for it).
+        own = [p["name"] for p in pin["torch"]["patches"] if _standin_adds(p["when"], v)]
+        c.eq(f"patches (nixpkgs' own for its torch {pin_torch}, all kept)", own, _names(f["patches"]))
     build_version = last_export(f["preConfigure"], "PYTORCH_BUILD_VERSION") or f["buildVersion"]
     c.eq("PYTORCH_BUILD_VERSION", version, build_version)
     c.eq("cmakeFlags added", expected_cmake(v), [x for x in f["cmakeFlags"] if not x.startswith(BASE_CMAKE)])
@@ -311,7 +315,8 @@ def check_torch(c: Checker, v: Variant, f: dict, pin: dict, m: Matrix) -> None:
     c.eq("magma meta.broken", [], m["brokenConditions"])
     cuda13 = v.cuda.major >= 13
     carries = pin["magma"]["carriesCuda13ClockRateFix"]
-    c.eq("magma clockRate fixes", 1 if cuda13 else 0, m["clockRateFixes"])
+    # nixpkgs adds its fix whenever magma has CUDA (not only 13), so a carrying pin's CUDA 12 magma has it too.
+    c.eq("magma clockRate fixes", 1 if cuda13 or carries is True else 0, m["clockRateFixes"])
     ours = {Path(p.file).name for p in v.patches}
     wanted = cuda13 and carries is False
     c.eq(
@@ -320,6 +325,16 @@ def check_torch(c: Checker, v: Variant, f: dict, pin: dict, m: Matrix) -> None:
         bool(ours) and ours <= set(m["patches"]),
     )
     c.eq("variants.toml MAGMA patches (pin facts)", wanted, bool(v.patches))
+
+
+def _standin_adds(when: str, v: Variant) -> bool:
+    """Whether nixpkgs' condition ``when`` for one of its torch patches holds for ``v`` (BLAS is OpenBLAS)."""
+    return {
+        "always": True,
+        "cuda": v.cuda is not None,
+        "linux": v.platform.endswith("-linux"),
+        "darwin": v.platform.endswith("-darwin"),
+    }.get(when, False)
 
 
 def _names(patches: list[str]) -> list[str]:

@@ -164,7 +164,7 @@ def unverified_groups(m: Matrix) -> list[tuple[tuple[str, ...], list[str]]]:
 
 
 def unverified_warnings(m: Matrix) -> list[str]:
-    """One short warning for every command; `invoke gen` prints the full list (:func:`unverified_report`)."""
+    """One short warning for every command; `invoke gen` prints the groups (:func:`unverified_report`)."""
     groups = unverified_groups(m)
     if not groups:
         return []
@@ -173,12 +173,17 @@ def unverified_warnings(m: Matrix) -> list[str]:
     parts = ", ".join(f"{w} ({n})" for w, n in sorted(counts.items()))
     return [
         f"{total} variant(s) fetch a pin or source declared unverified ({parts}); "
-        "`invoke gen` names them, docs/BUILD_MATRIX.md#unverified-fetches counts them per torch line"
+        "`invoke gen` groups them, `invoke gen --json` names them all, and docs/BUILD_MATRIX.md#unverified-fetches "
+        "counts them per torch line"
     ]
 
 
-def unverified_report(m: Matrix) -> list[str]:
-    """What `invoke gen` prints: every affected variant once, grouped by what it fetches unverified."""
+def unverified_report(m: Matrix, limit: int | None = 3) -> list[str]:
+    """What `invoke gen` prints: each group of variants by what it fetches unverified, with its fill command.
+
+    A group names its first ``limit`` variants and counts the rest (``None``: every affected
+    variant, each once); `invoke gen --json` carries the full lists (:func:`unverified`).
+    """
     groups = unverified_groups(m)
     if not groups:
         return []
@@ -190,7 +195,9 @@ def unverified_report(m: Matrix) -> list[str]:
     ]
     for why, names in groups:
         cmds = "; ".join(f"`{fill_command(w)}`" for w in why)
-        lines.append(f"  {' + '.join(why)} ({len(names)}, fill with {cmds}): {', '.join(names)}")
+        shown = names if limit is None else names[:limit]
+        more = f", … and {len(names) - len(shown)} more" if len(shown) < len(names) else ""
+        lines.append(f"  {' + '.join(why)} ({len(names)}, fill with {cmds}): {', '.join(shown)}{more}")
     return lines
 
 
@@ -214,6 +221,17 @@ def needs_find_cuda_toolkit_stub(m: Matrix, v: Variant) -> bool:
     if v.cuda is None or v.requires or not v.source:
         return False
     return any(p.name == FIND_CUDA_TOOLKIT_PATCH and not keep for p, keep in torch_patch_decisions(m, v))
+
+
+def needs_cccl_shim(v: Variant) -> bool:
+    """A CUDA 13 torch built from a source override maps CCCL's old include paths (``<cccl/cuda/...>``).
+
+    The anchor's torch 2.10.0 recipes need it: the CUTLASS bundled with that source includes
+    ``<cccl/cuda/std/...>``, which CUDA 13's CCCL ships as ``<cuda/std/...>`` (build-pytorch
+    docs/pytorch-2.10-cuda13-build-notes.md). A pin's own torch is built as nixpkgs builds it, as
+    the anchor's torch 2.9.1 CUDA 13.0 recipes on 0182a36 are (no shim; anchor-lines.md 1.6).
+    """
+    return v.cuda is not None and v.cuda.major >= 13 and v.source is not None and not v.requires
 
 
 @dataclass(frozen=True)

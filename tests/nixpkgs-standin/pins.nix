@@ -127,6 +127,18 @@ let
     patches = [ "0001-setup.py-propagate-cmakeFlags.patch" ];
   };
 
+  # torchaudio paired with torch 2.8.0 (fe5e41d). Its version is the anchor's claim (pin-facts.md
+  # §4.3). Its expression: NOT FOUND for 2.8.0 (the code corpus has nixpkgs torchaudio
+  # default.nix at 2.7.1, id 35274588741, and 2.9.1, id 111861165, but no 2.8.0; pin-facts.md §6
+  # searched `version = "2.8.0"` too). Assumed: the expression of its neighbours, which agree on
+  # what the recipes rest on (the one patch, TORCH_CUDA_ARCH_LIST from torch.cudaCapabilities).
+  # hash = null: no hash of the v2.8.0 tag is on record, so the fetch carries a stand-in hash.
+  torchaudio280 = {
+    version = "2.8.0";
+    hash = null;
+    patches = [ "0001-setup.py-propagate-cmakeFlags.patch" ];
+  };
+
   # torch 2.8.0 (fe5e41d, the 2.8 line). Its version: pin-facts.md §4.3. supportedCudaMajors:
   # ["11" "12"] in both neighbours, 2.7.1 and 2.9.1 (nixpkgs-facts.md §1). supportedCapabilities:
   # the 2.9.1 expression's list is the one "taken from torch 2.8.0" (above). patches: NOT FOUND for
@@ -204,16 +216,17 @@ in
     };
     magma = {
       version = "2.9.0";
-      # Whether magma's own patches include fix-cuda13-compat.patch (nixpkgs PR #487064,
-      # early Feb 2026): not known for this rev. Only matters with CUDA 13.
-      carriesCuda13ClockRateFix = null;
+      # Whether magma's own patches include fix-cuda13-compat.patch (nixpkgs PR #487064, opened
+      # 2026-02-04): probably (the PR predates this 2026-02-17 channel head and is in 2017d6d; the
+      # anchor builds CUDA 13.0 here without a MAGMA patch). Not verified at this rev.
+      carriesCuda13ClockRateFix = true;
     };
     darwin.appleSdks = appleSdks2026;
     cite = citeTorch291 // {
       short = "the rev itself";
       "cuda.sets" = "pin-facts.md §1.4 (12.8/12.9 bv/bp overlays; 13.0 bp c9e35a0); 12.6 inferred (nixpkgs-facts.md §4)";
-      "cuda.aliases" = "pin-facts.md §1.4 (default NOT FOUND; 12.9 inferred from 6a030d5, bp 022313e)";
-      "magma.carriesCuda13ClockRateFix" = "pin-facts.md §1.5 (PROBABLY PRESENT, not verified: left unknown)";
+      "cuda.aliases" = "pin-facts.md §1.4 (default NOT FOUND; 12.9 inferred from 6a030d5, bp 022313e; cudaPackages_13 NOT FOUND: 13.0 at the older 6a030d5, and cudaPackages_13_1 (PR #486717, 2026-02-03) may be here, so left unknown; the CUDA 13.0 recipes name cudaPackages_13_0, as bp c9e35a0 does)";
+      "magma.carriesCuda13ClockRateFix" = "pin-facts.md §1.5 (PROBABLY PRESENT, not verified: PR #487064 opened 2026-02-04, merged, in 2017d6d; bp c9e35a0 builds CUDA 13.0 on this pin 'with no magma patches'); ASSUMED true, as variants.toml [pin.nixpkgs-0182a36] carries";
     };
   };
 
@@ -223,6 +236,7 @@ in
     python = pythons;
     torch = torch280;
     torchvision = torchvision0230;
+    torchaudio = torchaudio280;
     cuda = {
       inherit defaults;
       # cudaPackages_12_8 is what the anchor's recipes overlay (pin-facts.md §4.4); 12.6 inferred.
@@ -248,6 +262,7 @@ in
       torch = "pin-facts.md §4.3 (btv 6eee380: PyTorch 2.8.0; SINGLE-SOURCE)";
       "torch.patches" = "NOT FOUND for 2.8.0: assumed equal to 2.9.1's (nixpkgs torch/source/default.nix @6b516b42)";
       torchvision = "pin-facts.md §4.3 (btv 6eee380: TorchVision 0.23.0); nixpkgs-style torchvision 0.23.0 (id 134217287: hash, no patches)";
+      torchaudio = "pin-facts.md §4.3 (bp recipe comments 'PyTorch 2.8.0 and TorchAudio 2.8.0 are compatible', ids 59325421868, 59112719374; SINGLE-SOURCE CLAIM); expression NOT FOUND for 2.8.0: ASSUMED equal to nixpkgs torchaudio 2.7.1 (id 35274588741) and 2.9.1 (id 111861165), which agree on its patch; hash NOT FOUND (stand-in hash)";
       python = "pin-facts.md §4.6 (python311/312/313Packages used by bp pytorch-2.8-python311/312, main)";
       "cuda.sets" = "pin-facts.md §4.4 (cudaPackages_12_8 overlay, id 53118720781); 12.6 inferred";
       "cuda.aliases" = "pin-facts.md §4.4 (btv README: 12.8 default, CLAIM; build-torchvision main uses it without an overlay)";

@@ -1,7 +1,8 @@
 # python3Packages.torchaudio: a model of nixpkgs' pkgs/development/python-modules/torchaudio/default.nix
 # (2.9.1, the version paired with these pins' torch 2.9.1; the stored nixpkgs-style expression
 # read for it is id 111861165, the 2.10.0 ones are ids 1492192706 and 52281873396 — issue-15
-# research note §2).
+# research note §2). At fe5e41d it stands for torchaudio 2.8.0, whose expression is not on
+# record: the 2.7.1 one (id 35274588741) and 2.9.1 agree on everything modelled here (pins.nix).
 #
 # Faithful where the recipes depend on it:
 # - `torch` is a formal argument (`.override { torch = …; }`), the formal arguments are the
@@ -52,12 +53,20 @@ buildPythonPackage rec {
 
   stdenv = torch.stdenv;
 
-  src = fetchFromGitHub {
-    owner = "pytorch";
-    repo = "audio";
-    tag = "v${version}";
-    inherit (known) hash;
-  };
+  src = fetchFromGitHub (
+    {
+      owner = "pytorch";
+      repo = "audio";
+      tag = "v${version}";
+    }
+    // (
+      # A version whose tag hash nobody recorded (pins.nix: hash = null) gets a stand-in hash, as torch's.
+      if known.hash == null then
+        { sha256 = builtins.hashString "sha256" "stand-in pytorch/audio v${version}"; }
+      else
+        { inherit (known) hash; }
+    )
+  );
 
   patches = map (name: builtins.toFile name "stand-in for nixpkgs' torchaudio/${name}\n") known.patches;
 

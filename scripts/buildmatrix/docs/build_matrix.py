@@ -180,6 +180,18 @@ def gen_version_matrix(ctx: Context) -> str:
     return main + "\n\n**nixpkgs pins**\n\n" + pins
 
 
+def _packages_mark(m: Matrix, base: list[str]) -> str:
+    """``✓`` when the default packages are built, ``✓ pytorch`` when only some, `` +torchaudio`` for any more."""
+    if not base:
+        return "—"
+    defaults = [p for p in m.defaults.packages if p in m.packages]
+    more = [p for p in base if p not in defaults]
+    out = "✓" if all(p in base for p in defaults) else "✓ " + "/".join(p for p in base if p in defaults)
+    if out == "✓ ":  # none of the defaults, only other packages
+        return "✓ " + "/".join(more)
+    return out + "".join(f" +{p}" for p in more)
+
+
 def _grid_cell(m: Matrix, present: list[Variant], gpu: Gpu, isa: Isa, cuda) -> str:
     base = sorted({v.package.name for v in present if not v.suffix}, key=list(m.packages).index)
     extra = sorted({v.suffix for v in present if v.suffix})
@@ -190,7 +202,7 @@ def _grid_cell(m: Matrix, present: list[Variant], gpu: Gpu, isa: Isa, cuda) -> s
             or (gpu.isas is not None and isa.name not in gpu.isas)
         )
         return "n/a" if impossible else "—"
-    out = "✓" if len(base) == len(m.packages) else ("✓ " + "/".join(base) if base else "—")
+    out = _packages_mark(m, base)
     if extra:
         out += " +" + " +".join(extra)
     return out
@@ -223,7 +235,7 @@ def gen_sm_isa_grids(ctx: Context) -> str:
         for i in isas:
             present = index[("cpu", None, None, i.name)]
             base = sorted({v.package.name for v in present}, key=list(m.packages).index)
-            cpu_row.append("—" if not base else ("✓" if len(base) == len(m.packages) else "✓ " + "/".join(base)))
+            cpu_row.append(_packages_mark(m, base))
         parts.append(
             f"#### CPU only ({n_cpu} variant{'s' if n_cpu != 1 else ''})\n\n"
             + table(["", *(i.name for i in isas)], [["CPU only", *cpu_row]])
@@ -240,8 +252,9 @@ def gen_sm_isa_grids(ctx: Context) -> str:
         )
     )
     legend = (
-        "✓ = recipes for every package (" + ", ".join(m.packages[p].title for p in m.packages) + "); "
-        "`✓ pytorch` = only that package; `+nightly` (or another suffix) = an extra suffixed variant; "
+        "✓ = recipes for the default packages (" + ", ".join(m.packages[p].title for p in m.defaults.packages) + "); "
+        "`✓ pytorch` = only that package; `+torchaudio` (or another package) = that package too; "
+        "`+nightly` (or another suffix) = an extra suffixed variant; "
         "— = not in the matrix (`invoke add` can add it); n/a = impossible (the CUDA version cannot compile for that GPU, "
         "or the GPU does not exist on that ISA's platform)."
     )

@@ -47,7 +47,7 @@ def gen_unverified_fetches(ctx: Context) -> str:
             "Their recipes carry a fake hash: the first real build stops at that fetch and prints the real hash. "
             "Record it with the command below (add `--hash <printed hash>` to record what the failed fetch printed "
             "without downloading again), run `invoke gen`, and build again. Each torch line's page names its "
-            "variants (so does `invoke gen`).",
+            "variants (`invoke gen --json` lists them too).",
             "",
             table(
                 ["Unverified", "Why", "Fill with", "Variants", "Per torch line"],

@@ -288,7 +288,7 @@ def gen_magma_patch(ctx: Context) -> str:
             elif not p.wanted_by(v.cuda):
                 reason = f"not needed: CUDA {v.cuda.version} < {p.min_cuda}"
             elif p.name in v.pin.carries:
-                reason = f"not applied: {v.pin.name} already carries the fix (applying it twice fails)"
+                reason = f"not applied: [pin.{v.pin.name}] carries it (asserted at evaluation; applying it twice fails)"
             else:
                 reason = "not applied"
             groups[(ver(v.cuda.version), v.pin.name, reason)] += 1

@@ -140,6 +140,7 @@ def context(v: Variant, matrix: Matrix) -> dict:
         "kept_companion_patches": kept(companion_patches),
         "arch_export": v.gpu.capability if v.requires and v.gpu and v.package.attr in EXPORTS_ARCH_LIST else None,
         "find_cuda_toolkit_stub": pinfacts.needs_find_cuda_toolkit_stub(matrix, v),
+        "cccl_shim": pinfacts.needs_cccl_shim(v),
         "frameworks": darwin.FRAMEWORKS,
         "apple_sdk": darwin.sdk_attr(v),
         "cpu_flags": " ".join(isa.flags) if isa else "",
