@@ -109,3 +109,29 @@ def test_no_two_anchor_configurations_share_a_name_here(mapping):
         for anchor_name, v in bm.mapped.items():
             key = (anchor_name, bm.facts["torch"])
             assert seen.setdefault(v.name, key) == key, (v.name, seen[v.name], key)
+
+
+def test_the_anchor_pages_name_every_anchor_name_once_with_its_variant_or_reason(shipped):
+    """docs/anchor/<repo>.md (generated): one row per anchor name of each branch, giving the variant the
+    scheme maps it to, or the listed exception's reason; the page set is one page per repository."""
+    from buildmatrix.docs import Context
+    from buildmatrix.docs.anchor import ANCHOR_PAGES, render_anchor_page
+
+    pages = ANCHOR_PAGES.pages(shipped)
+    assert set(pages.values()) == {b["repo"] for b in BRANCHES}
+    row = re.compile(r"^\| `([^`]+)` \| (.*) \|$", re.M)
+    for file, repo in pages.items():
+        text = render_anchor_page(Context(shipped, {}, ANCHOR_PAGES.directory / file, repo))
+        sections = re.split(r"^## `([^`]+)` .*$", text, flags=re.M)[1:]
+        by_branch = dict(zip(sections[::2], sections[1::2], strict=True))
+        for bm in anchormap.map_all(shipped, ROOT):
+            if bm.facts["repo"] != repo:
+                continue
+            rows = row.findall(by_branch[bm.facts["branch"]])
+            assert [n for n, _ in rows] == anchormap.names(ROOT, repo, bm.facts["branch"])
+            for name, here in rows:
+                if name in bm.mapped:
+                    assert here.startswith(f"`{bm.mapped[name].name}`"), (name, here)
+                else:
+                    assert here.startswith("— "), (name, here)
+                    assert name not in bm.excepted or bm.excepted[name].reason in here

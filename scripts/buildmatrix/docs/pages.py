@@ -29,8 +29,8 @@ HEADER = MARKER + " from variants.toml and ledger/records.jsonl; do not edit: ch
 class PageSet:
     """Pages in ``directory``: ``pages(matrix)`` gives {file name: scope}, ``render(ctx)`` a page's text after the header.
 
-    The scope is the :attr:`Context.line` the page is rendered with (a torch line); ``what`` names
-    a scope in messages ("torch line").
+    The scope is the :attr:`Context.line` the page is rendered with (a torch line; for the anchor
+    pages, a repository); ``what`` names a scope in messages ("torch line").
     """
 
     directory: PurePosixPath

@@ -16,6 +16,7 @@ from .. import ledger
 from ..atomic import sweep, write_atomic
 from ..errors import EXIT_FAILED, EXIT_OK
 from ..model import Matrix
+from .anchor import ANCHOR_PAGES
 from .context import DOCS_DIR, GENERATORS, README, Context
 from .lines import LINE_PAGES
 from .markers import DocsError, Parsed, fill, parse, region_text
@@ -39,7 +40,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "docs/BUILDING.md": ("scale-jobs",),
 }
 # Wholly generated pages, derived from the model: one per torch line in docs/matrix/ (docs/lines.py).
-PAGES: tuple[PageSet, ...] = (LINE_PAGES,)
+PAGES: tuple[PageSet, ...] = (LINE_PAGES, ANCHOR_PAGES)
 
 
 @dataclass
