@@ -74,17 +74,20 @@ def measure(root: Path, text: str) -> dict[str, float]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _median_wall(argv: list[str], root: Path, repeat: int = 3) -> float:
+    """Median wall time of running the command ``argv`` in ``root`` (process start included)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(argv, cwd=root, capture_output=True, check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def invoke_list_wall(root: Path) -> float:
     """Wall time of the real command line `invoke list` (process start, imports, load, print)."""
     exe = _tool("invoke")
-    if not exe:
-        return float("nan")
-    times = []
-    for _ in range(3):
-        start = time.perf_counter()
-        subprocess.run([exe, "list"], cwd=root, capture_output=True, check=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return _median_wall([exe, "list"], root) if exe else float("nan")
 
 
 def _tool(name: str) -> str | None:
@@ -103,20 +106,11 @@ def command_figures(root: Path) -> list[str]:
     out = []
     invoke = _tool("invoke")
     if invoke:
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            subprocess.run([invoke, "gen", "--check"], cwd=root, capture_output=True, check=True)
-            times.append(time.perf_counter() - start)
-        out.append(f"  `invoke gen --check` wall (median of 3)   {statistics.median(times):.2f} s   (target < 1 s)")
+        wall = _median_wall([invoke, "gen", "--check"], root)
+        out.append(f"  `invoke gen --check` wall (median of 3)   {wall:.2f} s   (target < 1 s)")
     nox = _tool("nox")
     if nox:
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            subprocess.run([nox, "-l"], cwd=root, capture_output=True, check=True)
-            times.append(time.perf_counter() - start)
-        out.append(f"  `nox -l` wall (median of 3)               {statistics.median(times):.2f} s")
+        out.append(f"  `nox -l` wall (median of 3)               {_median_wall([nox, '-l'], root):.2f} s")
     if not (nox and shutil.which("nix-instantiate")):
         return out + ["  `nox -s eval`: skipped (needs nox and nix-instantiate)"]
     for run in ("first", "second"):

@@ -268,7 +268,7 @@ def check_torch(c: Checker, v: Variant, f: dict, pin: dict, m: Matrix) -> None:
         c.eq(f"patches (nixpkgs' for torch {pin_torch}, decided by name)", kept, _names(f["patches"]))
     else:
         # The pin's own torch keeps every patch nixpkgs adds to it (they are written for it).
-        own = [p["name"] for p in pin["torch"]["patches"] if _standin_adds(p["when"], v)]
+        own = [p["name"] for p in pin["torch"]["patches"] if pinfacts.nixpkgs_adds(p["when"], v)]
         c.eq(f"patches (nixpkgs' own for its torch {pin_torch}, all kept)", own, _names(f["patches"]))
     build_version = last_export(f["preConfigure"], "PYTORCH_BUILD_VERSION") or f["buildVersion"]
     c.eq("PYTORCH_BUILD_VERSION", version, build_version)
@@ -325,16 +325,6 @@ def check_torch(c: Checker, v: Variant, f: dict, pin: dict, m: Matrix) -> None:
         bool(ours) and ours <= set(m["patches"]),
     )
     c.eq("variants.toml MAGMA patches (pin facts)", wanted, bool(v.patches))
-
-
-def _standin_adds(when: str, v: Variant) -> bool:
-    """Whether nixpkgs' condition ``when`` for one of its torch patches holds for ``v`` (BLAS is OpenBLAS)."""
-    return {
-        "always": True,
-        "cuda": v.cuda is not None,
-        "linux": v.platform.endswith("-linux"),
-        "darwin": v.platform.endswith("-darwin"),
-    }.get(when, False)
 
 
 def _names(patches: list[str]) -> list[str]:

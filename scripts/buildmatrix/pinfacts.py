@@ -30,6 +30,18 @@ FIND_CUDA_TOOLKIT_PATCH = "fix-cmake-cuda-toolkit.patch"
 FAKE_HASH = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
 
+def nixpkgs_adds(when: str, v: Variant) -> bool:
+    """Whether nixpkgs' condition ``when`` (always | cuda | linux | darwin | mkl) for one of its patches holds for ``v``."""
+    return {
+        "always": True,
+        "cuda": v.cuda is not None,
+        "linux": v.platform.endswith("-linux"),
+        "darwin": v.platform.endswith("-darwin"),
+        # blas.provider is OpenBLAS on every platform the matrix builds for (nixpkgs' default).
+        "mkl": False,
+    }[when]
+
+
 @dataclass(frozen=True)
 class NixpkgsPatch:
     """One of nixpkgs' own torch/torchvision/torchaudio patches and what a source override does with it."""
@@ -43,14 +55,7 @@ class NixpkgsPatch:
 
     def added_for(self, v: Variant) -> bool:
         """Whether nixpkgs adds it to this variant's package (the condition in its expression)."""
-        return {
-            "always": True,
-            "cuda": v.cuda is not None,
-            "linux": v.platform.endswith("-linux"),
-            "darwin": v.platform.endswith("-darwin"),
-            # blas.provider is OpenBLAS on every platform the matrix builds for (nixpkgs' default).
-            "mkl": False,
-        }[self.when]
+        return nixpkgs_adds(self.when, v)
 
     def kept_for(self, v: Variant) -> bool:
         return v.platform in self.keep_on

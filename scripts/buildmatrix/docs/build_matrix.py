@@ -185,10 +185,11 @@ def _packages_mark(m: Matrix, base: list[str]) -> str:
     if not base:
         return "—"
     defaults = [p for p in m.defaults.packages if p in m.packages]
+    have = [p for p in base if p in defaults]
     more = [p for p in base if p not in defaults]
-    out = "✓" if all(p in base for p in defaults) else "✓ " + "/".join(p for p in base if p in defaults)
-    if out == "✓ ":  # none of the defaults, only other packages
+    if not have:  # none of the defaults, only other packages
         return "✓ " + "/".join(more)
+    out = "✓" if len(have) == len(defaults) else "✓ " + "/".join(have)
     return out + "".join(f" +{p}" for p in more)
 
 
