@@ -21,7 +21,9 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from buildmatrix import builds, model, noxargs  # noqa: E402
+from buildmatrix import model  # noqa: E402
+from buildmatrix.builds import sessions as builds  # noqa: E402
+from buildmatrix.cli import noxargs  # noqa: E402
 from buildmatrix.errors import EXIT_SKIPPED, BuildMatrixError  # noqa: E402
 
 nox.options.error_on_external_run = False

@@ -15,7 +15,8 @@ from invoke import Exit, Task, task
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from buildmatrix import cli, invokeargs  # noqa: E402
+from buildmatrix.cli import common as cli  # noqa: E402
+from buildmatrix.cli import invokeargs  # noqa: E402
 
 if hasattr(signal, "SIGPIPE"):  # `invoke list | head` ends quietly, like other command-line tools
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -154,7 +155,7 @@ def publish(
     c, name, org="", stability="", no_smoke_required=False, check=False, torch="", as_anchor=False, dry_run=False, json=False
 ):
     """Publish variants with `flox publish`, behind guards (clean tree, pushed HEAD, ledger shows built + smoke-tested)."""
-    from buildmatrix import anchorpublish
+    from buildmatrix.publish import anchor as anchorpublish
 
     args = (stability, no_smoke_required, check, torch, as_anchor, dry_run, json)
     _done(anchorpublish.cmd_publish(str(ROOT), FILE, name, org, *args))
@@ -182,7 +183,7 @@ def docs(c, check=False, json=False, quiet=False):
 )
 def ledger(c, promote=False, json=False):
     """List the build/smoke/publish records not yet in the committed ledger; --promote makes them evidence."""
-    from buildmatrix import ledgercli
+    from buildmatrix.cli import ledger as ledgercli
 
     _done(ledgercli.cmd_ledger(str(ROOT), FILE, promote, json))
 
@@ -196,7 +197,7 @@ def ledger(c, promote=False, json=False):
 )
 def detect(c, json=False, cpu="", torch=""):
     """Name the variant(s) for this host: CPU via archspec, GPU via NVML / nvidia-smi, driver -> newest CUDA."""
-    from buildmatrix import detect as detect_module
+    from buildmatrix.detect import probe as detect_module
 
     _done(detect_module.cmd_detect(FILE, json, cpu or None, torch or None))
 
@@ -225,7 +226,7 @@ def ci_plan(c, tags="", keyword="", json=False):
 @task(name="ci-import", help={"path": "the downloaded ledger-records artifact: a directory (or .jsonl files, comma-separated)"})
 def ci_import(c, path):
     """Append the ledger records of a CI run (artifact ledger-records) to ledger/records.jsonl, skipping those already there."""
-    from buildmatrix import ciimport
+    from buildmatrix.ci import records as ciimport
 
     _done(ciimport.cmd_import(str(ROOT), path))
 
@@ -239,7 +240,7 @@ def ci_import(c, path):
 )
 def push(c, names="", to="", dry_run=False):
     """Copy built results (result-<name>) to a binary cache with `nix copy --to`, and record it in the ledger."""
-    from buildmatrix import push as push_module
+    from buildmatrix.publish import push as push_module
 
     _done(push_module.cmd_push(str(ROOT), FILE, names, to, dry_run))
 
@@ -253,7 +254,7 @@ def push(c, names="", to="", dry_run=False):
 )
 def plan(c, names="", builders="", json=False):
     """What building a selection costs: derivations by class, what is already available, core-hours, makespan on N builders."""
-    from buildmatrix import plan as plan_module
+    from buildmatrix.plan import predict as plan_module
 
     _done(plan_module.cmd_plan(str(ROOT), FILE, names, builders, json))
 

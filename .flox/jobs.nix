@@ -7,7 +7,7 @@
 {
   # The nixpkgs source of a pin ({ name, rev, url, sha256 }): a source tree, or what
   # `import <nixpkgs>` returns. The default fetches the pinned tarball, as every recipe
-  # does; the tests pass the stand-in (tests/nixpkgs-standin).
+  # does; the tests pass the stand-in (scripts/buildmatrix/nixeval/standin).
   nixpkgsSource ? pin: builtins.fetchTarball { inherit (pin) url sha256; },
 }:
 

@@ -6,7 +6,7 @@ Needs only the standard library, torch and (where present) torchvision and torch
     python smoke_check.py EXPECTATIONS.json [--out REPORT.json] [--progress EVENTS.jsonl]
     python smoke_check.py - < EXPECTATIONS.json
 
-EXPECTATIONS is the JSON that ``buildmatrix.expect.expectations()`` writes from
+EXPECTATIONS is the JSON that ``buildmatrix.smoke.expect.expectations()`` writes from
 variants.toml (``python -m buildmatrix.smoke --variant NAME --print-expectations``).
 A human summary goes to stderr; the JSON report goes to ``--out`` (default: stdout).
 ``--progress`` appends one JSON line as each check starts and ends, so the caller

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from buildmatrix import edit, model
 from buildmatrix.errors import BuildMatrixError
+from buildmatrix.model import anchormap
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,11 +40,12 @@ AUDIO_PATCH = "0001-setup.py-propagate-cmakeFlags.patch"
 
 def copy_anchor_data(dest: Path, root: Path = ROOT) -> None:
     """The anchor's names and the mapping exceptions (tests/data/), which docs/BUILD_MATRIX.md's anchor table reads."""
-    data = Path("tests") / "data"
-    if (root / data / "anchor-names").is_dir():
-        shutil.copytree(root / data / "anchor-names", dest / data / "anchor-names", dirs_exist_ok=True)
-    if (root / data / "anchor-mapping-exceptions.toml").is_file():
-        shutil.copy(root / data / "anchor-mapping-exceptions.toml", dest / data / "anchor-mapping-exceptions.toml")
+    for rel in (anchormap.NAMES_DIR, anchormap.EXCEPTIONS_FILE):
+        if (root / rel).is_dir():
+            shutil.copytree(root / rel, dest / rel, dirs_exist_ok=True)
+        elif (root / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(root / rel, dest / rel)
 
 
 def copy_inputs(dest: Path, root: Path = ROOT) -> Path:

@@ -1,10 +1,10 @@
 """Every anchor recipe name maps, by the documented scheme, to a variant here with the same facts.
 
-The names are tests/data/anchor-names/<repo>/<branch>.txt, each branch's torch version is its
+The names are scripts/buildmatrix/model/anchor-names/<repo>/<branch>.txt, each branch's torch version is its
 entry in branches.toml; the scheme is buildmatrix.anchormap.variant_name (docs/variants.md,
 "Names": the branch's torch line token is appended unless it is the default line). A mapped
 variant must have the name's package, Python, CUDA, GPU and ISA (read from the anchor name itself)
-and the branch's torch version. Listed exceptions (tests/data/anchor-mapping-exceptions.toml) carry
+and the branch's torch version. Listed exceptions (scripts/buildmatrix/model/anchor-exceptions.toml) carry
 their reason; a "missing" one that maps after all is stale and fails.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from buildmatrix import anchormap
+from buildmatrix.model import anchormap
 from conftest import ROOT
 
 NAME = re.compile(
@@ -51,7 +51,7 @@ def test_every_name_maps_to_a_variant_with_the_same_facts(facts, mapping):
     bm = maps[f"{facts['repo']}/{facts['branch']}"]
     assert not bm.unmapped, (
         f"{len(bm.unmapped)} anchor name(s) of {bm.key} map to no variant (first: {bm.unmapped[:3]}); "
-        "add the variants to variants.toml, or list the names with their reason in tests/data/anchor-mapping-exceptions.toml"
+        "add the variants to variants.toml, or list the names with their reason in scripts/buildmatrix/model/anchor-exceptions.toml"
     )
     for anchor_name, v in bm.mapped.items():
         assert v.name == anchormap.variant_name(m, anchor_name, facts["torch"])

@@ -1,4 +1,4 @@
-"""The anchor's recipe names per branch (tests/data/anchor-names/) agree with the facts recorded for them.
+"""The anchor's recipe names per branch (scripts/buildmatrix/model/anchor-names/) agree with the facts recorded for them.
 
 These tests check the DATA only: the names files read with ``git ls-tree`` from
 barstoolbluz/build-pytorch and barstoolbluz/build-torchvision, against branches.toml (the facts
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 DATA = Path(__file__).resolve().parent / "data"
-NAMES = DATA / "anchor-names"
+NAMES = DATA.parent.parent / "scripts" / "buildmatrix" / "model" / "anchor-names"
 BRANCHES = NAMES / "branches.toml"
 
 ISAS = ("avx", "avx2", "avx512", "avx512bf16", "avx512vnni", "armv8_2", "armv9")

@@ -11,7 +11,10 @@ from __future__ import annotations
 import tomllib
 
 import pytest
-from buildmatrix import model, nixcheck, nixeval, pinfacts
+from buildmatrix import model
+from buildmatrix.nixeval import check as nixcheck
+from buildmatrix.nixeval import evaluate as nixeval
+from buildmatrix.recipes import pinfacts
 from conftest import ROOT, require_tool
 
 pytestmark = pytest.mark.nix

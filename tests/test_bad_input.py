@@ -13,9 +13,14 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from buildmatrix import cli, edit, model, nix, reach, spec, speccheck, speckey
+from buildmatrix import edit, model
+from buildmatrix.cli import common as cli
 from buildmatrix.errors import EXIT_BAD_INPUT, SHOWN_PROBLEMS, BuildMatrixError, ModelError, UsageError, format_keypath
-from buildmatrix.recipes import PKGS_DIR
+from buildmatrix.recipes import PKGS_DIR, nix
+from buildmatrix.spec import check as speccheck
+from buildmatrix.spec import keys as speckey
+from buildmatrix.spec import reach
+from buildmatrix.spec import shape as spec
 
 
 def _edit(scratch: Path, change) -> Path:
@@ -302,7 +307,8 @@ def test_names_too_long_for_a_file_are_refused(scratch):
 @pytest.mark.parametrize("content", [b"[local]\nmax-jobs = 1\n# caf\xff\n", b"x = " + b"[" * 3000 + b"]" * 3000 + b"\n"])
 def test_the_other_toml_inputs_are_guarded_too(tmp_path, content):
     """The builders file and the build-cost table go through the same guard: a ModelError naming the file."""
-    from buildmatrix import builders, plancost
+    from buildmatrix.builds import builders
+    from buildmatrix.plan import cost as plancost
 
     f = tmp_path / "x.toml"
     f.write_bytes(content)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from buildmatrix import builders, builds, ledger
+from buildmatrix import ledger
+from buildmatrix.builds import builders
+from buildmatrix.builds import sessions as builds
 from buildmatrix.errors import ModelError
 from test_builds import HOST, HOST_ISA, fake_env, flox_calls, host_cpu_alias, make_repo
 from test_noxfile import nox, tree  # noqa: F401  (tree: a fixture, a copy of the repository to run nox in)

@@ -16,8 +16,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from buildmatrix import builds, floxrun, hostinfo, ledger, model, parallelism, publish
+from buildmatrix import ledger, model
+from buildmatrix.builds import flox as floxrun
+from buildmatrix.builds import parallelism
+from buildmatrix.builds import sessions as builds
+from buildmatrix.detect import host as hostinfo
 from buildmatrix.errors import UsageError
+from buildmatrix.publish import plain as publish
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,9 +8,12 @@ import subprocess
 import sys
 
 import pytest
-from buildmatrix import choice, cpuprobe, detect, fit, gpuprobe
+from buildmatrix.detect import choice, fit
+from buildmatrix.detect import cpu as cpuprobe
+from buildmatrix.detect import gpu as gpuprobe
+from buildmatrix.detect import probe as detect
+from buildmatrix.detect.host import GpuInfo
 from buildmatrix.errors import BuildMatrixError
-from buildmatrix.hostinfo import GpuInfo
 from conftest import ROOT
 
 # ------------------------------------------------------------------ fakes

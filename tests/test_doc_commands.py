@@ -28,7 +28,11 @@ import shutil
 import clone as clonemod
 import doccommands
 import pytest
-from buildmatrix import builds, detect, fit, hostinfo, model
+from buildmatrix import model
+from buildmatrix.builds import sessions as builds
+from buildmatrix.detect import fit
+from buildmatrix.detect import host as hostinfo
+from buildmatrix.detect import probe as detect
 from buildmatrix.errors import UsageError
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get(clonemod.INNER)), reason="inside a clone run: no recursion")

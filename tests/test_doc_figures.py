@@ -12,7 +12,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from buildmatrix import builds, docs, model
+from buildmatrix import docs, model
+from buildmatrix.builds import sessions as builds
 
 DATED = re.compile(r"\b20\d\d-\d\d-\d\d\b")
 SMALL = 20  # below this a number is more likely "8 GiB" or "2 cores" than a count of the matrix

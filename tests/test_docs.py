@@ -13,8 +13,10 @@ from pathlib import Path, PurePosixPath
 
 import matrices
 import pytest
-from buildmatrix import choice, docs, edit, fit, ledger, model, spec
+from buildmatrix import docs, edit, ledger, model
+from buildmatrix.detect import choice, fit
 from buildmatrix.docs import DocsError
+from buildmatrix.spec import shape as spec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from textedit import mutate

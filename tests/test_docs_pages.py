@@ -16,8 +16,9 @@ from pathlib import Path
 import matrices
 import pytest
 import test_docs
-from buildmatrix import docs, edit, model, pinfacts
+from buildmatrix import docs, edit, model
 from buildmatrix.docs import DocsError
+from buildmatrix.model import hashes
 from buildmatrix.model.variant import is_prerelease
 from mini import MINI, load_text
 from textedit import mutate
@@ -63,7 +64,7 @@ def assert_pages_are_the_lines(root: Path, m: model.Matrix) -> None:
         assert sorted(_listed(text)) == sorted(v.name for v in vs), rel
         unverified += re.findall(r"`([^`]+)`", "".join(re.findall(r"^\*\*(?:pin|source) .*$", text, re.M)))
     # Every variant that fetches something unverified is named once, on its line's page; the index counts them.
-    assert sorted(unverified) == sorted(pinfacts.unverified(m))
+    assert sorted(unverified) == sorted(hashes.unverified(m))
     counts = test_docs._regions((root / "docs" / "BUILD_MATRIX.md").read_text(encoding="utf-8"))["unverified-fetches"]
     rows = test_docs._tables(counts)[0][1:] if unverified else []
     assert sum(int(r[3]) for r in rows) == len(unverified)

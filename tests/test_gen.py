@@ -6,8 +6,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from buildmatrix import atomic, cli, model, nix, pinfacts, recipes
+from buildmatrix import files as atomic
+from buildmatrix import model, recipes
+from buildmatrix.cli import common as cli
 from buildmatrix.errors import BuildMatrixError
+from buildmatrix.model import hashes
+from buildmatrix.recipes import nix, pinfacts
 from conftest import require_tool
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -140,7 +144,7 @@ def test_recipe_contents_follow_the_kind(shipped):
     nightly = files["pytorch-python313-cuda13_0-sm121-armv9-nightly.nix"]
     assert 'rev = "f3b72801a6bc917d98d6b392c6d223f91348989f";' in nightly
     # unverified: a fake hash, so the first fetch fails and prints the real one
-    assert f'hash = "{pinfacts.FAKE_HASH}";' in nightly and 'hash = "";' not in nightly
+    assert f'hash = "{hashes.FAKE_HASH}";' in nightly and 'hash = "";' not in nightly
 
 
 def test_cuda13_recipes_shim_cccl_only_for_a_torch_source_override(shipped):

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from buildmatrix import invokeargs, model
+from buildmatrix import model
+from buildmatrix.cli import invokeargs
 from conftest import ROOT
 
 INVOKE = str(Path(sys.executable).parent / "invoke")

@@ -10,10 +10,14 @@ import re
 import subprocess
 
 import pytest
-from buildmatrix import cli, jobset, model, nixcheck, nixeval, recipes
+from buildmatrix import model, recipes
+from buildmatrix.cli import common as cli
+from buildmatrix.nixeval import check as nixcheck
+from buildmatrix.nixeval import evaluate as nixeval
+from buildmatrix.recipes import jobset
 from conftest import ROOT, require_tool
 
-STANDIN_ARG = "pin: import ./tests/nixpkgs-standin { inherit (pin) rev; }"
+STANDIN_ARG = "pin: import ./scripts/buildmatrix/nixeval/standin { inherit (pin) rev; }"
 
 
 def _gen(root) -> int:
@@ -115,8 +119,8 @@ def test_a_jobset_whose_torchvision_rebuilds_torch_is_caught(scratch, shipped):
     """Break sharing on purpose: a torchvision job that imports a different torch recipe."""
     require_tool("nix-instantiate")
     recipes.generate(shipped, scratch)
-    (scratch / "tests").mkdir()
-    (scratch / "tests" / "nixpkgs-standin").symlink_to(ROOT / "tests" / "nixpkgs-standin")
+    (scratch / jobset.STANDIN).parent.mkdir(parents=True)
+    (scratch / jobset.STANDIN).symlink_to(ROOT / jobset.STANDIN)
     tv = next(v for v in shipped.variants if v.requires and v.target == "cuda")
     other = next(v for v in shipped.variants if not v.requires and v.platform == tv.platform and v.name != tv.requires)
     recipe = scratch / ".flox" / "pkgs" / f"{tv.name}.nix"

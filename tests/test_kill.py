@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from buildmatrix import atomic, model, recipes
+from buildmatrix import files as atomic
+from buildmatrix import model, recipes
 from buildmatrix.docs import BEGIN_RE
 
 ROOT = Path(__file__).resolve().parents[1]

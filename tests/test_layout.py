@@ -1,9 +1,11 @@
 """The package stays a house a newcomer reads in minutes: limits that fail when a room outgrows them.
 
-Limits (issue "One redesign step for the package layout"): no module over 600 lines, no class
-over 200, ``tasks.py`` / ``noxfile.py`` thin, ``scripts/smoke_check.py`` one stdlib-only file,
-no import cycle between the package's modules, exit statuses defined once, target decisions
-read from the one registry in ``targets.py``.
+Limits: no module over 600 lines, no class over 200, at most 12 modules at the package root (the
+rest live in one subpackage per concern), ``tasks.py`` / ``noxfile.py`` thin,
+``scripts/smoke_check.py`` one stdlib-only file, no import cycle between the package's modules
+(imports under ``if TYPE_CHECKING:`` count too), nothing in the package imports the command layer
+``buildmatrix.cli``, runtime code names no path under ``tests/``, exit statuses defined once,
+target decisions read from the one registry in ``targets.py``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "scripts" / "buildmatrix"
 MODULE_LIMIT = 600
+ROOT_MODULE_LIMIT = 12  # modules directly in scripts/buildmatrix/ (besides __init__.py)
 CLASS_LIMIT = 200
 THIN_LIMIT = 300  # tasks.py and noxfile.py: one line per task/session into the package
 
@@ -80,6 +83,15 @@ def test_smoke_check_is_one_stdlib_only_file():
     assert not imported - allowed, f"smoke_check.py imports non-stdlib modules: {sorted(imported - allowed)}"
 
 
+def test_the_package_root_stays_small():
+    """A concern gets a subpackage; the root keeps the few modules every concern shares."""
+    root = sorted(p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py")
+    assert len(root) <= ROOT_MODULE_LIMIT, (
+        f"scripts/buildmatrix/ has {len(root)} modules (limit {ROOT_MODULE_LIMIT}): {', '.join(root)}; "
+        "move a module into the subpackage of its concern"
+    )
+
+
 def _type_checking_only(tree: ast.AST) -> set[int]:
     """ids of the import nodes under ``if TYPE_CHECKING:`` (annotations only: never executed)."""
     out: set[int] = set()
@@ -89,13 +101,14 @@ def _type_checking_only(tree: ast.AST) -> set[int]:
     return out
 
 
-def _imports(path: Path, known: set[str]) -> set[str]:
+def _imports(path: Path, known: set[str], runtime_only: bool = False) -> set[str]:
     """Package modules ``path`` imports when it runs, wherever the import statement stands.
 
     ``from . import x`` is an edge to module ``x`` (not to the package), ``from .x import y`` to
-    ``x`` (or to ``x.y`` where that is a module)."""
+    ``x`` (or to ``x.y`` where that is a module). Imports under ``if TYPE_CHECKING:`` are edges
+    too unless ``runtime_only``: a circle of annotations is still a circle a reader walks."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skip = _type_checking_only(tree)
+    skip = _type_checking_only(tree) if runtime_only else set()
     here = _name(path).split(".")
     pkg = here if path.name == "__init__.py" else here[:-1]
     out: set[str] = set()
@@ -145,8 +158,8 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 
 def test_no_import_cycles():
-    """Counting imports inside functions too: a lazy import that hides a cycle is still a cycle.
-    (Imports under ``if TYPE_CHECKING:`` never run and are left out.)"""
+    """Counting imports inside functions and under ``if TYPE_CHECKING:`` too: a lazy import or an
+    annotation-only import that hides a cycle is still a cycle."""
     found = _cycle(_graph())
     assert found is None, "import cycle: " + " -> ".join(found)
 
@@ -189,7 +202,12 @@ def test_import_graph_sees_package_and_lazy_edges():
     a module to a sibling through ``from . import x``, and imports inside functions."""
     graph = _graph()
     assert "buildmatrix.model.load" in graph["buildmatrix.model"]
-    assert "buildmatrix.pinfacts" in graph["buildmatrix.model.tables"]
+    assert "buildmatrix.model.hashes" in graph["buildmatrix.model.tables"]
+    typed = [p for p in _modules() if _type_checking_only(ast.parse(p.read_text(encoding="utf-8")))]
+    assert typed, "the package has imports under TYPE_CHECKING: the walk must see them"
+    name = _name(typed[0])
+    known = {_name(p) for p in _modules()}
+    assert _imports(typed[0], known) - _imports(typed[0], known, runtime_only=True), f"{name}: its TYPE_CHECKING imports are edges"
     lazy = [
         (name, node.module)
         for name, path in ((_name(p), p) for p in _modules())
@@ -201,3 +219,36 @@ def test_import_graph_sees_package_and_lazy_edges():
     assert lazy, "the package has imports inside functions (cli's commands): the walk must see them"
     name, _ = lazy[0]
     assert graph[name], f"{name}: its function-level imports are edges"
+
+
+def _code_strings(tree: ast.AST) -> list[ast.Constant]:
+    """String constants that are code, not docstrings."""
+    docs = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]
+
+
+TESTS_PATH = re.compile(r"(?:^|[\s'\"(=])tests/")
+
+
+def test_runtime_code_reads_nothing_under_tests():
+    """Data the commands use (the stand-in nixpkgs, the anchor's names) lives in the package; tests/ is the tests'."""
+    hits = [
+        f"{p.relative_to(ROOT)}:{n.lineno}: {n.value[:60]!r}"
+        for p in _modules()
+        for n in _code_strings(ast.parse(p.read_text(encoding="utf-8")))
+        if n.value == "tests" or TESTS_PATH.search(n.value)
+    ]
+    assert not hits, "runtime code names a path under tests/: " + "; ".join(hits)
+
+
+def test_the_tests_path_finder_finds_one():
+    tree = ast.parse('"""docstring tests/x"""\nA = Path("tests") / "data"\nB = "see tests/data/x.toml"\n')
+    found = [n.value for n in _code_strings(tree) if n.value == "tests" or TESTS_PATH.search(n.value)]
+    assert sorted(found) == ["see tests/data/x.toml", "tests"]

@@ -12,8 +12,11 @@ import subprocess
 
 import matrices
 import pytest
-from buildmatrix import detect, docs, ledger, ledgercli, model, smoke
+from buildmatrix import docs, ledger, model
+from buildmatrix.cli import ledger as ledgercli
+from buildmatrix.detect import probe as detect
 from buildmatrix.errors import EXIT_SKIPPED
+from buildmatrix.smoke import run as smoke
 from conftest import ROOT
 
 

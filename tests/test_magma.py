@@ -6,7 +6,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from buildmatrix import cli, magma, model, patching, recipes
+from buildmatrix import model, recipes
+from buildmatrix.cli import common as cli
+from buildmatrix.magma import patching
+from buildmatrix.magma import report as magma
 
 PATCH = "magma-cuda13-clockrate"
 

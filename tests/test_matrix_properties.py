@@ -16,7 +16,9 @@ import matrices
 import pytest
 import test_docs
 import test_magma
-from buildmatrix import cli, docs, model, nixeval, recipes
+from buildmatrix import docs, model, recipes
+from buildmatrix.cli import common as cli
+from buildmatrix.nixeval import evaluate as nixeval
 from conftest import ROOT, require_tool
 
 
@@ -97,7 +99,7 @@ def test_magma_report_counts_are_the_model_s(derived):
 
 def test_the_jobset_lists_every_variant_and_shares_every_torch(derived):
     require_tool("nix-instantiate")
-    from buildmatrix import jobset
+    from buildmatrix.recipes import jobset
 
     root, m, how = derived
     assert jobset.check(m, root) == "", how  # the full gen wrote it
@@ -110,7 +112,8 @@ def test_the_jobset_lists_every_variant_and_shares_every_torch(derived):
 
 def test_the_workflow_has_a_build_job_per_torch_configuration(derived):
     import yaml
-    from buildmatrix import builds, workflow
+    from buildmatrix.builds import sessions as builds
+    from buildmatrix.ci import workflow
 
     root, m, how = derived
     config = workflow.load_config(m)

@@ -52,13 +52,13 @@ def test_gen_names_each_unverified_variant_once(shipped):
     """One warning with the counts; `invoke gen` groups them; the full report names every affected variant exactly once."""
     from collections import Counter
 
-    from buildmatrix import pinfacts
+    from buildmatrix.model import hashes
 
-    affected = pinfacts.unverified(shipped)
+    affected = hashes.unverified(shipped)
     warns = [w for w in shipped.warnings if "declared unverified" in w]
-    report = "\n".join(pinfacts.unverified_report(shipped, limit=None))
-    short = pinfacts.unverified_report(shipped)  # what `invoke gen` prints: at most 3 names a group
-    for line, (_why, names) in zip(short[1:], pinfacts.unverified_groups(shipped), strict=True):
+    report = "\n".join(hashes.unverified_report(shipped, limit=None))
+    short = hashes.unverified_report(shipped)  # what `invoke gen` prints: at most 3 names a group
+    for line, (_why, names) in zip(short[1:], hashes.unverified_groups(shipped), strict=True):
         assert f"({len(names)}, fill with" in line and names[0] in line
         assert (f"and {len(names) - 3} more" in line) == (len(names) > 3)
     if not affected:
@@ -68,7 +68,7 @@ def test_gen_names_each_unverified_variant_once(shipped):
     named = re.findall(r"[a-z0-9][a-z0-9_-]*-python3[0-9]+-[a-z0-9_-]+", report.split(":", 1)[1])
     assert Counter(named) == Counter(list(affected)), "each affected variant once, no other"
     for why in {w for ws in affected.values() for w in ws}:
-        assert pinfacts.fill_command(why) in report
+        assert hashes.fill_command(why) in report
     unverified_names = {n for n, p in shipped.pins.items() if not p.sha256} | {
         n for n, s in shipped.sources.items() if not s.hash
     }

@@ -1,4 +1,4 @@
-"""Every generated recipe, evaluated by Nix against the stand-in nixpkgs (tests/nixpkgs-standin).
+"""Every generated recipe, evaluated by Nix against the stand-in nixpkgs (scripts/buildmatrix/nixeval/standin).
 
 Three groups: the shipped recipes (zero mismatches, the two figures); hand-broken recipes the
 stand-in must catch; and the stand-in's own nixpkgs semantics (override, overrideAttrs, config,
@@ -14,13 +14,16 @@ from pathlib import Path
 
 import matrices
 import pytest
-from buildmatrix import ledger, model, nixcheck, nixeval, pinfacts, recipes
+from buildmatrix import ledger, model, recipes
+from buildmatrix.model import hashes
+from buildmatrix.nixeval import check as nixcheck
+from buildmatrix.nixeval import evaluate as nixeval
 from conftest import ROOT, require_tool
 
 pytestmark = pytest.mark.nix
 
 PKGS = Path(".flox") / "pkgs"
-STANDIN = ROOT / "tests" / "nixpkgs-standin"
+STANDIN = ROOT / "scripts" / "buildmatrix" / "nixeval" / "standin"
 REV_0182 = "0182a361324364ae3f436a63005877674cf45efb"
 REV_6A03 = "6a030d535719c5190187c4cec156f335e95e3211"
 REV_2017 = "2017d6d515f8a7b289fe06d3a880a7ec588c3900"
@@ -115,7 +118,7 @@ def test_facts_are_the_variant_s(full_report):
     tv = full_report.facts[TV_130]
     assert tv["torchDrvPaths"] == [f["drvPath"]] and tv["archList"] == "12.0"
     nightly = full_report.facts["pytorch-python313-cuda13_0-sm121-armv9-nightly"]
-    assert nightly["src"]["hash"] == pinfacts.FAKE_HASH  # hash "" in variants.toml: the first build prints it
+    assert nightly["src"]["hash"] == hashes.FAKE_HASH  # hash "" in variants.toml: the first build prints it
 
 
 def test_cli_prints_the_figures_and_records_only_on_request(tmp_path, capsys):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from buildmatrix import noxargs
+from buildmatrix.cli import noxargs
 
 
 @pytest.mark.parametrize(

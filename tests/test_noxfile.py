@@ -17,7 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from buildmatrix import builds, floxrun, ledger
+from buildmatrix import ledger
+from buildmatrix.builds import flox as floxrun
+from buildmatrix.builds import sessions as builds
 from test_builds import HOST, HOST_ISA, fake_env, flox_calls, git
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,7 +17,7 @@ try:
 except ImportError:  # no conftest put scripts/ on sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 
-from buildmatrix.patching import (
+from buildmatrix.magma.patching import (
     HunkMismatch,
     Patch,
     PatchError,
@@ -31,7 +31,7 @@ from buildmatrix.patching import (
     strip_path,
     unapply_text,
 )
-from buildmatrix.patchsource import check_source
+from buildmatrix.magma.source import check_source
 
 ROOT = Path(__file__).resolve().parents[1]
 PATCH_FILE = ROOT / "patches" / "cuda-13.0-clockrate-fix.patch"

@@ -16,13 +16,19 @@ from pathlib import Path
 
 import pytest
 import tomlkit
-from buildmatrix import edit, fetchwalk, model, nixcheck, nixeval, nixrun, pinfacts, recipes
+from buildmatrix import edit, model, recipes
+from buildmatrix.model import hashes
+from buildmatrix.nixeval import check as nixcheck
+from buildmatrix.nixeval import evaluate as nixeval
+from buildmatrix.nixeval import fetchwalk
+from buildmatrix.nixeval import run as nixrun
+from buildmatrix.recipes import pinfacts
 from conftest import ROOT, require_tool
 
 pytestmark = pytest.mark.nix
 
 PKGS = Path(".flox") / "pkgs"
-STANDIN = ROOT / "tests" / "nixpkgs-standin"
+STANDIN = ROOT / "scripts" / "buildmatrix" / "nixeval" / "standin"
 
 
 @pytest.fixture(scope="module")
@@ -303,7 +309,7 @@ def test_every_fetch_of_every_recipe_has_a_hash_or_is_declared_unverified(shippe
     assert len(pins) >= len(m.variants)
     for f in pins:
         pin = next(p for p in m.pins.values() if p.url == f["id"])
-        assert f["hash"] == (pin.sha256 or pinfacts.FAKE_HASH)
+        assert f["hash"] == (pin.sha256 or hashes.FAKE_HASH)
     sources = {f"{s.owner}/{s.repo}@{s.rev}": s for s in m.sources.values()}
     walked = {f["id"] for f in w.fetches if f["fetcher"] == "fetchFromGitHub"}
     used = {v.source.name for v in m.variants if v.source} | {v.companion_source.name for v in m.variants if v.companion_source}
@@ -324,7 +330,7 @@ def test_the_walk_finds_a_fetch_without_hash(tmp_path, shipped_model):
     w = fetchwalk.walk(m, root, [v.name])
     assert any(v.pin.url in x and "no hash" in x for x in w.findings), w.findings
     # and a fake hash nobody declared unverified
-    recipe.write_text(text.replace(v.pin.sha256, pinfacts.FAKE_HASH), encoding="utf-8")
+    recipe.write_text(text.replace(v.pin.sha256, hashes.FAKE_HASH), encoding="utf-8")
     w = fetchwalk.walk(m, root, [v.name])
     assert any("declares nothing unverified" in x for x in w.findings), w.findings
 
@@ -357,7 +363,7 @@ def test_first_build_of_an_unverified_pin_fetch_fails_printing_the_hash_then_inv
     root = _scratch(tmp_path)
     recipes.generate(m, root, [v.name])
     recipe = (root / PKGS / f"{v.name}.nix").read_text(encoding="utf-8")
-    assert f'sha256 = "{pinfacts.FAKE_HASH}";' in recipe and f"invoke pin {pin.name} --hash" in recipe
+    assert f'sha256 = "{hashes.FAKE_HASH}";' in recipe and f"invoke pin {pin.name} --hash" in recipe
     # a tarball of the stand-in, served from a file:// URL in place of GitHub's archive
     tarball = tmp_path / "nixpkgs.tar.gz"
     with tarfile.open(tarball, "w:gz") as tar:
@@ -380,11 +386,11 @@ def test_first_build_of_an_unverified_pin_fetch_fails_printing_the_hash_then_inv
     m2 = model.load(root / "variants.toml")
     assert m2.pins[pin.name].sha256 and not m2.pins[pin.name].unverified
     assert "--hash" in m2.pins[pin.name].hash_source
-    assert v.name not in pinfacts.unverified(m2)
+    assert v.name not in hashes.unverified(m2)
     # 3. build again: the regenerated recipe carries the hash, and the fetch succeeds
     recipes.generate(m2, root, [v.name])
     again = (root / PKGS / f"{v.name}.nix").read_text(encoding="utf-8")
-    assert pinfacts.FAKE_HASH not in again.split("}:", 1)[0]
+    assert hashes.FAKE_HASH not in again.split("}:", 1)[0]
     second = fetch(again.replace(pin.url, f"file://{tarball}"))
     assert second.returncode == 0, second.stderr
     assert second.stdout.strip().strip('"').startswith("/nix/store/")
@@ -410,7 +416,7 @@ def test_invoke_pin_source_with_a_fake_prefetcher_fills_the_hash(tmp_path, shipp
     s2 = m2.sources[src.name]
     assert s2.hash == sri and not s2.unverified and "invoke pin --source" in s2.hash_source
     users = [v for v in m2.variants if v.source is s2 or v.companion_source is s2]
-    assert users and all(src.name not in " ".join(pinfacts.unverified(m2).get(v.name, [])) for v in users)
+    assert users and all(src.name not in " ".join(hashes.unverified(m2).get(v.name, [])) for v in users)
     recipes.generate(m2, root, [users[0].name])
     report = nixeval.evaluate(m2, root, [users[0].name], instantiate=False)
     assert report.facts[users[0].name]["src"]["hash"] == sri

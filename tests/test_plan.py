@@ -25,8 +25,11 @@ import types
 from pathlib import Path
 
 import pytest
-from buildmatrix import ledger, model, plan, plancost, recipes, schedule
+from buildmatrix import ledger, model, recipes
 from buildmatrix.errors import ModelError, UsageError
+from buildmatrix.plan import cost as plancost
+from buildmatrix.plan import predict as plan
+from buildmatrix.plan import schedule
 from conftest import require_tool
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -2,7 +2,7 @@
 
 Real git throughout: a repository with a bare ``origin``, the fake ``flox`` of tests/test_builds.py
 on PATH (it records argv and cwd). The cases come from the shipped model and the anchor data
-(tests/data/anchor-names): a variant off ``[defaults] torch`` on this host's platform whose anchor
+(scripts/buildmatrix/model/anchor-names): a variant off ``[defaults] torch`` on this host's platform whose anchor
 name maps to it alone. The wrapper is proved with real ``nix-instantiate`` against the stand-in
 nixpkgs: it has the recipe's function arguments (what callPackage passes) and its drvPath.
 """
@@ -16,10 +16,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from buildmatrix import anchormap, anchorpublish, ledger, model, nixrun
+from buildmatrix import ledger, model
 from buildmatrix.errors import UsageError
+from buildmatrix.model import anchormap
+from buildmatrix.nixeval import run as nixrun
+from buildmatrix.publish import anchor as anchorpublish
 from buildmatrix.recipes import MARKER
 from conftest import ROOT, require_tool
+from matrices import copy_anchor_data
 from test_builds import HOST, add_record, commit_ledger, fake_env, flox_calls, git
 
 PKGS = Path(".flox") / "pkgs"
@@ -78,7 +82,7 @@ def repo(tmp_path, case, monkeypatch):
     for f in ("variants.toml", ".gitignore"):
         shutil.copy(ROOT / f, r / f)
     shutil.copytree(ROOT / "patches", r / "patches")
-    shutil.copytree(ROOT / "tests" / "data", r / "tests" / "data")
+    copy_anchor_data(r)
     for name in {f"{v.name}.nix", f"{anchor}.nix", *importers(f"{anchor}.nix")}:
         shutil.copy(ROOT / PKGS / name, r / PKGS / name)
     (r / "README.md").write_text("# test repo\n")

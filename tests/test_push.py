@@ -11,8 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from buildmatrix import builders, builds, ledger, push
+from buildmatrix import ledger
+from buildmatrix.builds import builders
+from buildmatrix.builds import sessions as builds
 from buildmatrix.errors import UsageError
+from buildmatrix.publish import push
 
 FAKE_NIX = r"""#!{python}
 import json, os, sys

@@ -24,7 +24,11 @@ import time
 from pathlib import Path
 
 import pytest
-from buildmatrix import builders, hostinfo, ledger, parallelism, plan, push
+from buildmatrix import ledger
+from buildmatrix.builds import builders, parallelism
+from buildmatrix.detect import host as hostinfo
+from buildmatrix.plan import predict as plan
+from buildmatrix.publish import push
 from conftest import require_tool
 
 SYSTEM = hostinfo.host_platform()

@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from buildmatrix import cli, model, schema, spec
+from buildmatrix import model
+from buildmatrix.cli import common as cli
+from buildmatrix.spec import schema
+from buildmatrix.spec import shape as spec
 
 
 def test_committed_recipes_match_variants_toml(root):

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from buildmatrix import model, spec, targets
+from buildmatrix import model, targets
 from buildmatrix.docs import parse, region_text
 from buildmatrix.errors import ModelError
 from buildmatrix.model import rules
+from buildmatrix.spec import shape as spec
 from mini import MINI, load_text, problems, with_audio
 from textedit import mutate
 

@@ -14,8 +14,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from buildmatrix import checkrun, detect, errors, expect, ledger, resultenv, smoke
-from buildmatrix.hostinfo import GpuInfo, Host
+from buildmatrix import errors, ledger
+from buildmatrix.detect import probe as detect
+from buildmatrix.detect.host import GpuInfo, Host
+from buildmatrix.smoke import checkrun, expect, resultenv
+from buildmatrix.smoke import run as smoke
 from conftest import ROOT
 from mini import MINI, load_text, with_audio
 

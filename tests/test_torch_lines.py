@@ -9,7 +9,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from buildmatrix import builds, choice, cli, detect, model
+from buildmatrix import model
+from buildmatrix.builds import sessions as builds
+from buildmatrix.cli import common as cli
+from buildmatrix.detect import choice
+from buildmatrix.detect import probe as detect
 from buildmatrix.errors import UsageError
 from buildmatrix.model.variant import is_prerelease, line_token, release_line
 from conftest import ROOT
@@ -273,8 +277,8 @@ def test_an_alias_only_other_pythons_build_names_the_variants(tmp_path):
 def test_the_pairing_advisory_speaks_only_when_the_pin_s_companion_does_not_pair():
     """nixeval's advisory: a companion built from its pin's own release is named only when that
     release is not the one PyTorch pairs with the variant's torch (2.8 ↔ 0.23 is silent)."""
-    from buildmatrix import nixcheck
     from buildmatrix.model.rules import paired_release
+    from buildmatrix.nixeval import check as nixcheck
 
     m = model.load(ROOT / "variants.toml")
     v = next(

@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from buildmatrix import ciimport, cli, ledger, model, workflow
+from buildmatrix import ledger, model
+from buildmatrix.ci import records as ciimport
+from buildmatrix.ci import workflow
+from buildmatrix.cli import common as cli
 from buildmatrix.errors import ModelError, UsageError
 from conftest import ROOT
 from textedit import mutate
@@ -198,7 +201,7 @@ def test_one_build_job_per_torch_configuration(m, config):
 
 
 def test_build_sessions_are_nox_sessions_that_build_exactly_the_job(m):
-    from buildmatrix import builds as b
+    from buildmatrix.builds import sessions as b
 
     sessions = {s.name: {v.name for v in s.variants} for s in b.sessions(m)}
     for j in workflow.build_jobs(m):

@@ -18,9 +18,12 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Table
 
-from . import loadguard, model, reach, spec, speccheck, targets
-from .atomic import write_atomic
+from . import model, targets
 from .errors import BuildMatrixError, UsageError
+from .files import write_atomic
+from .spec import check as speccheck
+from .spec import loadguard, reach
+from .spec import shape as spec
 
 
 @dataclass

@@ -156,7 +156,7 @@ def promote(root: Path) -> list[Record]:
     local file is removed: an interruption leaves either both files as they were or the
     records promoted (at worst a record is in both, which readers treat as one).
     """
-    from .atomic import write_atomic
+    from .files import write_atomic
 
     local = root / LOCAL
     records = pending(root)  # validates every line first

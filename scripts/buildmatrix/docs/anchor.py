@@ -2,16 +2,15 @@
 with name counts and the listed exceptions) and one wholly generated page per anchor repository,
 ``docs/anchor/<repo>.md`` (:data:`ANCHOR_PAGES`: every name, branch by branch, and its variant).
 
-The data is ``tests/data/anchor-names/`` and ``tests/data/anchor-mapping-exceptions.toml`` next to the
-model file; the scheme is :mod:`buildmatrix.anchormap` (tests/test_anchor_mapping.py holds every name to it).
+The data is ``scripts/buildmatrix/model/anchor-names/`` and ``scripts/buildmatrix/model/anchor-exceptions.toml`` next to the
+model file; the scheme is :mod:`buildmatrix.model.anchormap` (tests/test_anchor_mapping.py holds every name to it).
 """
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from .. import anchormap
-from ..model import Matrix
+from ..model import Matrix, anchormap
 from .context import Context, generator
 from .facts import line_link
 from .markdown import code, table

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .. import jobset, workflow
+from ..ci import workflow
 from ..errors import ModelError
+from ..recipes import jobset
 from .context import Context, generator
 from .markdown import code, table
 

@@ -14,8 +14,9 @@ from pathlib import PurePosixPath
 
 from packaging.version import Version
 
-from .. import ledger, spec, targets
+from .. import ledger, targets
 from ..model import Gpu, Isa, Matrix, Variant
+from ..spec import shape as spec
 
 DOCS_DIR = PurePosixPath("docs")
 README = PurePosixPath("README.md")

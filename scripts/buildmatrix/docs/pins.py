@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .. import pinfacts, spec
+from ..model import hashes
+from ..spec import shape as spec
 from .context import Context, generator
 from .facts import line_link
 from .markdown import code, slug, table
@@ -22,7 +23,7 @@ def gen_unverified_fetches(ctx: Context) -> str:
     linking each line's page; on a line's page: every affected variant of that line, once."""
     m = ctx.matrix
     scope = {v.name for v in ctx.variants}
-    groups = [(why, [n for n in names if n in scope]) for why, names in pinfacts.unverified_groups(m)]
+    groups = [(why, [n for n in names if n in scope]) for why, names in hashes.unverified_groups(m)]
     groups = [(why, names) for why, names in groups if names]
     if ctx.line is not None:
         return _line_unverified(ctx, groups)
@@ -55,7 +56,7 @@ def gen_unverified_fetches(ctx: Context) -> str:
                     [
                         " + ".join(code(w) for w in why),
                         "; ".join(entries[w] for w in why),
-                        "; ".join(code(pinfacts.fill_command(w)) for w in why),
+                        "; ".join(code(hashes.fill_command(w)) for w in why),
                         str(len(names)),
                         per_line(names),
                     ]

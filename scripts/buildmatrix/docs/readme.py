@@ -20,16 +20,7 @@ from .context import (
     variant_key,
     ver,
 )
-from .facts import (
-    best_build,
-    cudas_of,
-    example_variants,
-    isas_of,
-    line_link,
-    non_gpu_rows,
-    release_lines,
-    section_heading,
-)
+from .facts import best_build, cudas_of, example_variants, isas_of, line_link, non_gpu_rows, release_lines, section_heading
 from .markdown import code, slug, table
 
 

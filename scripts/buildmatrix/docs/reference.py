@@ -1,4 +1,4 @@
-"""docs/variants.md regions: ``key-reference`` and ``matrix-blocks`` from :mod:`buildmatrix.spec`, ``hardware-rules``
+"""docs/variants.md regions: ``key-reference`` and ``matrix-blocks`` from :mod:`buildmatrix.spec.shape`, ``hardware-rules``
 from :data:`buildmatrix.model.rules.RULES`."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 
-from .. import spec
 from ..model import RULES, Variant
+from ..spec import shape as spec
 from .context import Context, cap_key, generator, isa_key, ver
 from .markdown import code, slug, table
 

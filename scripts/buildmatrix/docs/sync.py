@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from .. import ledger
-from ..atomic import sweep, write_atomic
 from ..errors import EXIT_FAILED, EXIT_OK
+from ..files import sweep, write_atomic
 from ..model import Matrix
 from .anchor import ANCHOR_PAGES
 from .context import DOCS_DIR, GENERATORS, README, Context
@@ -189,7 +189,7 @@ def sync(
 def cmd_docs(root: str, file: str, check: bool, as_json: bool = False, quiet: bool = False) -> int:
     """`invoke docs [--check] [--json] [--quiet]`: 0 done / in sync, 1 drift or stale pages (--check), 2 bad model,
     markers or a hand-written file where a page goes (nothing written)."""
-    from .. import cli
+    from ..cli import common as cli
 
     @cli.guarded
     def run() -> int:

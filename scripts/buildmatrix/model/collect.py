@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from .. import reach, spec, speccheck
 from ..errors import ModelError, Problem
-from ..tomlpos import LineIndex
+from ..spec import check as speccheck
+from ..spec import reach
+from ..spec import shape as spec
+from ..spec.tomlpos import LineIndex
 
 
 class Collector:

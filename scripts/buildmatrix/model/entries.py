@@ -11,12 +11,19 @@ building them from the raw tables is :mod:`buildmatrix.model.tables`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from packaging.version import Version
 
-if TYPE_CHECKING:  # pragma: no cover
-    from ..pinfacts import NixpkgsPatch
+
+class Built(Protocol):
+    """What a nixpkgs patch condition reads of a variant (a Variant is one; this module imports none)."""
+
+    @property
+    def cuda(self) -> Cuda | None: ...
+
+    @property
+    def platform(self) -> str: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -227,3 +234,38 @@ class Tables:
             "gpu": self.gpus,
             "isa": self.isas,
         }[name]
+
+
+def nixpkgs_adds(when: str, v: Built) -> bool:
+    """Whether nixpkgs' condition ``when`` (always | cuda | linux | darwin | mkl) for one of its patches holds for ``v``."""
+    return {
+        "always": True,
+        "cuda": v.cuda is not None,
+        "linux": v.platform.endswith("-linux"),
+        "darwin": v.platform.endswith("-darwin"),
+        # blas.provider is OpenBLAS on every platform the matrix builds for (nixpkgs' default).
+        "mkl": False,
+    }[when]
+
+
+@dataclass(frozen=True)
+class NixpkgsPatch:
+    """One of nixpkgs' own torch/torchvision/torchaudio patches and what a source override does with it."""
+
+    name: str
+    package: str  # spec.SOURCE_PACKAGES
+    when: str  # always | cuda | linux | darwin | mkl
+    keep_on: tuple[str, ...]
+    reason: str
+    source: str
+
+    def added_for(self, v: Built) -> bool:
+        """Whether nixpkgs adds it to this variant's package (the condition in its expression)."""
+        return nixpkgs_adds(self.when, v)
+
+    def kept_for(self, v: Built) -> bool:
+        return v.platform in self.keep_on
+
+
+def load_nixpkgs_patches(raw: dict) -> dict[str, NixpkgsPatch]:
+    return {n: NixpkgsPatch(n, e["package"], e["when"], tuple(e["keep_on"]), e["reason"], e["source"]) for n, e in raw.items()}

@@ -16,7 +16,9 @@ import itertools
 import re
 from dataclasses import replace
 
-from .. import reach, spec, targets
+from .. import targets
+from ..spec import reach
+from ..spec import shape as spec
 from . import rules
 from .collect import Collector
 from .entries import Source, Tables

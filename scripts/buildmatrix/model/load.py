@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import fields
 from pathlib import Path
 
-from .. import loadguard, pinfacts, speccheck
 from ..errors import ProblemList
-from ..tomlpos import LineIndex
-from . import expand, rules, tables
+from ..spec import check as speccheck
+from ..spec import loadguard
+from ..spec.tomlpos import LineIndex
+from . import expand, hashes, rules, tables
 from .collect import Collector
 from .entries import Tables
 from .matrix import Matrix
@@ -62,7 +63,7 @@ def loads(text: str, path: Path | str = DEFAULT_FILE) -> Matrix:
 
 def _matrix(path: Path, t: Tables, variants: list[Variant]) -> Matrix:
     matrix = Matrix(path=path, variants=variants, **{f.name: getattr(t, f.name) for f in fields(Tables)})
-    matrix.warnings.extend(pinfacts.unverified_warnings(matrix))
+    matrix.warnings.extend(hashes.unverified_warnings(matrix))
     if t.defaults.torch and t.defaults.torch not in matrix.torch_lines:
         matrix.warnings.append(
             f"[defaults] torch = {t.defaults.torch!r}: no variant builds that line, so every name carries its line "

@@ -13,7 +13,10 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from .. import pinfacts, reach, requires, spec, speccheck
+from ..spec import check as speccheck
+from ..spec import reach
+from ..spec import shape as spec
+from . import entries, hashes, requires
 from .collect import Collector
 from .entries import Cuda, Defaults, Gpu, Isa, Package, Patch, Pin, Python, Source, Tables
 
@@ -35,11 +38,11 @@ def read(raw: dict, path: Path, c: Collector) -> Tables:
     }
     patches = {n: _patch(n, e) for n, e in raw.get("patch", {}).items()}
     sources = {n: _source(n, e) for n, e in raw.get("source", {}).items()}
-    nixpkgs_patches = pinfacts.load_nixpkgs_patches(raw.get("nixpkgs_patch", {}))
+    nixpkgs_patches = entries.load_nixpkgs_patches(raw.get("nixpkgs_patch", {}))
     gpus = {n: _gpu(n, e, c) for n, e in raw["gpu"].items()}
     isas = {n: _isa(n, e, c) for n, e in raw["isa"].items()}
     pins = {n: _pin(n, e, cudas, patches, c) for n, e in raw["pin"].items()}
-    pinfacts.check(raw, pins, sources, patches, nixpkgs_patches, c.problem)
+    hashes.check(raw, pins, sources, patches, nixpkgs_patches, c.problem)
     for n, p in packages.items():
         if p.requires:
             c.ref(("package", n, "requires"), p.requires, packages, "package", "package")

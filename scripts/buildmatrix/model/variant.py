@@ -18,7 +18,8 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from .. import spec, targets
+from .. import targets
+from ..spec import shape as spec
 from .entries import Cuda, Gpu, Isa, Package, Patch, Pin, Python, Source
 
 

@@ -17,7 +17,7 @@ Contract (what importers use, all importable from ``buildmatrix.recipes``):
 Modules: ``render`` (template choice, the context each template gets, the Jinja
 environment), ``write`` (plan, generate, check), ``templates/*.nix.j2`` (layout only:
 hardware decisions are made in Python and reach a template as data). Escaping for Nix and
-shell is ``buildmatrix.nix``, shared with pinfacts, the jobset, nixeval and fetchwalk.
+shell is ``buildmatrix.recipes.nix``, shared with pinfacts, the jobset, nixeval and fetchwalk.
 """
 
 from .render import MARKER, PKGS_DIR, file_name, long_description, render_all, template_for

@@ -1,7 +1,7 @@
 """Write (or check) the generated recipes in .flox/pkgs.
 
 Rules: everything is rendered in memory before the first write; each file is
-written atomically (temp file + rename, see ``buildmatrix.atomic``) and only when its content changed;
+written atomically (temp file + rename, see ``buildmatrix.files``) and only when its content changed;
 files without the generated marker are never touched; generated files no
 variant produces any more are reported as stale and deleted only on request.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..atomic import sweep, write_atomic
 from ..errors import BuildMatrixError
+from ..files import sweep, write_atomic
 from ..model import Matrix
 from .render import MARKER, PKGS_DIR, render_all
 

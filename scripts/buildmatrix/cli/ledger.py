@@ -1,0 +1,47 @@
+"""`invoke ledger [--promote] [--json]`: this machine's unpromoted records, and promoting them.
+
+Sessions append to the git-ignored local ledger (see buildmatrix.ledger), so a build or a
+smoke test never leaves a tracked file changed. Promoting is the maintainer's step that
+turns them into committed evidence: the records move to ``ledger/records.jsonl`` and the
+docs' evidence regions are regenerated in the same run, ready to commit together.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from .. import ledger
+from ..errors import EXIT_BAD_INPUT, EXIT_OK
+from . import common as cli
+
+
+@cli.guarded
+def cmd_ledger(root: str, file: str, promote: bool, as_json: bool = False) -> int:
+    base = Path(root)
+    try:
+        records = ledger.promote(base) if promote else ledger.pending(base)
+    except ValueError as exc:  # a line that is not a record: named with file and line
+        cli._err(f"error: {exc}")
+        return EXIT_BAD_INPUT
+    if as_json:
+        print(json.dumps({"promoted" if promote else "pending": [asdict(r) for r in records]}, indent=2))
+    elif not records:
+        print(f"no local records ({ledger.LOCAL} is empty): nothing to promote")
+    else:
+        for r in records:
+            print(f"{r.end}  {r.action:<8} {r.status:<11} {r.variant}  {r.detail}".rstrip())
+        if promote:
+            print(f"promoted {len(records)} record(s) from {ledger.LOCAL} to {ledger.LEDGER}")
+        else:
+            print(f"{len(records)} local record(s); `invoke ledger --promote` adds them to {ledger.LEDGER} and the docs")
+    if promote and records:
+        from .. import docs
+
+        status = docs.cmd_docs(root, file, False, quiet=as_json)
+        if status:
+            return status
+        if not as_json:
+            print(f"now commit them: git add {ledger.LEDGER} README.md docs && git commit -m 'ledger: …'")
+    return EXIT_OK

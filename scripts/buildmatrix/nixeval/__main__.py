@@ -1,0 +1,7 @@
+"""``python -m buildmatrix.nixeval``."""
+
+import sys
+
+from .evaluate import main
+
+sys.exit(main())

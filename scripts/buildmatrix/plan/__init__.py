@@ -1,0 +1,5 @@
+"""``invoke plan``: what building a selection costs, before anything runs.
+
+predict: derivations to build and the plan; cost: core-hours per derivation class;
+schedule: builder fleets, makespan and critical path.
+"""

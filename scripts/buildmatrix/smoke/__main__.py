@@ -1,0 +1,7 @@
+"""``python -m buildmatrix.smoke``."""
+
+import sys
+
+from .run import main
+
+sys.exit(main())
