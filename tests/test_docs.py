@@ -677,7 +677,7 @@ def test_a_broken_ledger_is_an_error_not_silence(docs_root):
 
 
 def _host_for(capability: str | None, driver: str, cpu: str):
-    detect = pytest.importorskip("buildmatrix.detect")
+    detect = pytest.importorskip("buildmatrix.detect.probe")
 
     def smi(argv):
         if capability is None:
@@ -725,7 +725,7 @@ def test_driver_table_agrees_with_detect(shipped):
 
 
 def test_example_commands_are_real_nox_sessions(shipped):
-    builds = pytest.importorskip("buildmatrix.builds")
+    builds = pytest.importorskip("buildmatrix.builds.sessions")
     names = {s.name for s in builds.sessions(shipped)}
     text = docs.GENERATORS["examples"](_ctx(shipped))
     for session in re.findall(r"nox -s (build-\S+)", text):
