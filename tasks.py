@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from buildmatrix.cli import common as cli  # noqa: E402
-from buildmatrix.cli import invokeargs  # noqa: E402
+from buildmatrix.cli import edits, invokeargs, matrix  # noqa: E402
+from buildmatrix.cli import magma as magmacli  # noqa: E402
 
 if hasattr(signal, "SIGPIPE"):  # `invoke list | head` ends quietly, like other command-line tools
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -63,13 +64,13 @@ def gen(
 @task(name="list", help={"json": "print JSON instead of a table", "torch": TORCH_HELP, **FILTER_HELP})
 def list_(c, package="", python="", cuda="", gpu="", isa="", target="", json=False, torch=""):
     """List the variants variants.toml expands to."""
-    _done(cli.cmd_list(FILE, _filters(package, python, cuda, gpu, isa, target), json, torch))
+    _done(matrix.cmd_list(FILE, _filters(package, python, cuda, gpu, isa, target), json, torch))
 
 
 @task(help={"name": "variant name or alias (sm120-avx)", "json": "print JSON"})
 def show(c, name, json=False):
     """Show a fully resolved variant and the blocks/overrides that produced it."""
-    _done(cli.cmd_show(FILE, name, json))
+    _done(matrix.cmd_show(FILE, name, json))
 
 
 @task(help={"check": "exit 1 if docs/variants.schema.json is out of date"})
@@ -92,13 +93,13 @@ def schema(c, check=False):
 )
 def add(c, alias="", block="", cuda="", python="", packages="", pin="", torch="", suffix=""):
     """Add variants to variants.toml (validated before saving; comments kept): invoke add sm70-avx2 --cuda 12.9."""
-    _done(cli.cmd_add(FILE, alias, block, cuda, python, packages, pin, torch, suffix))
+    _done(edits.cmd_add(FILE, alias, block, cuda, python, packages, pin, torch, suffix))
 
 
 @task(help={"names": "variant names or aliases, as words, commas or spaces"})
 def remove(c, names=""):
     """Remove variants from variants.toml (drops emptied blocks, else adds excludes): invoke remove A B."""
-    _done(cli.cmd_remove(FILE, names))
+    _done(edits.cmd_remove(FILE, names))
 
 
 @task(
@@ -112,7 +113,7 @@ def remove(c, names=""):
 )
 def pin_(c, name, rev="", source=False, hash=""):
     """Fill or bump a pin's sha256 (nix-prefetch-url --unpack) or a source's hash. Needs network unless --hash."""
-    _done(cli.cmd_pin(FILE, name, rev, source, hash))
+    _done(edits.cmd_pin(FILE, name, rev, source, hash))
 
 
 @task(
@@ -127,7 +128,7 @@ def pin_(c, name, rev="", source=False, hash=""):
 )
 def patch_magma(c, source="", pin="", patch="magma-cuda13-clockrate", json=False, quiet=False):
     """Report which variants get the MAGMA CUDA-13 clockRate patch and why; dry-run it against a tree."""
-    _done(cli.cmd_patch_magma(FILE, str(ROOT), source, pin, patch, json, quiet))
+    _done(magmacli.cmd_patch_magma(FILE, str(ROOT), source, pin, patch, json, quiet))
 
 
 @task
