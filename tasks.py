@@ -15,6 +15,7 @@ from invoke import Exit, Task, task
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from buildmatrix.cli import ci as cicli  # noqa: E402
 from buildmatrix.cli import common as cli  # noqa: E402
 from buildmatrix.cli import edits, invokeargs, matrix  # noqa: E402
 from buildmatrix.cli import magma as magmacli  # noqa: E402
@@ -221,15 +222,13 @@ def ci(c, check=False):
 def ci_plan(c, tags="", keyword="", json=False):
     """Show which build and smoke jobs the workflow runs for these inputs, and what is not smoke-tested."""
 
-    _done(cli.cmd_ci_plan(FILE, tags, keyword, json))
+    _done(cicli.cmd_ci_plan(FILE, tags, keyword, json))
 
 
 @task(name="ci-import", help={"path": "the downloaded ledger-records artifact: a directory (or .jsonl files, comma-separated)"})
 def ci_import(c, path):
     """Append the ledger records of a CI run (artifact ledger-records) to ledger/records.jsonl, skipping those already there."""
-    from buildmatrix.ci import records as ciimport
-
-    _done(ciimport.cmd_import(str(ROOT), path))
+    _done(cicli.cmd_import(str(ROOT), path))
 
 
 @task(
