@@ -19,6 +19,8 @@ from buildmatrix.cli import ci as cicli  # noqa: E402
 from buildmatrix.cli import common as cli  # noqa: E402
 from buildmatrix.cli import edits, invokeargs, matrix  # noqa: E402
 from buildmatrix.cli import magma as magmacli  # noqa: E402
+from buildmatrix.cli import plan as plancli  # noqa: E402
+from buildmatrix.cli import push as pushcli  # noqa: E402
 
 if hasattr(signal, "SIGPIPE"):  # `invoke list | head` ends quietly, like other command-line tools
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -240,9 +242,7 @@ def ci_import(c, path):
 )
 def push(c, names="", to="", dry_run=False):
     """Copy built results (result-<name>) to a binary cache with `nix copy --to`, and record it in the ledger."""
-    from buildmatrix.publish import push as push_module
-
-    _done(push_module.cmd_push(str(ROOT), FILE, names, to, dry_run))
+    _done(pushcli.cmd_push(str(ROOT), FILE, names, to, dry_run))
 
 
 @task(
@@ -254,9 +254,7 @@ def push(c, names="", to="", dry_run=False):
 )
 def plan(c, names="", builders="", json=False):
     """What building a selection costs: derivations by class, what is already available, core-hours, makespan on N builders."""
-    from buildmatrix.plan import predict as plan_module
-
-    _done(plan_module.cmd_plan(str(ROOT), FILE, names, builders, json))
+    _done(plancli.cmd_plan(str(ROOT), FILE, names, builders, json))
 
 
 # Keep this last (it needs every task above). Bare words after these tasks go to the named option (invoke alone takes one word per positional).
