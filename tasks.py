@@ -20,6 +20,7 @@ from buildmatrix.cli import common as cli  # noqa: E402
 from buildmatrix.cli import edits, invokeargs, matrix  # noqa: E402
 from buildmatrix.cli import magma as magmacli  # noqa: E402
 from buildmatrix.cli import plan as plancli  # noqa: E402
+from buildmatrix.cli import publish as publishcli  # noqa: E402
 from buildmatrix.cli import push as pushcli  # noqa: E402
 
 if hasattr(signal, "SIGPIPE"):  # `invoke list | head` ends quietly, like other command-line tools
@@ -159,10 +160,8 @@ def publish(
     c, name, org="", stability="", no_smoke_required=False, check=False, torch="", as_anchor=False, dry_run=False, json=False
 ):
     """Publish variants with `flox publish`, behind guards (clean tree, pushed HEAD, ledger shows built + smoke-tested)."""
-    from buildmatrix.publish import anchor as anchorpublish
-
     args = (stability, no_smoke_required, check, torch, as_anchor, dry_run, json)
-    _done(anchorpublish.cmd_publish(str(ROOT), FILE, name, org, *args))
+    _done(publishcli.cmd_publish(str(ROOT), FILE, name, org, *args))
 
 
 @task(
