@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from buildmatrix.cli import ci as cicli  # noqa: E402
 from buildmatrix.cli import common as cli  # noqa: E402
+from buildmatrix.cli import detect as detectcli  # noqa: E402
 from buildmatrix.cli import edits, invokeargs, matrix  # noqa: E402
 from buildmatrix.cli import magma as magmacli  # noqa: E402
 from buildmatrix.cli import plan as plancli  # noqa: E402
@@ -200,9 +201,7 @@ def ledger(c, promote=False, json=False):
 )
 def detect(c, json=False, cpu="", torch=""):
     """Name the variant(s) for this host: CPU via archspec, GPU via NVML / nvidia-smi, driver -> newest CUDA."""
-    from buildmatrix.detect import probe as detect_module
-
-    _done(detect_module.cmd_detect(FILE, json, cpu or None, torch or None))
+    _done(detectcli.cmd_detect(FILE, json, cpu or None, torch or None))
 
 
 @task(help={"check": "write nothing; exit 1 if .github/workflows/build.yml differs from variants.toml"})

@@ -11,6 +11,7 @@ import json
 import pytest
 from buildmatrix import model
 from buildmatrix.builds import sessions as builds
+from buildmatrix.cli import detect as detectcli
 from buildmatrix.cli import matrix
 from buildmatrix.detect import choice
 from buildmatrix.detect import probe as detect
@@ -255,10 +256,10 @@ def test_detect_torch_recommends_that_line(two_lines, capsys):
     assert [c.variant.name for c in rec.recommended] == [
         v.name for v in m.on_line("2.9") if v.target == "cpu" and v.isa.name == "avx2"
     ]
-    assert detect.cmd_detect(str(two_lines), False, "haswell", "2.9") == 0
+    assert detectcli.cmd_detect(str(two_lines), False, "haswell", "2.9") == 0
     out = capsys.readouterr().out
     assert "Recommended for Python 3.13, torch 2.9:" in out and rec.recommended[0].variant.name in out
-    assert detect.cmd_detect(str(two_lines), False, "haswell", "2.7") == 2
+    assert detectcli.cmd_detect(str(two_lines), False, "haswell", "2.7") == 2
     assert "no torch line '2.7'" in capsys.readouterr().err
 
 
