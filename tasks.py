@@ -15,6 +15,7 @@ from invoke import Exit, Task, task
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from buildmatrix.cli import bench as benchcli  # noqa: E402
 from buildmatrix.cli import ci as cicli  # noqa: E402
 from buildmatrix.cli import common as cli  # noqa: E402
 from buildmatrix.cli import detect as detectcli  # noqa: E402
@@ -139,9 +140,7 @@ def patch_magma(c, source="", pin="", patch="magma-cuda13-clockrate", json=False
 @task
 def bench(c):
     """Print timing figures: load, gen, gen --check and `invoke list` on the shipped matrix; gen at 1k-10k variants."""
-    from buildmatrix import bench as bench_module
-
-    _done(bench_module.main(ROOT))
+    _done(benchcli.cmd_bench(ROOT))
 
 
 @task(
