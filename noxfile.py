@@ -21,8 +21,8 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from buildmatrix import model  # noqa: E402
 from buildmatrix.builds import sessions as builds  # noqa: E402
+from buildmatrix.cli import common as cli  # noqa: E402
 from buildmatrix.cli import noxargs  # noqa: E402
 from buildmatrix.errors import EXIT_SKIPPED, BuildMatrixError  # noqa: E402
 
@@ -37,7 +37,7 @@ if noxargs.lists_sessions(sys.argv[1:]):  # `nox -l | head` ends quietly, like o
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 try:
-    MATRIX: model.Matrix | None = model.load(ROOT / "variants.toml")
+    MATRIX = cli.load(ROOT / "variants.toml", quiet=True)
     LOAD_ERROR = ""
 except BuildMatrixError as exc:  # keep lint/tests usable while variants.toml is broken
     MATRIX, LOAD_ERROR = None, str(exc)

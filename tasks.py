@@ -15,8 +15,15 @@ from invoke import Exit, Task, task
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from buildmatrix.cli import bench as benchcli  # noqa: E402
+from buildmatrix.cli import ci as cicli  # noqa: E402
 from buildmatrix.cli import common as cli  # noqa: E402
-from buildmatrix.cli import invokeargs  # noqa: E402
+from buildmatrix.cli import detect as detectcli  # noqa: E402
+from buildmatrix.cli import edits, invokeargs, matrix  # noqa: E402
+from buildmatrix.cli import magma as magmacli  # noqa: E402
+from buildmatrix.cli import plan as plancli  # noqa: E402
+from buildmatrix.cli import publish as publishcli  # noqa: E402
+from buildmatrix.cli import push as pushcli  # noqa: E402
 
 if hasattr(signal, "SIGPIPE"):  # `invoke list | head` ends quietly, like other command-line tools
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -63,13 +70,13 @@ def gen(
 @task(name="list", help={"json": "print JSON instead of a table", "torch": TORCH_HELP, **FILTER_HELP})
 def list_(c, package="", python="", cuda="", gpu="", isa="", target="", json=False, torch=""):
     """List the variants variants.toml expands to."""
-    _done(cli.cmd_list(FILE, _filters(package, python, cuda, gpu, isa, target), json, torch))
+    _done(matrix.cmd_list(FILE, _filters(package, python, cuda, gpu, isa, target), json, torch))
 
 
 @task(help={"name": "variant name or alias (sm120-avx)", "json": "print JSON"})
 def show(c, name, json=False):
     """Show a fully resolved variant and the blocks/overrides that produced it."""
-    _done(cli.cmd_show(FILE, name, json))
+    _done(matrix.cmd_show(FILE, name, json))
 
 
 @task(help={"check": "exit 1 if docs/variants.schema.json is out of date"})
@@ -92,13 +99,13 @@ def schema(c, check=False):
 )
 def add(c, alias="", block="", cuda="", python="", packages="", pin="", torch="", suffix=""):
     """Add variants to variants.toml (validated before saving; comments kept): invoke add sm70-avx2 --cuda 12.9."""
-    _done(cli.cmd_add(FILE, alias, block, cuda, python, packages, pin, torch, suffix))
+    _done(edits.cmd_add(FILE, alias, block, cuda, python, packages, pin, torch, suffix))
 
 
 @task(help={"names": "variant names or aliases, as words, commas or spaces"})
 def remove(c, names=""):
     """Remove variants from variants.toml (drops emptied blocks, else adds excludes): invoke remove A B."""
-    _done(cli.cmd_remove(FILE, names))
+    _done(edits.cmd_remove(FILE, names))
 
 
 @task(
@@ -112,7 +119,7 @@ def remove(c, names=""):
 )
 def pin_(c, name, rev="", source=False, hash=""):
     """Fill or bump a pin's sha256 (nix-prefetch-url --unpack) or a source's hash. Needs network unless --hash."""
-    _done(cli.cmd_pin(FILE, name, rev, source, hash))
+    _done(edits.cmd_pin(FILE, name, rev, source, hash))
 
 
 @task(
@@ -127,15 +134,13 @@ def pin_(c, name, rev="", source=False, hash=""):
 )
 def patch_magma(c, source="", pin="", patch="magma-cuda13-clockrate", json=False, quiet=False):
     """Report which variants get the MAGMA CUDA-13 clockRate patch and why; dry-run it against a tree."""
-    _done(cli.cmd_patch_magma(FILE, str(ROOT), source, pin, patch, json, quiet))
+    _done(magmacli.cmd_patch_magma(FILE, str(ROOT), source, pin, patch, json, quiet))
 
 
 @task
 def bench(c):
     """Print timing figures: load, gen, gen --check and `invoke list` on the shipped matrix; gen at 1k-10k variants."""
-    from buildmatrix import bench as bench_module
-
-    _done(bench_module.main(ROOT))
+    _done(benchcli.cmd_bench(ROOT))
 
 
 @task(
@@ -155,10 +160,8 @@ def publish(
     c, name, org="", stability="", no_smoke_required=False, check=False, torch="", as_anchor=False, dry_run=False, json=False
 ):
     """Publish variants with `flox publish`, behind guards (clean tree, pushed HEAD, ledger shows built + smoke-tested)."""
-    from buildmatrix.publish import anchor as anchorpublish
-
     args = (stability, no_smoke_required, check, torch, as_anchor, dry_run, json)
-    _done(anchorpublish.cmd_publish(str(ROOT), FILE, name, org, *args))
+    _done(publishcli.cmd_publish(str(ROOT), FILE, name, org, *args))
 
 
 @task(
@@ -197,9 +200,7 @@ def ledger(c, promote=False, json=False):
 )
 def detect(c, json=False, cpu="", torch=""):
     """Name the variant(s) for this host: CPU via archspec, GPU via NVML / nvidia-smi, driver -> newest CUDA."""
-    from buildmatrix.detect import probe as detect_module
-
-    _done(detect_module.cmd_detect(FILE, json, cpu or None, torch or None))
+    _done(detectcli.cmd_detect(FILE, json, cpu or None, torch or None))
 
 
 @task(help={"check": "write nothing; exit 1 if .github/workflows/build.yml differs from variants.toml"})
@@ -220,15 +221,13 @@ def ci(c, check=False):
 def ci_plan(c, tags="", keyword="", json=False):
     """Show which build and smoke jobs the workflow runs for these inputs, and what is not smoke-tested."""
 
-    _done(cli.cmd_ci_plan(FILE, tags, keyword, json))
+    _done(cicli.cmd_ci_plan(FILE, tags, keyword, json))
 
 
 @task(name="ci-import", help={"path": "the downloaded ledger-records artifact: a directory (or .jsonl files, comma-separated)"})
 def ci_import(c, path):
     """Append the ledger records of a CI run (artifact ledger-records) to ledger/records.jsonl, skipping those already there."""
-    from buildmatrix.ci import records as ciimport
-
-    _done(ciimport.cmd_import(str(ROOT), path))
+    _done(cicli.cmd_import(str(ROOT), path))
 
 
 @task(
@@ -240,9 +239,7 @@ def ci_import(c, path):
 )
 def push(c, names="", to="", dry_run=False):
     """Copy built results (result-<name>) to a binary cache with `nix copy --to`, and record it in the ledger."""
-    from buildmatrix.publish import push as push_module
-
-    _done(push_module.cmd_push(str(ROOT), FILE, names, to, dry_run))
+    _done(pushcli.cmd_push(str(ROOT), FILE, names, to, dry_run))
 
 
 @task(
@@ -254,9 +251,7 @@ def push(c, names="", to="", dry_run=False):
 )
 def plan(c, names="", builders="", json=False):
     """What building a selection costs: derivations by class, what is already available, core-hours, makespan on N builders."""
-    from buildmatrix.plan import predict as plan_module
-
-    _done(plan_module.cmd_plan(str(ROOT), FILE, names, builders, json))
+    _done(plancli.cmd_plan(str(ROOT), FILE, names, builders, json))
 
 
 # Keep this last (it needs every task above). Bare words after these tasks go to the named option (invoke alone takes one word per positional).

@@ -287,12 +287,12 @@ def _add_call(draw):
 @given(kwargs=_add_call())
 def test_invoke_add_with_any_option_value_is_refused_or_writes_a_valid_file(workdir, kwargs):
     """`invoke add` with an arbitrary option value: a clear refusal and the file unchanged, or a file that loads."""
-    from buildmatrix.cli import common as cli
+    from buildmatrix.cli import edits
 
     f = workdir / "variants.toml"
     original = (ROOT / "variants.toml").read_bytes()
     f.write_bytes(original)
-    status = cli.cmd_add(
+    status = edits.cmd_add(
         str(f), kwargs["alias"], kwargs.get("block", ""), kwargs.get("cuda", ""), kwargs.get("python", ""), "",
         kwargs.get("pin", ""), kwargs.get("torch", ""), kwargs.get("suffix", ""),
     )  # fmt: skip

@@ -20,6 +20,7 @@ from buildmatrix import ledger, model
 from buildmatrix.builds import flox as floxrun
 from buildmatrix.builds import parallelism
 from buildmatrix.builds import sessions as builds
+from buildmatrix.cli import publish as publishcli
 from buildmatrix.detect import host as hostinfo
 from buildmatrix.errors import UsageError
 from buildmatrix.publish import plain as publish
@@ -493,7 +494,7 @@ def run_publish(repo, tmp_path, monkeypatch, capsys, mode="ok", with_flox=True, 
         monkeypatch.setenv(k, env[k])
     args = dict(stability="", no_smoke_required=False)
     args.update(kw)
-    rc = publish.cmd_publish(repo, repo / "variants.toml", host_cpu_alias(), "myorg", **args)
+    rc = publishcli.cmd_publish(repo, repo / "variants.toml", host_cpu_alias(), "myorg", **args)
     out = capsys.readouterr()
     return rc, out.out + out.err
 
@@ -627,14 +628,14 @@ def test_publish_check_only_and_bad_input(pub, m, tmp_path, monkeypatch, capsys)
     build_and_smoke(pub, m)
     rc, out = run_publish(pub, tmp_path, monkeypatch, capsys, check_only=True)
     assert rc == 0 and "nothing published" in out and flox_calls(tmp_path) == []
-    assert publish.cmd_publish(pub, pub / "variants.toml", "sm120-avx3", "myorg") == 2
-    assert publish.cmd_publish(pub, pub / "variants.toml", host_cpu_alias(), "") == 2
+    assert publishcli.cmd_publish(pub, pub / "variants.toml", "sm120-avx3", "myorg") == 2
+    assert publishcli.cmd_publish(pub, pub / "variants.toml", host_cpu_alias(), "") == 2
 
 
 def test_publish_refuses_a_foreign_platform(pub, m, tmp_path, monkeypatch, capsys):
     foreign = next(v for v in m.variants if v.platform != HOST)
     monkeypatch.setenv("PATH", fake_env(tmp_path)["PATH"])
-    rc = publish.cmd_publish(pub, pub / "variants.toml", foreign.name, "myorg", no_smoke_required=True)
+    rc = publishcli.cmd_publish(pub, pub / "variants.toml", foreign.name, "myorg", no_smoke_required=True)
     out = capsys.readouterr().out
     assert rc == 1 and f"FAIL  host can build it: this host is {HOST}" in out
 

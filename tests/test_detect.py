@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from buildmatrix.cli import detect as detectcli
 from buildmatrix.detect import choice, fit
 from buildmatrix.detect import cpu as cpuprobe
 from buildmatrix.detect import gpu as gpuprobe
@@ -333,7 +334,7 @@ def test_render_text_and_json(shipped):
 def test_main_json_with_a_pretend_cpu(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", None)  # whatever this machine has: no NVML
     monkeypatch.setattr(gpuprobe, "run_command", lambda argv: (_ for _ in ()).throw(FileNotFoundError(argv[0])))
-    code = detect.main(["--json", "--cpu", "zen4", "--file", str(ROOT / "variants.toml")])
+    code = detectcli.main(["--json", "--cpu", "zen4", "--file", str(ROOT / "variants.toml")])
     data = json.loads(capsys.readouterr().out)
     assert code == 0
     assert data["host"]["cpu"] == "zen4" and data["isa"] == "avx512bf16"
@@ -341,9 +342,9 @@ def test_main_json_with_a_pretend_cpu(capsys, monkeypatch):
 
 
 def test_cmd_detect_text_and_bad_file(capsys, tmp_path):
-    assert detect.cmd_detect(str(ROOT / "variants.toml"), False, cpu="neoverse_v1") == 0
+    assert detectcli.cmd_detect(str(ROOT / "variants.toml"), False, cpu="neoverse_v1") == 0
     assert "Recommended for Python 3.13" in capsys.readouterr().out
-    assert detect.cmd_detect(str(tmp_path / "missing.toml"), False) == 2
+    assert detectcli.cmd_detect(str(tmp_path / "missing.toml"), False) == 2
 
 
 def test_the_module_runs_as_a_script():

@@ -12,6 +12,7 @@ import subprocess
 import pytest
 from buildmatrix import model, recipes
 from buildmatrix.cli import common as cli
+from buildmatrix.cli import nixeval as nixevalcli
 from buildmatrix.nixeval import check as nixcheck
 from buildmatrix.nixeval import evaluate as nixeval
 from buildmatrix.recipes import jobset
@@ -139,9 +140,9 @@ def test_nox_eval_reports_the_jobset_time(monkeypatch, capsys):
     """`nox -s eval` runs `python -m buildmatrix.nixeval`: with every recipe, it evaluates and times the jobset."""
     require_tool("nix-instantiate")
     monkeypatch.setattr(nixeval, "evaluate", lambda *a, **k: nixcheck.Report(variants=[]))  # the recipes: test_nix_eval
-    assert nixeval.main(["--root", str(ROOT)]) == 0
+    assert nixevalcli.main(["--root", str(ROOT)]) == 0
     out = capsys.readouterr().out
     assert f"jobset .flox/jobs.nix: {len(model.load(ROOT / 'variants.toml').variants)} jobs (" in out
     assert re.search(r"jobset evaluation: [0-9.]+ s", out)
-    assert nixeval.main(["--root", str(ROOT), "sm120-avx"]) == 0  # a subset: no jobset
+    assert nixevalcli.main(["--root", str(ROOT), "sm120-avx"]) == 0  # a subset: no jobset
     assert "jobset" not in capsys.readouterr().out

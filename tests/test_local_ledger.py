@@ -14,9 +14,9 @@ import matrices
 import pytest
 from buildmatrix import docs, ledger, model
 from buildmatrix.cli import ledger as ledgercli
+from buildmatrix.cli import smoke as smokecli
 from buildmatrix.detect import probe as detect
 from buildmatrix.errors import EXIT_SKIPPED
-from buildmatrix.smoke import run as smoke
 from conftest import ROOT
 
 
@@ -88,7 +88,7 @@ def test_smoke_for_a_variant_without_a_result_records_nothing(tmp_path, capsys):
     host = detect.detect_host(nvml=None, run=None, cpu="sapphirerapids")  # no GPU: a CUDA variant is skipped
     m = model.load(ROOT / "variants.toml")
     gpu_variant = next(v for v in m.variants if v.gpu and v.platform == "x86_64-linux")
-    code = smoke.cmd_smoke(tmp_path, ROOT / "variants.toml", variant=gpu_variant.name, record=True, host=host, stream=False)
+    code = smokecli.cmd_smoke(tmp_path, ROOT / "variants.toml", variant=gpu_variant.name, record=True, host=host, stream=False)
     assert code == EXIT_SKIPPED
     assert "not recorded: no result-" in capsys.readouterr().err
     assert ledger.read(tmp_path) == []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from buildmatrix import model, recipes
-from buildmatrix.cli import common as cli
+from buildmatrix.cli import magma as magmacli
 from buildmatrix.magma import patching
 from buildmatrix.magma import report as magma
 
@@ -120,9 +120,9 @@ def test_upstream_worded_fix_counts_as_already_applied(shipped, diff, tmp_path):
 
 
 def test_task_entry_point(root, capsys, diff, tmp_path):
-    assert cli.cmd_patch_magma(str(root / "variants.toml"), str(root), "", "", PATCH) == 0
+    assert magmacli.cmd_patch_magma(str(root / "variants.toml"), str(root), "", "", PATCH) == 0
     applied, total, _, _ = _expected_counts(model.load(root / "variants.toml"))
     assert f"applied to {applied} of {total} variants" in capsys.readouterr().out
     pre = tree(tmp_path, "pre", patching.preimage_from_hunks(diff))
-    assert cli.cmd_patch_magma(str(root / "variants.toml"), str(root), str(pre), "nixpkgs-6a030d5", PATCH) == 0
-    assert cli.cmd_patch_magma(str(root / "variants.toml"), str(root), str(pre), "", "nope") == 2
+    assert magmacli.cmd_patch_magma(str(root / "variants.toml"), str(root), str(pre), "nixpkgs-6a030d5", PATCH) == 0
+    assert magmacli.cmd_patch_magma(str(root / "variants.toml"), str(root), str(pre), "", "nope") == 2

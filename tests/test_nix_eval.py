@@ -15,6 +15,7 @@ from pathlib import Path
 import matrices
 import pytest
 from buildmatrix import ledger, model, recipes
+from buildmatrix.cli import nixeval as nixevalcli
 from buildmatrix.model import hashes
 from buildmatrix.nixeval import check as nixcheck
 from buildmatrix.nixeval import evaluate as nixeval
@@ -125,12 +126,12 @@ def test_cli_prints_the_figures_and_records_only_on_request(tmp_path, capsys):
     require_tool("nix-instantiate")
     root = _copy(tmp_path, PT_128, TV_128)
     shutil.copy(ROOT / "variants.toml", root / "variants.toml")
-    assert nixeval.main(["--root", str(root), TV_128]) == 0
+    assert nixevalcli.main(["--root", str(root), TV_128]) == 0
     out = capsys.readouterr().out
     assert "recipes evaluated: 2 of 2" in out
     assert "= 1.00" in out and "entries per GPU variant: 1.00" in out and "wall time" in out
     assert not (root / ledger.LEDGER).exists()
-    assert nixeval.main(["--root", str(root), "--json", "--record", TV_128]) == 0
+    assert nixevalcli.main(["--root", str(root), "--json", "--record", TV_128]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["figures"]["torch_ratio"] == 1.0 and data["mismatches"] == []
     records = ledger.read(root)
@@ -209,7 +210,7 @@ def test_sm_style_gpu_target_is_caught(tmp_path, shipped_model):
     bad = _checks(report, PT_130)["TORCH_CUDA_ARCH_LIST (gpuTargets)"]
     assert (bad.expected, bad.actual) == ("12.0", "sm_120")
     assert not report.for_variant(TV_130)  # torchvision follows passthru.cudaCapabilities, not gpuTargets
-    assert nixeval.main(["--root", str(root), "--file", str(ROOT / "variants.toml"), "--no-instantiate", TV_130]) == 1
+    assert nixevalcli.main(["--root", str(root), "--file", str(ROOT / "variants.toml"), "--no-instantiate", TV_130]) == 1
 
 
 def test_forgotten_cuda_capabilities_makes_torchvision_build_every_default_arch(tmp_path, shipped_model):

@@ -183,7 +183,7 @@ sys.exit(int(os.environ.get("FAKE_MODULE_RC", "0")))
 
 @pytest.mark.parametrize("rc,outcome", [(0, "was successful"), (77, "skipped"), (1, "aborted")])
 def test_smoke_and_eval_run_their_modules(tree, tmp_path, rc, outcome):
-    for mod in ("smoke", "nixeval"):
+    for mod in ("smoke", "nixeval"):  # packages since the subpackage split: their __main__ is what -m runs
         (tree / "scripts" / "buildmatrix" / mod / "__main__.py").write_text(FAKE_MODULE)
     env = {**os.environ, "FAKE_MODULE_LOG": str(tmp_path / "modules.jsonl"), "FAKE_MODULE_RC": str(rc)}
     proc = nox(tree, "-s", "smoke", "--", "--variant", "pytorch-python313-cpu-avx2", "--python", "/usr/bin/python3", env=env)

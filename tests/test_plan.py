@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 from buildmatrix import ledger, model, recipes
+from buildmatrix.cli import plan as plancli
 from buildmatrix.errors import ModelError, UsageError
 from buildmatrix.plan import cost as plancost
 from buildmatrix.plan import predict as plan
@@ -134,7 +135,7 @@ def test_measured_build_durations_replace_the_table(fx):
 
 def test_json_and_table_from_the_command(fx, capsys):
     root, *_ = fx
-    assert plan.cmd_plan(root, root / "variants.toml", "sm90-avx512", "2x1", True) == 0
+    assert plancli.cmd_plan(root, root / "variants.toml", "sm90-avx512", "2x1", True) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["nixpkgs"] == "stand-in"
     assert data["variants"] == ["pytorch-python313-cuda13_0-sm90-avx512", "torchvision-python313-cuda13_0-sm90-avx512"]
@@ -144,11 +145,11 @@ def test_json_and_table_from_the_command(fx, capsys):
     assert torch[0]["drv"].endswith("-python3.13-pytorch-python313-cuda13_0-sm90-avx512-2.10.0.drv")
     # magma [0,8] next to nccl [0,2], torch [8,18], torchvision [18,19]: the critical path, above 21 / 2
     assert data["makespan"] == [{"builders": 2, "cores": 1, "makespan_h": 19, "lower_bound_h": 19, "critical_path_h": 19}]
-    assert plan.cmd_plan(root, root / "variants.toml", "cpu-avx2", "1x4", False) == 0
+    assert plancli.cmd_plan(root, root / "variants.toml", "cpu-avx2", "1x4", False) == 0
     out = capsys.readouterr().out
     assert "torch  " in out and "1 builder(s) x 4 cores:     1.25 h" in out and "[1] build-costs.toml [torch]: fixture" in out
-    assert plan.cmd_plan(root, root / "variants.toml", "sm90-avx3", "1x4", False) == 2
-    assert plan.cmd_plan(root, root / "variants.toml", "", "4", False) == 2
+    assert plancli.cmd_plan(root, root / "variants.toml", "sm90-avx3", "1x4", False) == 2
+    assert plancli.cmd_plan(root, root / "variants.toml", "", "4", False) == 2
     assert "N×CORES" in capsys.readouterr().err
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from buildmatrix import ledger, model
+from buildmatrix.cli import publish as publishcli
 from buildmatrix.errors import UsageError
 from buildmatrix.model import anchormap
 from buildmatrix.nixeval import run as nixrun
@@ -99,7 +100,7 @@ def repo(tmp_path, case, monkeypatch):
 
 
 def run(repo: Path, name: str, capsys, **kw) -> tuple[int, str]:
-    rc = anchorpublish.cmd_publish(repo, repo / "variants.toml", name, kw.pop("org", "myorg"), as_anchor=True, **kw)
+    rc = publishcli.cmd_publish(repo, repo / "variants.toml", name, kw.pop("org", "myorg"), as_anchor=True, **kw)
     out = capsys.readouterr()
     return rc, out.out + out.err
 
@@ -300,7 +301,7 @@ def test_refuses_the_default_line_a_hand_written_file_and_missing_org(repo, case
     assert rc == 2 and "is not generated" in out and "never replaced" in out
     rc, out = run(repo, v.name, capsys, org="")
     assert rc == 2 and "--org ORG is required" in out
-    rc = anchorpublish.cmd_publish(repo, repo / "variants.toml", v.name, "myorg", dry_run=True)
+    rc = publishcli.cmd_publish(repo, repo / "variants.toml", v.name, "myorg", dry_run=True)
     assert rc == 2 and "go with --as-anchor" in capsys.readouterr().err
 
 

@@ -14,6 +14,7 @@ import pytest
 from buildmatrix import ledger
 from buildmatrix.builds import builders
 from buildmatrix.builds import sessions as builds
+from buildmatrix.cli import push as pushcli
 from buildmatrix.errors import UsageError
 from buildmatrix.publish import push
 
@@ -124,5 +125,5 @@ def test_refusals_copy_and_record_nothing(setup, shipped, tmp_path):
 
 
 def test_cmd_push_turns_bad_input_into_exit_2(tmp_path, root, capsys):
-    status = push.cmd_push(tmp_path, root / "variants.toml", "", "file:///c")
+    status = pushcli.cmd_push(tmp_path, root / "variants.toml", "", "file:///c")
     assert status == 2 and "no result-<variant> link" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from buildmatrix import model
 from buildmatrix.cli import common as cli
+from buildmatrix.cli import matrix
 from buildmatrix.spec import schema
 from buildmatrix.spec import shape as spec
 
@@ -62,6 +63,6 @@ def test_invoke_list_and_show_run_from_the_command_line(root):
 def test_bad_model_exits_2_with_file_key_and_fix(tmp_path, capsys):
     f = tmp_path / "variants.toml"
     f.write_text("schema_version = 1\n[defaults]\npython = 3\n")
-    assert cli.cmd_list(str(f), {}, False) == 2
+    assert matrix.cmd_list(str(f), {}, False) == 2
     err = capsys.readouterr().err
     assert f"{f}:3: defaults.python: must be a string" in err and "nothing was written" in err

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from buildmatrix import errors, ledger
+from buildmatrix.cli import smoke as smokecli
 from buildmatrix.detect import probe as detect
 from buildmatrix.detect.host import GpuInfo, Host
 from buildmatrix.smoke import checkrun, expect, resultenv
@@ -401,7 +402,7 @@ def test_overrides_are_listed(shipped):
 
 
 def test_print_expectations_cli(capsys):
-    code = smoke.main(
+    code = smokecli.main(
         ["--file", str(ROOT / "variants.toml"), "--variant", "pytorch-python313-cuda13_0-sm90-avx512", "--print-expectations"]
     )
     assert code == 0
@@ -883,7 +884,7 @@ def test_cmd_smoke_runs_matching_results_and_skips_the_rest(shipped, tmp_path, e
     monkeypatch.delenv("PYTHONPATH")
     monkeypatch.setenv("FAKE_TORCH_CPU_CAP", "AVX512")
     host = fake_host("sapphirerapids", "9.0")
-    code = smoke.cmd_smoke(
+    code = smokecli.cmd_smoke(
         root,
         ROOT / "variants.toml",
         python=sys.executable,
@@ -921,7 +922,7 @@ def test_main_with_a_stand_in_interpreter_and_overrides(tmp_path, env, monkeypat
     host = fake_host("sapphirerapids", "9.0")
     monkeypatch.setattr(detect, "detect_host", lambda: host)
     report_file = tmp_path / "smoke.json"
-    code = smoke.main(
+    code = smokecli.main(
         [
             "--file",
             str(ROOT / "variants.toml"),
@@ -957,7 +958,7 @@ def test_main_with_a_stand_in_interpreter_and_overrides(tmp_path, env, monkeypat
 def test_main_skips_when_hardware_does_not_match(tmp_path, monkeypatch, capsys):
     host = fake_host("zen4", None)
     monkeypatch.setattr(detect, "detect_host", lambda: host)
-    code = smoke.main(
+    code = smokecli.main(
         ["--file", str(ROOT / "variants.toml"), "--root", str(tmp_path), "--variant", "sm90-avx512", "--python", sys.executable]
     )
     assert code == 77
@@ -967,9 +968,9 @@ def test_main_skips_when_hardware_does_not_match(tmp_path, monkeypatch, capsys):
 def test_main_usage_errors(tmp_path, monkeypatch, capsys):
     host = fake_host("zen4", None)
     monkeypatch.setattr(detect, "detect_host", lambda: host)
-    assert smoke.main(["--file", str(ROOT / "variants.toml"), "--variant", "no-such-variant"]) == 2
+    assert smokecli.main(["--file", str(ROOT / "variants.toml"), "--variant", "no-such-variant"]) == 2
     # a matching CPU variant with nothing built and no --python: usage error, not a crash
-    assert smoke.main(["--file", str(ROOT / "variants.toml"), "--root", str(tmp_path), "--variant", "cpu-avx512"]) == 2
+    assert smokecli.main(["--file", str(ROOT / "variants.toml"), "--root", str(tmp_path), "--variant", "cpu-avx512"]) == 2
     # nothing built at all: skipped
-    assert smoke.main(["--file", str(ROOT / "variants.toml"), "--root", str(tmp_path)]) == 77
+    assert smokecli.main(["--file", str(ROOT / "variants.toml"), "--root", str(tmp_path)]) == 77
     assert "nothing to test" in capsys.readouterr().err

@@ -11,7 +11,8 @@ import json
 import pytest
 from buildmatrix import model
 from buildmatrix.builds import sessions as builds
-from buildmatrix.cli import common as cli
+from buildmatrix.cli import detect as detectcli
+from buildmatrix.cli import matrix
 from buildmatrix.detect import choice
 from buildmatrix.detect import probe as detect
 from buildmatrix.errors import UsageError
@@ -230,15 +231,15 @@ def test_build_unknown_line_lists_the_lines(two_lines):
 def test_list_torch_selects_the_line(two_lines, capsys):
     m = model.load(two_lines)
     for line, vs in m.torch_lines.items():
-        assert cli.cmd_list(str(two_lines), {}, True, line) == 0
+        assert matrix.cmd_list(str(two_lines), {}, True, line) == 0
         listed = json.loads(capsys.readouterr().out)
         assert [d["name"] for d in listed] == [v.name for v in vs]
         assert {d["torch_line"] for d in listed} == {line}
-    assert cli.cmd_list(str(two_lines), {"package": "torchvision"}, True, "2.9") == 0
+    assert matrix.cmd_list(str(two_lines), {"package": "torchvision"}, True, "2.9") == 0
     assert [d["name"] for d in json.loads(capsys.readouterr().out)] == [
         v.name for v in m.on_line("2.9") if v.package.name == "torchvision"
     ]
-    assert cli.cmd_list(str(two_lines), {}, False, "2.7") == 2
+    assert matrix.cmd_list(str(two_lines), {}, False, "2.7") == 2
     assert "the lines are: 2.9, 2.10 (default)" in capsys.readouterr().err
 
 
@@ -255,10 +256,10 @@ def test_detect_torch_recommends_that_line(two_lines, capsys):
     assert [c.variant.name for c in rec.recommended] == [
         v.name for v in m.on_line("2.9") if v.target == "cpu" and v.isa.name == "avx2"
     ]
-    assert detect.cmd_detect(str(two_lines), False, "haswell", "2.9") == 0
+    assert detectcli.cmd_detect(str(two_lines), False, "haswell", "2.9") == 0
     out = capsys.readouterr().out
     assert "Recommended for Python 3.13, torch 2.9:" in out and rec.recommended[0].variant.name in out
-    assert detect.cmd_detect(str(two_lines), False, "haswell", "2.7") == 2
+    assert detectcli.cmd_detect(str(two_lines), False, "haswell", "2.7") == 2
     assert "no torch line '2.7'" in capsys.readouterr().err
 
 

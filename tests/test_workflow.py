@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 from buildmatrix import ledger, model
-from buildmatrix.ci import records as ciimport
 from buildmatrix.ci import workflow
+from buildmatrix.cli import ci as cicli
 from buildmatrix.cli import common as cli
 from buildmatrix.errors import ModelError, UsageError
 from conftest import ROOT
@@ -280,15 +280,15 @@ def test_matrices_are_split_at_githubs_limit(m, config, monkeypatch):
 def test_the_plan_step_writes_github_outputs_and_a_summary(tmp_path, monkeypatch, m, config):
     monkeypatch.chdir(ROOT)
     out, summary = tmp_path / "out", tmp_path / "summary.md"
-    assert workflow.main(["plan", "--tags", "sm120", "--keyword", "avx2", "--github-output", str(out), "--summary", str(summary)]) == 0
+    assert cicli.main(["plan", "--tags", "sm120", "--keyword", "avx2", "--github-output", str(out), "--summary", str(summary)]) == 0
     pairs = dict(line.split("=", 1) for line in out.read_text().splitlines())
     assert pairs == workflow.plan(m, config, "sm120", "avx2")["outputs"]
     chosen = [e for k, v in pairs.items() if k.startswith("build_") for e in json.loads(v)["include"]]
     assert chosen and all("sm120" in e["alias"] and "avx2" in e["alias"] for e in chosen)
     assert "Not smoke-tested" in summary.read_text()
-    assert workflow.main(["plan", "--smoke", "false", "--tags", "sm120", "--github-output", str(out)]) == 0
-    assert workflow.main(["plan", "--keyword", "nothing_matches_this", "--github-output", str(out)]) == 1
-    assert workflow.main(["plan", "--tags", "nosuchtag", "--github-output", str(out)]) == 2
+    assert cicli.main(["plan", "--smoke", "false", "--tags", "sm120", "--github-output", str(out)]) == 0
+    assert cicli.main(["plan", "--keyword", "nothing_matches_this", "--github-output", str(out)]) == 1
+    assert cicli.main(["plan", "--tags", "nosuchtag", "--github-output", str(out)]) == 2
 
 
 # ------------------------------------------------------------------------ bad input
@@ -341,10 +341,10 @@ def test_ci_records_are_imported_once_oldest_first(tmp_path, capsys):
     (art / "smoke-y.jsonl").write_text(ledger.json.dumps(ledger.asdict(b)) + "\n\n", encoding="utf-8")
     root = tmp_path / "repo"
     root.mkdir()
-    assert ciimport.cmd_import(str(root), str(art)) == 0
+    assert cicli.cmd_import(str(root), str(art)) == 0
     assert [r.variant for r in ledger.read(root)] == ["v-b", "v-a"]
     assert "2 record(s) appended" in capsys.readouterr().out
-    assert ciimport.cmd_import(str(root), str(art)) == 0
+    assert cicli.cmd_import(str(root), str(art)) == 0
     assert "0 record(s) appended to ledger/records.jsonl, 2 already there" in capsys.readouterr().out
     assert len(ledger.read(root)) == 2
 
@@ -355,24 +355,24 @@ def test_a_bad_record_imports_nothing(tmp_path, capsys):
     (art / "a.jsonl").write_text(ledger.json.dumps(ledger.asdict(_record("v"))) + "\n{not json\n", encoding="utf-8")
     root = tmp_path / "repo"
     root.mkdir()
-    assert ciimport.cmd_import(str(root), str(art)) == 2
+    assert cicli.cmd_import(str(root), str(art)) == 2
     err = capsys.readouterr().err
     assert "a.jsonl:2: not a ledger record" in err and "nothing was imported" in err
     assert ledger.read(root) == []
-    assert ciimport.cmd_import(str(root), str(tmp_path / "missing")) == 2
+    assert cicli.cmd_import(str(root), str(tmp_path / "missing")) == 2
 
 
 def test_invoke_ci_plan_prints_the_selection_and_what_is_not_smoke_tested(m, config, capsys):
-    assert cli.cmd_ci_plan(str(ROOT / "variants.toml"), "sm120", "avx2", True) == 0
+    assert cicli.cmd_ci_plan(str(ROOT / "variants.toml"), "sm120", "avx2", True) == 0
     data = json.loads(capsys.readouterr().out)
     expected = workflow.plan(m, config, "sm120", "avx2")
     assert [b["alias"] for b in data["builds"]] == [j.alias for j in expected["builds"]] != []
     assert data["untested"] == expected["untested"]
-    assert cli.cmd_ci_plan(str(ROOT / "variants.toml"), "", "", False) == 0
+    assert cicli.cmd_ci_plan(str(ROOT / "variants.toml"), "", "", False) == 0
     out = capsys.readouterr().out
     assert f"**{len({v.torch_key for v in m.variants if not v.requires})} build job(s)**" in out
     assert "Not smoke-tested" in out
-    assert cli.cmd_ci_plan(str(ROOT / "variants.toml"), "nosuchtag", "", False) == 2
+    assert cicli.cmd_ci_plan(str(ROOT / "variants.toml"), "nosuchtag", "", False) == 2
 
 
 def test_the_docs_table_of_jobs_per_platform_is_the_model_s(m, config):

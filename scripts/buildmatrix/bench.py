@@ -135,7 +135,8 @@ def command_figures(root: Path) -> list[str]:
     return out
 
 
-def main(root: Path) -> int:
+def run(root: Path) -> None:
+    """Measure and print the figures (``invoke bench``, :func:`buildmatrix.cli.bench.cmd_bench`)."""
     text = (root / "variants.toml").read_text(encoding="utf-8")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, best of 3 unless noted\n")
     print("the shipped matrix through the real commands")
@@ -160,4 +161,3 @@ def main(root: Path) -> int:
     small, big = rows[0], rows[-1]
     ratio = (big["gen_first"] / big["variants"]) / (small["gen_first"] / small["variants"])
     print(f"\n  per-variant gen cost at {big['variants']} vs {small['variants']} variants: x{ratio:.2f} (1.00 = linear)")
-    return 0

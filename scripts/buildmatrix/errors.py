@@ -10,8 +10,13 @@ buildmatrix.*`` returns one of them:
     77    ``EXIT_SKIPPED``    nothing here matches this host (the automake "skip" code)
     ====  ==================  =====================================================
 
-An error class carries its status (``exit_status``), so the place that turns an error
-into a message (``cli.guarded``) needs no table of its own. ``scripts/smoke_check.py``
+(``NOT_STARTED``, 127, is the shell's "command not found": what ``builds.run_module`` returns
+when ``python -m …`` could not even be started. It is no status of this package's own.)
+
+An error class carries its status (``exit_status``): ``UsageError`` / ``ModelError`` (2),
+``FailedError`` (1), ``SkippedError`` (77). A command raises one of them, and the one place
+that turns an error into a message and a status, ``cli.common.guarded``, needs no table of its
+own; any other ``OSError`` (a file that cannot be written) is 1 there too. ``scripts/smoke_check.py``
 runs where this package is not importable and keeps a copy of these constants;
 tests/test_smoke.py asserts the copy equals this table.
 """
@@ -76,6 +81,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_SKIPPED = 77
+NOT_STARTED = 127  # not one of ours: the shell's "command not found" (see the module docstring)
 
 
 # How many problems a ModelError prints before "… and K more".
@@ -119,3 +125,15 @@ class UsageError(BuildMatrixError):
     """A command was called with arguments that do not name anything in the model."""
 
     exit_status = EXIT_BAD_INPUT
+
+
+class FailedError(BuildMatrixError):
+    """It ran and failed (a step of a publish, a git command): exit 1 after the message."""
+
+    exit_status = EXIT_FAILED
+
+
+class SkippedError(BuildMatrixError):
+    """Nothing here to do on this host (no result to test): exit 77 after the message."""
+
+    exit_status = EXIT_SKIPPED

@@ -36,7 +36,7 @@ from typing import BinaryIO, NamedTuple
 
 from .. import ledger, model
 from ..detect import host as hostinfo
-from ..errors import BuildMatrixError, UsageError
+from ..errors import NOT_STARTED, BuildMatrixError, UsageError
 from . import builders, dryrun, parallelism
 from . import flox as floxrun
 
@@ -381,11 +381,12 @@ def build(
 
 
 def run_module(root: Path, module: str, args: Sequence[str], *, python: str | None = None) -> int:
-    """``python -m <module> args`` with ``scripts/`` on PYTHONPATH, output straight to the terminal; its exit status."""
+    """``python -m <module> args`` with ``scripts/`` on PYTHONPATH, output straight to the terminal; its exit status
+    (``errors.NOT_STARTED``, the shell's 127, when it could not be started)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(root) / "scripts"), env.get("PYTHONPATH", "")) if p)
     try:
         return subprocess.call([python or sys.executable, "-m", module, *args], cwd=root, env=env)
     except OSError as exc:
         print(f"cannot run {module}: {exc}", file=sys.stderr)
-        return 127
+        return NOT_STARTED

@@ -1,7 +1,7 @@
-"""``python -m buildmatrix.ci plan``: the workflow's plan step."""
+"""``python -m buildmatrix.ci plan``: the workflow's plan step (the command line is :mod:`buildmatrix.cli.ci`)."""
 
 import sys
 
-from .workflow import main
+from ..cli.ci import main
 
 sys.exit(main())

@@ -53,7 +53,9 @@ def read_records(path: str) -> list[ledger.Record]:
 
 
 def import_records(root: Path, path: str) -> tuple[list[ledger.Record], int]:
-    """(records appended, records skipped because the ledger has them already)."""
+    """(records appended, records skipped because the ledger has them already); a path with no .jsonl file is bad input."""
+    if not _files(path):
+        raise BuildMatrixError(f"{path}: no .jsonl files (the ledger-records artifact holds build-*.jsonl, smoke-*.jsonl)")
     incoming = read_records(path)
     try:
         have = {_key(r) for r in ledger.read(root)}
@@ -69,20 +71,3 @@ def import_records(root: Path, path: str) -> tuple[list[ledger.Record], int]:
     for r in new:
         ledger.append(root, r)
     return new, len(incoming) - len(new)
-
-
-def cmd_import(root: str, path: str) -> int:
-    """``invoke ci-import PATH``."""
-    from ..cli.common import guarded
-
-    @guarded
-    def run() -> int:
-        if not _files(path):
-            raise BuildMatrixError(f"{path}: no .jsonl files (the ledger-records artifact holds build-*.jsonl, smoke-*.jsonl)")
-        new, skipped = import_records(Path(root), path)
-        for r in new:
-            print(f"imported  {r.action:<6} {r.status:<11} {r.variant}  ({r.host}, {r.git_rev[:12]}, {r.end})")
-        print(f"ci-import: {len(new)} record(s) appended to {ledger.LEDGER}, {skipped} already there; run `invoke docs`")
-        return 0
-
-    return run()

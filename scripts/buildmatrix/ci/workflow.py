@@ -27,10 +27,8 @@ written as JSON strings (valid YAML scalars) and reach shell only through ``env:
 
 from __future__ import annotations
 
-import argparse
 import ast
 import json
-import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -366,39 +364,3 @@ def render(m: model.Matrix, config: CiConfig) -> str:
 def refuse_handwritten(path: Path) -> None:
     if path.exists() and not path.read_text(encoding="utf-8", errors="replace").startswith(MARKER):
         raise BuildMatrixError(f"{path}: exists and is not generated (no marker on line 1); it is never overwritten: move it away")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m buildmatrix.ci plan``: the workflow's plan step (GitHub outputs and summary)."""
-    parser = argparse.ArgumentParser(prog="python -m buildmatrix.ci")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("plan", help="select the jobs; write the matrices as GitHub outputs")
-    p.add_argument("--file", default="variants.toml")
-    p.add_argument("--tags", default="")
-    p.add_argument("--keyword", default="")
-    p.add_argument("--smoke", default="true", choices=["true", "false"])
-    p.add_argument("--github-output", help="append name=value lines here ($GITHUB_OUTPUT)")
-    p.add_argument("--summary", help="append the Markdown summary here ($GITHUB_STEP_SUMMARY)")
-    args = parser.parse_args(argv)
-    try:
-        m = model.load(args.file)
-        result = plan(m, load_config(m), args.tags, args.keyword, smoke=args.smoke == "true")
-    except BuildMatrixError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    text = summary(result)
-    if args.summary:
-        with open(args.summary, "a", encoding="utf-8") as fh:
-            fh.write("## buildmatrix plan\n\n" + text)
-    print(text, end="")
-    lines = "".join(f"{k}={v}\n" for k, v in result["outputs"].items())
-    if args.github_output:
-        with open(args.github_output, "a", encoding="utf-8") as fh:
-            fh.write(lines)
-    else:
-        print(lines, end="")
-    if not result["builds"]:
-        print(f"error: tags {args.tags!r} and keyword {args.keyword!r} select no torch configuration", file=sys.stderr)
-        return 1
-    return 0
-

@@ -1,19 +1,19 @@
-"""Command implementations behind tasks.py and noxfile.py (which stay thin).
+"""What every command shares: loading with warnings once, the one guard that turns errors into exit statuses, name splitting.
 
-Each ``cmd_*`` function prints its output and returns a process exit status;
-errors this package raises on purpose become a message on stderr and status 2
-(bad input) or 1 (a check failed).
+Each ``cmd_*`` function (here, and in the other modules of :mod:`buildmatrix.cli`) loads,
+calls the package, prints, and returns a process exit status (``errors.EXIT_*``). The
+errors this package raises on purpose carry their status (:mod:`buildmatrix.errors`);
+:func:`guarded` is the one place that prints them and returns it.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
 from pathlib import Path
 
 from .. import model
-from ..errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BuildMatrixError, ModelError
+from ..errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BuildMatrixError, ModelError, SkippedError
 
 
 def _err(text: str) -> None:
@@ -33,12 +33,17 @@ def load(file: str | Path = model.DEFAULT_FILE, quiet: bool = False) -> model.Ma
 
 
 def guarded(fn):
-    """Turn this package's errors into a clear message and an exit status."""
+    """Turn this package's errors into a clear message on stderr and the status the error carries.
+
+    ``ModelError`` prints its problems as they are, ``SkippedError`` its reason (a skip is no
+    error), any other ``BuildMatrixError`` "error: ..."; an ``OSError`` (a file that cannot be
+    written or read) is ``EXIT_FAILED`` with its file name. Other exceptions are bugs: traceback.
+    """
 
     def wrapper(*args, **kwargs) -> int:
         try:
             return fn(*args, **kwargs)
-        except ModelError as exc:
+        except (ModelError, SkippedError) as exc:
             _err(str(exc))
             return exc.exit_status
         except BuildMatrixError as exc:
@@ -185,99 +190,6 @@ def _workflow(m: model.Matrix, root: Path, write: bool) -> str:
     return "missing" if current is None else "different"
 
 
-# ---------------------------------------------------------------- list / show
-
-
-def _row(v: model.Variant) -> list[str]:
-    return [
-        v.name,
-        v.target,
-        v.cuda.version if v.cuda else "-",
-        v.gpu.name if v.gpu else "-",
-        v.isa.name if v.isa else "-",
-        v.platform,
-        v.torch_version,
-    ]
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
-    lines += [fmt.format(*r).rstrip() for r in rows]
-    return "\n".join(lines)
-
-
-@guarded
-def cmd_list(file: str, filters: dict, as_json: bool, torch: str = "") -> int:
-    """`invoke list`: the variants the filters select; ``torch`` ("2.9") keeps that torch line's (unknown: exit 2)."""
-    m = load(file, quiet=as_json)
-    chosen = m.select(**filters)
-    if torch:
-        chosen = m.on_line(torch, chosen)
-    if as_json:
-        print(json.dumps([v.as_dict() for v in chosen], indent=2))
-        return EXIT_OK
-    if not chosen:
-        print("no variant matches these filters")
-        return EXIT_OK
-    print(table(["NAME", "TARGET", "CUDA", "GPU", "ISA", "PLATFORM", "TORCH"], [_row(v) for v in chosen]))
-    by_pkg = Counter(v.package.name for v in chosen)
-    print(f"\n{len(chosen)} variant(s): " + ", ".join(f"{n} {c}" for n, c in sorted(by_pkg.items())))
-    return EXIT_OK
-
-
-def _line_default(m: model.Matrix) -> str:
-    return f", torch {m.defaults.torch}" if m.defaults.torch else ""
-
-
-@guarded
-def cmd_show(file: str, name: str, as_json: bool) -> int:
-    from ..recipes import file_name, long_description, template_for
-
-    m = load(file, quiet=as_json)
-    variants = m.resolve(name)
-    if as_json:
-        print(json.dumps([v.as_dict() for v in variants], indent=2))
-        return EXIT_OK
-    for v in variants:
-        torch = m.torch_variant(v)
-        fields = [
-            ("name", v.name),
-            ("alias", f"{v.short} (defaults: Python {m.defaults.python}, CUDA {m.defaults.cuda}{_line_default(m)})"),
-            ("package", f"{v.package.name} (nixpkgs attribute {v.python.attr}.{v.package.attr})"),
-            ("target", v.target),
-            ("python", v.python.version),
-        ]
-        if v.cuda:
-            fields += [
-                ("cuda", f"{v.cuda.version} ({v.pin.cuda_attr(v.cuda)}; driver >= {v.cuda.min_driver})"),
-                ("gpu", f"{v.gpu.name} = capability {v.gpu.capability} ({v.gpu.family}: {', '.join(v.gpu.gpus)})"),
-                ("cudnn", "on" if v.cudnn else "off"),
-            ]
-        if v.isa:
-            fields.append(("isa", f"{v.isa.name} [{' '.join(v.isa.flags)}] on {v.isa.platform}"))
-        fields += [
-            ("platform", v.platform),
-            ("pin", f"{v.pin.name} = {v.pin.rev}" + ("" if v.pin.sha256 else " (no sha256: unverified)")),
-            ("torch", f"{v.torch_version} " + (f"from source {v.source.name} ({v.source.rev})" if v.source else "from the pin")
-             + (f"; line {v.torch_line} (name token {v.line})" if v.line else "")),
-            ("torch derivation", "this recipe" if torch is v else f"shared with {torch.name} (imported)"),
-            ("allowBroken", "yes" if v.allow_broken else "no"),
-            ("patches", ", ".join(f"{p.name} -> {p.package}" for p in v.patches) or "none"),
-            ("recipe", f".flox/pkgs/{file_name(v)} (template {template_for(v)})"),
-            ("produced by", " then ".join(v.origin)),
-            ("description", v.description),
-        ]
-        width = max(len(k) for k, _ in fields)
-        for k, val in fields:
-            print(f"{k:<{width}}  {val}")
-        print("\n" + long_description(v, m))
-        if len(variants) > 1:
-            print()
-    return EXIT_OK
-
-
 # --------------------------------------------------------------------- schema
 
 SCHEMA_FILE = Path("docs") / "variants.schema.json"
@@ -305,75 +217,6 @@ def cmd_schema(root: str, check: bool) -> int:
     return EXIT_OK
 
 
-# ---------------------------------------------------------------------- edits
-
-
-def _print_edit(result) -> int:
-    for n in result.added:
-        print(f"added     {n}")
-    for n in result.removed:
-        print(f"removed   {n}")
-    if result.message:
-        print(result.message)
-    print(f"variants.toml: {len(result.added)} added, {len(result.removed)} removed; run `invoke gen` and `invoke docs`")
-    return EXIT_OK
-
-
-@guarded
-def cmd_add(file: str, alias: str, block: str, cuda: str, python: str, packages: str, pin: str, torch: str, suffix: str) -> int:
-    from .. import edit
-
-    pkgs = split_names(packages)
-    return _print_edit(
-        edit.add(Path(file), alias, block=block, cuda=cuda, python=python, packages=pkgs, pin=pin, torch=torch, suffix=suffix)
-    )
-
-
-@guarded
-def cmd_remove(file: str, names: str) -> int:
-    from .. import edit
-
-    chosen = split_names(names)
-    if not chosen:
-        _err("error: name the variants or aliases to remove")
-        return EXIT_BAD_INPUT
-    return _print_edit(edit.remove(Path(file), chosen))
-
-
-@guarded
-def cmd_pin(file: str, name: str, rev: str, source: bool, hash: str = "") -> int:
-    from .. import edit
-
-    result = edit.pin_source(Path(file), name, rev, hash) if source else edit.pin(Path(file), name, rev, hash)
-    return _print_edit(result)
-
-
-# ---------------------------------------------------------------------- magma
-
-
-@guarded
-def cmd_patch_magma(file: str, root: str, source: str, pin: str, patch_name: str, as_json: bool = False, quiet: bool = False) -> int:
-    from ..magma import report as magma
-
-    m = load(file, quiet=quiet or as_json)
-    if not source:
-        text, status = magma.report(m, Path(root))
-        if as_json:
-            print(json.dumps({"status": status, "patches": magma.report_data(m, Path(root))}, indent=2))
-        elif not quiet:
-            print(text)
-        return status
-    if patch_name not in m.patches:
-        _err(f"error: no patch named {patch_name!r} (patches: {', '.join(m.patches)})")
-        return EXIT_BAD_INPUT
-    text, status = magma.check_against_source(m, m.patches[patch_name], Path(source), pin or None)
-    if as_json:
-        print(json.dumps({"status": status, "patch": patch_name, "source": source, "report": text.splitlines()}, indent=2))
-    elif not quiet or status:
-        print(text)
-    return status
-
-
 def cmd_ci(file: str, root: str, check: bool) -> int:
     """``invoke ci [--check]``."""
     from .. import files as atomic
@@ -396,23 +239,6 @@ def cmd_ci(file: str, root: str, check: bool) -> int:
         else:
             atomic.write_atomic(path, text)
             print(f"wrote {workflow.WORKFLOW_FILE}")
-        return 0
-
-    return run()
-
-
-def cmd_ci_plan(file: str, tags: str, keyword: str, as_json: bool) -> int:
-    """``invoke ci-plan``: what the workflow would run for these inputs."""
-    from ..ci import workflow
-    @guarded
-    def run() -> int:
-        m = load(file, quiet=as_json)
-        result = workflow.plan(m, workflow.load_config(m), tags, keyword)
-        if as_json:
-            print(json.dumps({"builds": [j.entry() for j in result["builds"]], "smoke": [s.entry() for s in result["smoke"]],
-                              "untested": result["untested"]}, indent=2))  # fmt: skip
-        else:
-            print(workflow.summary(result), end="")
         return 0
 
     return run()

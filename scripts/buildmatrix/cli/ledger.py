@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .. import ledger
-from ..errors import EXIT_BAD_INPUT, EXIT_OK
+from ..errors import EXIT_OK, UsageError
 from . import common as cli
 
 
@@ -23,8 +23,7 @@ def cmd_ledger(root: str, file: str, promote: bool, as_json: bool = False) -> in
     try:
         records = ledger.promote(base) if promote else ledger.pending(base)
     except ValueError as exc:  # a line that is not a record: named with file and line
-        cli._err(f"error: {exc}")
-        return EXIT_BAD_INPUT
+        raise UsageError(str(exc)) from None
     if as_json:
         print(json.dumps({"promoted" if promote else "pending": [asdict(r) for r in records]}, indent=2))
     elif not records:

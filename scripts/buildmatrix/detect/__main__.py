@@ -1,7 +1,7 @@
-"""``python -m buildmatrix.detect``."""
+"""``python -m buildmatrix.detect`` (the command line is :mod:`buildmatrix.cli.detect`)."""
 
 import sys
 
-from .probe import main
+from ..cli.detect import main
 
 sys.exit(main())

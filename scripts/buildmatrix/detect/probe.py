@@ -30,25 +30,20 @@ cpu=…)``) so tests can fake NVML, nvidia-smi output and archspec hosts.
 
 Where the parts live: :mod:`buildmatrix.detect.host` (the Host record), :mod:`buildmatrix.detect.cpu`
 and :mod:`buildmatrix.detect.gpu` (probing), :mod:`buildmatrix.detect.fit` (one variant against the
-host), :mod:`buildmatrix.detect.choice` (the recommendation); this module composes them, renders
-the report and is the command line.
+host), :mod:`buildmatrix.detect.choice` (the recommendation); this module composes them and renders
+the report. The command line (``invoke detect``, ``python -m buildmatrix.detect``) is
+:mod:`buildmatrix.cli.detect`.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import platform as _platform
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import BuildMatrixError
 from . import cpu as cpuprobe
 from . import gpu as gpuprobe
-from .choice import Choice, Recommendation, recommend
+from .choice import Choice, Recommendation
 from .host import Host, normalize_machine
 
 DEFAULT = object()  # "use the real provider" marker for detect_host's injectable arguments
@@ -165,42 +160,3 @@ def render_text(rec: Recommendation) -> str:
                 more = f" … (+{len(shown) - 6})" if len(shown) > 6 else ""
                 lines.append(f"    {reason}: {', '.join(shown[:6])}{more}")
     return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------- entry
-
-
-def cmd_detect(file: str, as_json: bool, cpu: str | None = None, torch: str | None = None) -> int:
-    """`invoke detect`: print the recommendation (text or JSON). 0 when some variant fits, 1 when none does.
-
-    ``torch`` ("2.9") recommends among that torch line's variants; an unknown line is bad input (2)."""
-    from .. import model
-
-    try:
-        m = model.load(file)
-        if torch:
-            m.on_line(torch)  # an unknown line fails before probing the host
-        host = detect_host(cpu=cpu) if cpu else detect_host()
-    except BuildMatrixError as exc:
-        print(str(exc) if "problem(s)" in str(exc) else f"error: {exc}", file=sys.stderr)
-        return 2
-    rec = recommend(m, host, torch=torch or None)
-    if as_json:
-        print(json.dumps(rec.as_dict(), indent=2, default=str))
-    else:
-        print(render_text(rec))
-    return 0 if rec.recommended else 1
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m buildmatrix.detect",
-        description="Detect this host's CPU and NVIDIA GPUs and recommend the variants of variants.toml that fit it.",
-    )
-    parser.add_argument("--json", action="store_true", help="print the recommendation as JSON")
-    parser.add_argument("--file", default=os.environ.get("BUILDMATRIX_FILE", "variants.toml"), help="the model file")
-    parser.add_argument("--cpu", help="pretend the CPU is this archspec microarchitecture (e.g. zen4); GPUs are still probed")
-    parser.add_argument("--torch", metavar="M.m", help="recommend a variant of this torch line (2.9); default: the default line")
-    args = parser.parse_args(argv)
-    return cmd_detect(args.file, args.json, args.cpu, args.torch)
-

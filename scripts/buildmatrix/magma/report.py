@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import EXIT_FAILED, EXIT_OK
 from ..model import Matrix, Patch, Variant
 from ..recipes import PKGS_DIR, file_name
 from . import patching
@@ -62,7 +63,7 @@ def recipe_drift(matrix: Matrix, root: Path, patch: Patch) -> list[str]:
 
 def report(matrix: Matrix, root: Path) -> tuple[str, int]:
     """Human report and exit status (1 if any recipe disagrees with the model)."""
-    lines, status = [], 0
+    lines, status = [], EXIT_OK
     for patch in matrix.patches.values():
         ds = decisions(matrix, patch)
         applied = [d for d in ds if d.applied]
@@ -78,7 +79,7 @@ def report(matrix: Matrix, root: Path) -> tuple[str, int]:
             lines.append(f"    {n:4d}  {reason}")
         drift = recipe_drift(matrix, root, patch)
         if drift:
-            status = 1
+            status = EXIT_FAILED
             lines.append(f"  {len(drift)} recipe(s) disagree with the model:")
             lines.extend(f"    {p}" for p in drift)
         else:
@@ -125,7 +126,7 @@ def check_against_source(matrix: Matrix, patch: Patch, source: Path, pin: str | 
         # Upstream's own fix (MAGMA 2.10.0, nixpkgs' fix-cuda13-compat.patch) is worded differently from ours.
         lines.append("  the tree already reads the clock through cudaDevAttrClockRate: it carries an equivalent fix")
         result = patching.Result(patching.Status.ALREADY_APPLIED, result.file, result.hunk, result.reason, shown)
-    status = 0 if result.ok else 1
+    status = EXIT_OK if result.ok else EXIT_FAILED
     if pin:
         if pin not in matrix.pins:
             return f"no pin named {pin!r} (pins: {', '.join(matrix.pins)})", 2
@@ -135,10 +136,10 @@ def check_against_source(matrix: Matrix, patch: Patch, source: Path, pin: str | 
                 f"  refusing: this tree already has the fix, but pin {pin} does not list it in `carries`, so the "
                 f'recipes would apply it twice. Add "{patch.name}" to [pin.{pin}] carries.'
             )
-            status = 1
+            status = EXIT_FAILED
         elif result.status == patching.Status.APPLIES and carries:
             lines.append(f"  pin {pin} claims to carry {patch.name}, but this tree lacks the fix: remove it from `carries`.")
-            status = 1
+            status = EXIT_FAILED
         elif result.status == patching.Status.FAILS and not carries:
             lines.append(f"  the patch does not apply to this tree: variants on pin {pin} would fail to build MAGMA.")
         else:

@@ -1,7 +1,7 @@
-"""``python -m buildmatrix.nixeval``."""
+"""``python -m buildmatrix.nixeval`` (the command line is :mod:`buildmatrix.cli.nixeval`)."""
 
 import sys
 
-from .evaluate import main
+from ..cli.nixeval import main
 
 sys.exit(main())

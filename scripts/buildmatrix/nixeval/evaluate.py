@@ -19,23 +19,19 @@ wall time.
 
 Modules: ``nixrun`` (the stand-in, the driver expression, running nix-instantiate),
 ``nixcheck`` (what each recipe's facts must be, the Report), and this one: ``evaluate``
-(select, evaluate in parallel batches, check, figure) and the command line.
+(select, evaluate in parallel batches, check, figure). The command line is :mod:`buildmatrix.cli.nixeval`.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .. import ledger, model
-from ..errors import BuildMatrixError
+from .. import ledger
 from ..model import Matrix
 from ..recipes import PKGS_DIR, file_name, jobset
 from . import check as nixcheck
@@ -125,10 +121,10 @@ def evaluate(
     return report
 
 
-# -------------------------------------------------------------------------- CLI
+# ------------------------------------------------------------- records, the whole run
 
 
-def _record(root: Path, report: nixcheck.Report, start: str, end: str) -> None:
+def record(root: Path, report: nixcheck.Report, start: str, end: str) -> None:
     rev = ledger.git_rev(root)
     host = ledger.host_name()
     for name in report.variants:
@@ -153,51 +149,18 @@ def _record(root: Path, report: nixcheck.Report, start: str, end: str) -> None:
         )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m buildmatrix.nixeval [--json] [--record] [NAMES]``: print the figures and every mismatch."""
-    parser = argparse.ArgumentParser(prog="python -m buildmatrix.nixeval", description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", help="variant names or aliases (default: every variant)")
-    parser.add_argument("--root", default=None, help="repository root (default: the one holding variants.toml)")
-    parser.add_argument("--file", default=None, help="variants.toml (default: ROOT/variants.toml)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--record", action="store_true", help="append one `eval` ledger record per variant")
-    parser.add_argument("--jobs", type=int, default=None, help="parallel nix-instantiate processes")
-    parser.add_argument("--no-instantiate", action="store_true", help="evaluate only; write no .drv files")
-    args = parser.parse_args(argv)
-    root = Path(args.root) if args.root else (Path.cwd() if (Path.cwd() / "variants.toml").exists() else nixrun.REPO)
-    started, t0 = ledger.now(), time.monotonic()
-    # The jobset (it lists every variant: evaluated when every recipe is) and the fetch walk are
-    # separate nix-instantiate runs: they run while the recipes are evaluated.
+def evaluate_all(
+    matrix: Matrix, root: Path, names: list[str] | None, jobs: int | None = None, instantiate: bool | None = None
+) -> tuple[nixcheck.Report, jobset.JobsetReport | None, fetchwalk.Walk]:
+    """The recipes' report, the jobset's (None for a subset of names or no jobset file) and the fetch walk.
+
+    The jobset (it lists every variant: evaluated when every recipe is) and the fetch walk are
+    separate nix-instantiate runs: they run while the recipes are evaluated."""
     side = ThreadPoolExecutor(max_workers=2)
     try:
-        matrix = model.load(Path(args.file) if args.file else root / "variants.toml")
-        jobs_f = None if args.names or not (root / jobset.JOBS_FILE).exists() else side.submit(jobset.evaluate, matrix, root)
-        walk_f = side.submit(fetchwalk.walk, matrix, root, args.names or None)
-        report = evaluate(
-            matrix,
-            root,
-            args.names or None,
-            jobs=args.jobs,
-            instantiate=False if args.no_instantiate else None,
-        )
-        jobs, walk = (jobs_f.result() if jobs_f else None), walk_f.result()
-    except (BuildMatrixError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        jobs_f = None if names or not (root / jobset.JOBS_FILE).exists() else side.submit(jobset.evaluate, matrix, root)
+        walk_f = side.submit(fetchwalk.walk, matrix, root, names or None)
+        report = evaluate(matrix, root, names or None, jobs=jobs, instantiate=instantiate)
+        return report, (jobs_f.result() if jobs_f else None), walk_f.result()
     finally:
         side.shutdown(wait=True)
-    if args.record:
-        _record(root, report, started, ledger.now())
-    walk_lines = [f"fetch walk: {len(walk.fetches)} fetch calls, {len(walk.findings)} without a trustworthy hash"]
-    walk_lines += [f"FETCH {x}" for x in walk.findings] + ([f"FETCH evaluation failed: {walk.error}"] if walk.error else [])
-    total_s = time.monotonic() - t0
-    walk_lines.append(f"total wall time: {total_s:.1f} s (target < 30 s on 2 cores for the whole shipped matrix)")
-    if args.json:
-        extra = {"jobset": jobs.as_dict()} if jobs else {}
-        extra["total_wall_s"] = round(total_s, 2)
-        extra["fetch_walk"] = {"fetches": len(walk.fetches), "findings": walk.findings, "error": walk.error}
-        print(json.dumps({**report.as_dict(), **extra}, indent=2, sort_keys=True))
-    else:
-        print("\n".join(report.lines() + (jobs.lines() if jobs else []) + walk_lines))
-    return 0 if report.ok and (jobs is None or jobs.ok) and walk.ok else 1
-

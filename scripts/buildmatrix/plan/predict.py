@@ -40,7 +40,7 @@ from ..errors import UsageError
 from ..nixeval import run as nixrun
 from ..recipes import PKGS_DIR, file_name
 from .cost import CLASSES, COSTS_FILE, Cost, CostTable, load_costs, measured_costs
-from .schedule import critical_path, makespan, parse_builders, topological
+from .schedule import critical_path, makespan, topological
 
 LABELS = {
     "torch": "torch",
@@ -382,18 +382,3 @@ def render(plan: Plan) -> str:
             f"   (lower bound {s['lower_bound_h']:.2f} h; critical path {s['critical_path_h']:.2f} h)"
         )
     return "\n".join(lines)
-
-
-def cmd_plan(root: str | Path, file: str | Path, names: str, builders_spec: str, as_json: bool) -> int:
-    """``invoke plan``: exit 0, or 2 on bad input (message on stderr)."""
-    from ..cli.common import guarded, load, split_names
-
-    @guarded
-    def run() -> int:
-        fleets = parse_builders(builders_spec or f"1x{os.cpu_count() or 1}")
-        m = load(file, quiet=as_json)
-        plan = make_plan(Path(root), m, split_names(names), fleets)
-        print(json.dumps(plan.as_dict(), indent=2) if as_json else render(plan))
-        return 0
-
-    return run()

@@ -33,25 +33,22 @@ name, and this module makes one on a branch of its own:
 
 ``--dry-run`` prints the plan (guards, branch, files with their text, commands) and changes
 nothing: no object is written, nothing is fetched or pushed. ``--json`` prints the same plan as
-JSON. Without ``--as-anchor`` the plain ``invoke publish`` runs (:func:`publish.cmd_publish`).
+JSON. Without ``--as-anchor`` the plain ``invoke publish`` runs (:mod:`.plain`); the command line of both
+is :func:`buildmatrix.cli.publish.cmd_publish`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import model
-from ..builds import sessions as builds
 from ..builds.flox import PKGS_DIR
 from ..builds.flox import git as _git
-from ..cli.common import guarded, load
-from ..errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, BuildMatrixError, UsageError
+from ..errors import FailedError, UsageError
 from ..model import anchormap
 from ..recipes import MARKER
 from . import plain as publish
@@ -61,12 +58,8 @@ WORK_DIR = Path("build") / "publish"
 UNKNOWN_COMMIT = "<commit>"
 
 
-def _err(text: str) -> None:
-    print(text, file=sys.stderr)
-
-
-class GitStepFailed(BuildMatrixError):
-    exit_status = EXIT_FAILED
+class GitStepFailed(FailedError):
+    """A git step of the anchor publish failed (exit 1)."""
 
 
 def _run(root: Path, *args: str, env: dict | None = None, stdin: str | None = None) -> str:
@@ -313,7 +306,8 @@ def checkout(root: Path, plan: Plan) -> Path:
     return work
 
 
-def execute(root: Path, plan: Plan) -> int:
+def execute(root: Path, plan: Plan) -> None:
+    """Commit, push, clone and publish (the plan, its guards already held); FailedError at the first step that fails."""
     plan.previous = remote_tip(root, plan)
     plan.commit, reused = make_commit(root, plan)
     if reused:
@@ -326,64 +320,6 @@ def execute(root: Path, plan: Plan) -> int:
     for w in plan.wrappers:
         argv = publish.publish_argv(w.anchor, plan.org, plan.stability or None)
         extra = {"anchor_name": w.anchor, "publish_branch": plan.branch, "publish_rev": plan.commit, "workdir": str(plan.workdir)}
-        rc = publish.run_one(root, w.variant, argv, cwd=work, org=plan.org, stability=plan.stability, extra=extra, label=w.anchor)
-        if rc != EXIT_OK:
-            return EXIT_FAILED
+        publish.run_one(root, w.variant, argv, cwd=work, org=plan.org, stability=plan.stability, extra=extra, label=w.anchor)
     done = ", ".join(f"{w.variant} as {plan.org}/{w.anchor}" for w in plan.wrappers)
     print(f"published {done} (from {plan.branch} at {plan.commit[:12]}); `invoke ledger --promote` and a commit keep the record")
-    return EXIT_OK
-
-
-@guarded
-def cmd_publish(
-    root: str | Path,
-    file: str | Path,
-    name: str,
-    org: str,
-    stability: str = "",
-    no_smoke_required: bool = False,
-    check_only: bool = False,
-    torch: str = "",
-    as_anchor: bool = False,
-    dry_run: bool = False,
-    as_json: bool = False,
-) -> int:
-    """``invoke publish``: the plain publish, or with ``as_anchor`` the path of the module docstring. Exit 0/1/2."""
-    if not as_anchor:
-        if dry_run or as_json:
-            _err("error: --dry-run and --json go with --as-anchor (the plain publish has --check)")
-            return EXIT_BAD_INPUT
-        return publish.cmd_publish(root, file, name, org, stability, no_smoke_required, check_only, torch)
-    root = Path(root)
-    if not org:
-        _err("error: --org ORG is required (your Flox user name or organisation)")
-        return EXIT_BAD_INPUT
-    m = load(file)
-    variants = builds.resolve_target(m, name, torch or None)
-    plan = make_plan(root, m, variants, org, stability)
-    guards = publish.check_guards(root, m, variants, no_smoke_required=no_smoke_required)
-    if as_json:
-        print(json.dumps(plan.as_json(guards), indent=2))
-        return EXIT_OK
-    failed = [g for g in guards if not g.ok]
-    anchors = ", ".join(f"{w.variant} as {w.anchor}" for w in plan.wrappers)
-    print(f"publish {anchors} to {org} (torch {plan.line}, branch {plan.branch}):")
-    for g in guards:
-        print(g.render())
-    print(plan.render())
-    if dry_run:
-        state = f"{len(failed)} guard(s) fail now: a real run would stop there" if failed else "all guards hold"
-        print(f"dry run: nothing was committed, pushed, cloned or published; {state}")
-        return EXIT_OK
-    if failed:
-        print(f"{len(failed)} guard(s) failed; nothing was published.")
-        return EXIT_FAILED
-    if not plan.url:
-        _err(
-            f"error: the upstream of {plan.source_branch} is not a remote with a URL; push it to one (`git push -u origin <branch>`)"
-        )
-        return EXIT_FAILED
-    if check_only:
-        print("all guards hold (--check: nothing committed or published)")
-        return EXIT_OK
-    return execute(root, plan)

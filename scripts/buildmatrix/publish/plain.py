@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,13 +33,8 @@ from .. import ledger, model
 from ..builds import flox as floxrun
 from ..builds import sessions as builds
 from ..builds.flox import git as _git
-from ..cli.common import guarded, load
 from ..detect import host as hostinfo
-from ..errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
-
-
-def _err(text: str) -> None:
-    print(text, file=sys.stderr)
+from ..errors import FailedError
 
 
 @dataclass
@@ -245,10 +239,10 @@ def run_one(
     stability: str,
     extra: Mapping | None = None,
     label: str = "",
-) -> int:
+) -> None:
     """Run one ``flox publish`` in ``cwd``, streamed to ``root/logs/publish-<variant>.log``; append its record to ``root``'s ledger.
 
-    Returns EXIT_OK or EXIT_FAILED (after saying so; later packages are the caller's to skip).
+    Raises FailedError when it did not publish (later packages are the caller's to skip: the error stops them).
     ``extra`` adds to the record's extra fields; ``label`` is what the messages call the package
     (default: the variant).
     """
@@ -289,42 +283,10 @@ def run_one(
             ),
         )
     if status != floxrun.STATUS_OK:
-        _err(f"error: flox publish {label} {status} ({detail}); see {log}. Later variants were not published.")
-        return EXIT_FAILED
-    return EXIT_OK
+        raise FailedError(f"flox publish {label} {status} ({detail}); see {log}. Later variants were not published.")
 
 
-@guarded
-def cmd_publish(
-    root: str | Path,
-    file: str | Path,
-    name: str,
-    org: str,
-    stability: str = "",
-    no_smoke_required: bool = False,
-    check_only: bool = False,
-    torch: str = "",
-) -> int:
-    """Check the guards, then ``flox publish`` each variant ``name`` (``--torch`` line) resolves to. Exit 0/1/2."""
-    root = Path(root)
-    if not org:
-        _err("error: --org ORG is required (your Flox user name or organisation)")
-        return EXIT_BAD_INPUT
-    m = load(file)
-    variants = builds.resolve_target(m, name, torch or None)
-    guards = check_guards(root, m, variants, no_smoke_required=no_smoke_required)
-    failed = [g for g in guards if not g.ok]
-    print(f"publish {', '.join(v.name for v in variants)} to {org}:")
-    for g in guards:
-        print(g.render())
-    if failed:
-        print(f"{len(failed)} guard(s) failed; nothing was published.")
-        return EXIT_FAILED
-    if check_only:
-        print("all guards hold (--check: nothing published)")
-        return EXIT_OK
+def publish_variants(root: Path, variants: Sequence[model.Variant], org: str, stability: str) -> None:
+    """``flox publish`` each variant in this checkout, in order; FailedError at the first that fails (later ones not run)."""
     for v in variants:
-        if run_one(root, v.name, publish_argv(v.name, org, stability or None), cwd=root, org=org, stability=stability) != EXIT_OK:
-            return EXIT_FAILED
-    print(f"published {', '.join(v.name for v in variants)} to {org}; `invoke ledger --promote` and a commit keep the record")
-    return EXIT_OK
+        run_one(root, v.name, publish_argv(v.name, org, stability or None), cwd=root, org=org, stability=stability)

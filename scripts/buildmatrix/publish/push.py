@@ -30,8 +30,7 @@ from pathlib import Path
 
 from .. import ledger, model
 from ..builds import builders
-from ..cli.common import guarded, load, split_names
-from ..errors import BuildMatrixError, UsageError
+from ..errors import EXIT_FAILED, EXIT_OK, BuildMatrixError, UsageError
 
 NIX_INSTALL_HINT = "install Nix (Debian/Ubuntu: apt-get install nix-bin; or https://nixos.org/download)"
 
@@ -97,7 +96,7 @@ def push(
     env: Mapping[str, str] | None = None,
     say=print,
 ) -> int:
-    """Push, record, and return an exit status (0 ok, 1 nix copy failed); UsageError/ModelError on bad input."""
+    """Push, record, and return an exit status (EXIT_OK, EXIT_FAILED: nix copy failed); UsageError/ModelError on bad input."""
     root = Path(root)
     env = dict(os.environ if env is None else env)
     cfg = builders.load(root, env)
@@ -107,7 +106,7 @@ def push(
     say(f"push: {shlex.join(argv)}")
     if dry_run:
         say(f"push: dry run: nothing copied, nothing recorded ({len(chosen)} variant(s))")
-        return 0
+        return EXIT_OK
     exe = shutil.which("nix", path=env.get("PATH", os.defpath))
     if exe is None:
         raise BuildMatrixError(f"`nix` is not on PATH, so nothing can be copied; {NIX_INSTALL_HINT}")
@@ -144,10 +143,4 @@ def push(
                 ),
             )
     say(f"push: {len(chosen)} variant(s) {'copied to' if rc == 0 else 'NOT copied to'} {dest}; ledger: push={status}")
-    return 0 if rc == 0 else 1
-
-
-@guarded
-def cmd_push(root: str | Path, file: str | Path, names: str, to: str, dry_run: bool = False) -> int:
-    """``invoke push``: exit 0 pushed, 1 ``nix copy`` failed, 2 bad input (message on stderr)."""
-    return push(Path(root), load(file), split_names(names) or [], to, dry_run=dry_run)
+    return EXIT_OK if rc == 0 else EXIT_FAILED

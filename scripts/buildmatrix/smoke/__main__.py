@@ -1,7 +1,7 @@
-"""``python -m buildmatrix.smoke``."""
+"""``python -m buildmatrix.smoke`` (the command line is :mod:`buildmatrix.cli.smoke`)."""
 
 import sys
 
-from .run import main
+from ..cli.smoke import main
 
 sys.exit(main())

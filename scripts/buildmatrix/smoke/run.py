@@ -56,7 +56,7 @@ With no ``--variant``, every ``result-<name>`` link in the root that names a
 variant is tested when its hardware matches this host; the rest are skipped with
 the reason (extra-output links ``-dev``/``-lib``/``-log`` are ignored).
 
-Exit status (the table in :mod:`buildmatrix.errors`): 0 pass (every check passed;
+The command line is :mod:`buildmatrix.cli.smoke`. Exit status (the table in :mod:`buildmatrix.errors`): 0 pass (every check passed;
 notes and skipped sub-checks allowed), 1 a check failed (or the checker crashed / timed
 out), 2 bad usage (unknown variant, no interpreter), 77 skipped: this host's hardware
 does not match (also when there is nothing to test). Several variants: 1 if any
@@ -65,23 +65,19 @@ failed, else 0 if any passed, else 77.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .. import ledger
-from ..detect import probe as detect
 from ..detect.fit import assess
 from ..detect.gpu import Runner, run_command
 from ..detect.host import Host
-from ..errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, BuildMatrixError, UsageError
+from ..errors import EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, UsageError
 from .checkrun import DEFAULT_TIMEOUT, run_checker
-from .expect import SWITCHES, apply_overrides, expectations
+from .expect import apply_overrides, expectations
 from .resultenv import discover, driver_shim
 
 LEDGER_STATUS = {"pass": "ok", "fail": "failed", "skipped": "skipped"}
@@ -232,7 +228,8 @@ def render_summary(report: dict[str, Any]) -> str:
     return line
 
 
-def _combine(statuses: list[str]) -> int:
+def combine(statuses: list[str]) -> int:
+    """The exit status of several runs: failed if any failed, else ok if any passed, else skipped."""
     if "fail" in statuses:
         return EXIT_FAILED
     if "pass" in statuses:
@@ -240,137 +237,50 @@ def _combine(statuses: list[str]) -> int:
     return EXIT_SKIPPED
 
 
-def cmd_smoke(
-    root: str | Path,
-    file: str | Path,
-    variant: str | None = None,
+def targets(m: Any, root: Path, variant: str | None, result: str | Path | None) -> tuple[list[tuple[Any, Path | None]], list[str]]:
+    """(variant, result or None) to test, and the ``result-*`` links that name no variant.
+
+    ``variant`` (a name or alias) picks its variants, with ``result`` as their result; without it,
+    every ``result-<variant>`` link in ``root``."""
+    if variant:
+        return [(v, Path(result) if result else None) for v in m.resolve(variant)], []
+    if result:
+        raise UsageError("--result needs --variant (which variant the result is)")
+    return result_links(root, m)
+
+
+def run_targets(
+    m: Any,
+    root: Path,
+    host: Host,
+    chosen: list[tuple[Any, Path | None]],
     python: str | None = None,
-    result: str | Path | None = None,
-    json_out: str | None = None,
     overrides: dict[str, Any] | None = None,
     record: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     force: bool = False,
-    host: Host | None = None,
     stream: bool = True,
-) -> int:
-    """Smoke-test one variant (name or alias), or every ``result-<name>`` in ``root`` that matches this host."""
-    from .. import model
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Smoke-test each target: (a report per target, the usage problems of those that could not even start).
 
-    root = Path(root)
-    try:
-        m = model.load(file)
-        if host is None:
-            host = detect.detect_host()
-        if variant:
-            targets = [(v, Path(result) if result else None) for v in m.resolve(variant)]
-            unknown: list[str] = []
-        else:
-            if result:
-                raise UsageError("--result needs --variant (which variant the result is)")
-            targets, unknown = result_links(root, m)
-        print(f"host: {host.hardware()} [{host.platform}; GPU info via {host.gpu_source}]", file=sys.stderr)
-        for n in unknown:
-            print(f"note: {n} names no variant of the model; ignored", file=sys.stderr)
-        if not targets:
-            print(f"nothing to test: no result-<variant> link in {root} (build one with `flox build`)", file=sys.stderr)
-            return EXIT_SKIPPED
-        reports: list[dict[str, Any]] = []
-        usage_errors: list[str] = []
-        for v, res in targets:
-            start = ledger.now()
-            try:
-                rep = smoke_variant(m, v, host, root, res, python, overrides, timeout, force, stream)
-            except UsageError as exc:
-                rep = dict(skipped_report(expectations(m, v), ""), status="fail", exit_code=EXIT_FAILED)
-                rep["reason"] = f"cannot run: {exc}"
-                usage_errors.append(f"{v.name}: {exc}")
-            reports.append(rep)
-            link = root / f"result-{v.name}"
-            tested = res is not None or bool(python) or link.exists() or link.is_symlink()
-            if record and not tested:  # no build here to test: a skip would look like evidence about one
-                print(f"not recorded: no result-{v.name} here, so nothing about the build was tested", file=sys.stderr)
-            elif record and not rep["reason"].startswith("cannot run: "):  # a usage problem is no evidence
-                path = record_smoke(root, rep, host, start)
-                print(f"recorded in {path}", file=sys.stderr)
-    except BuildMatrixError as exc:
-        print(str(exc) if "problem(s)" in str(exc) else f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if len(usage_errors) == len(reports):  # nothing could even start: a usage problem, not a failed check
-        for text in usage_errors:
-            print(f"error: {text}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    print("", file=sys.stderr)
-    for rep in reports:
-        print(render_summary(rep), file=sys.stderr if json_out == "-" else sys.stdout)
-    if json_out:
-        payload: Any = reports[0] if len(reports) == 1 else {"runs": reports}
-        text = json.dumps(payload, indent=2, default=str)
-        if json_out == "-":
-            print(text)
-        else:
-            Path(json_out).write_text(text + "\n", encoding="utf-8")
-    return _combine([r["status"] for r in reports])
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m buildmatrix.smoke",
-        description="Smoke-test built variants on this host (exit 0 pass, 1 fail, 2 usage, 77 hardware does not match).",
-    )
-    parser.add_argument("--variant", help="variant name or alias (sm90-avx512); default: every result-<name> in --root")
-    parser.add_argument(
-        "--python",
-        help="interpreter to run the checks in; with --result it gets the result's PYTHONPATH, without one it runs as it is",
-    )
-    parser.add_argument("--result", help="result link or store path of the variant (default: ROOT/result-<name>)")
-    parser.add_argument("--json", dest="json_out", metavar="FILE", help="write the JSON report here (- for stdout)")
-    parser.add_argument("--expect-python", help="expected Python major.minor instead of the model's")
-    parser.add_argument("--expect-torch", help="expected torch version instead of the model's (local +cuXYZ ignored)")
-    parser.add_argument("--expect-torchvision", help="expected torchvision version instead of the model's")
-    parser.add_argument("--expect-torchaudio", help="expected torchaudio version instead of the model's")
-    parser.add_argument("--expect-cuda", help="expected torch.version.cuda major.minor instead of the model's")
-    parser.add_argument("--expect-cudnn", choices=sorted(SWITCHES), help="cuDNN on/off/any instead of the model's")
-    parser.add_argument("--expect-magma", choices=sorted(SWITCHES), help="MAGMA on/off/any instead of on")
-    parser.add_argument("--record", action="store_true", help="append a smoke record to the local ledger (ledger/local.jsonl; `invoke ledger --promote` commits it)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds before the checker is killed")
-    parser.add_argument("--force", action="store_true", help="run even when detect says the hardware does not match")
-    parser.add_argument("--print-expectations", action="store_true", help="print the expectations JSON and exit")
-    parser.add_argument("--file", default="variants.toml", help="the model file")
-    parser.add_argument("--root", default=".", help="repository root (where result-* links and ledger/ are)")
-    args = parser.parse_args(argv)
-    overrides = {
-        "python": args.expect_python,
-        "torch": args.expect_torch,
-        "torchvision": args.expect_torchvision,
-        "torchaudio": args.expect_torchaudio,
-        "cuda": args.expect_cuda,
-        "cudnn": args.expect_cudnn,
-        "magma": args.expect_magma,
-    }
-    if args.print_expectations:
-        from .. import model
-
-        if not args.variant:
-            parser.error("--print-expectations needs --variant")
+    With ``record``, a tested result's report becomes a ``smoke`` ledger record (not a usage
+    problem, nor a variant with no build here); each recording is said on stderr."""
+    reports: list[dict[str, Any]] = []
+    usage_errors: list[str] = []
+    for v, res in chosen:
+        start = ledger.now()
         try:
-            m = model.load(args.file)
-            out = [apply_overrides(expectations(m, v), overrides) for v in m.resolve(args.variant)]
-        except BuildMatrixError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        print(json.dumps(out[0] if len(out) == 1 else out, indent=2))
-        return EXIT_OK
-    return cmd_smoke(
-        args.root,
-        args.file,
-        args.variant,
-        args.python,
-        args.result,
-        args.json_out,
-        overrides,
-        args.record,
-        args.timeout,
-        args.force,
-    )
-
+            rep = smoke_variant(m, v, host, root, res, python, overrides, timeout, force, stream)
+        except UsageError as exc:
+            rep = dict(skipped_report(expectations(m, v), ""), status="fail", exit_code=EXIT_FAILED)
+            rep["reason"] = f"cannot run: {exc}"
+            usage_errors.append(f"{v.name}: {exc}")
+        reports.append(rep)
+        link = root / f"result-{v.name}"
+        tested = res is not None or bool(python) or link.exists() or link.is_symlink()
+        if record and not tested:  # no build here to test: a skip would look like evidence about one
+            print(f"not recorded: no result-{v.name} here, so nothing about the build was tested", file=sys.stderr)
+        elif record and not rep["reason"].startswith("cannot run: "):  # a usage problem is no evidence
+            path = record_smoke(root, rep, host, start)
+            print(f"recorded in {path}", file=sys.stderr)
+    return reports, usage_errors

@@ -1,0 +1,82 @@
+"""``invoke ci-plan``, ``invoke ci-import`` and ``python -m buildmatrix.ci plan`` (the workflow's plan step).
+
+What the workflow runs is :mod:`buildmatrix.ci.workflow`'s; importing a CI run's records is
+:mod:`buildmatrix.ci.records`'. (``invoke ci``, writing the workflow, is in :mod:`.common`.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import EXIT_OK, FailedError
+from . import common as cli
+
+
+@cli.guarded
+def cmd_ci_plan(file: str, tags: str, keyword: str, as_json: bool) -> int:
+    """``invoke ci-plan``: what the workflow would run for these inputs."""
+    from ..ci import workflow
+
+    m = cli.load(file, quiet=as_json)
+    result = workflow.plan(m, workflow.load_config(m), tags, keyword)
+    if as_json:
+        print(json.dumps({"builds": [j.entry() for j in result["builds"]], "smoke": [s.entry() for s in result["smoke"]],
+                          "untested": result["untested"]}, indent=2))  # fmt: skip
+    else:
+        print(workflow.summary(result), end="")
+    return EXIT_OK
+
+
+@cli.guarded
+def cmd_import(root: str, path: str) -> int:
+    """``invoke ci-import PATH``."""
+    from .. import ledger
+    from ..ci import records
+
+    new, skipped = records.import_records(Path(root), path)
+    for r in new:
+        print(f"imported  {r.action:<6} {r.status:<11} {r.variant}  ({r.host}, {r.git_rev[:12]}, {r.end})")
+    print(f"ci-import: {len(new)} record(s) appended to {ledger.LEDGER}, {skipped} already there; run `invoke docs`")
+    return EXIT_OK
+
+
+@cli.guarded
+def cmd_plan_step(file: str, tags: str, keyword: str, smoke: bool, github_output: str | None, summary: str | None) -> int:
+    """The workflow's plan step: the summary (appended to ``summary``) and the matrices as GitHub outputs.
+
+    Exit 1 when the inputs select no torch configuration (after writing the outputs)."""
+    from ..ci import workflow
+
+    m = cli.load(file, quiet=True)
+    result = workflow.plan(m, workflow.load_config(m), tags, keyword, smoke=smoke)
+    text = workflow.summary(result)
+    if summary:
+        with open(summary, "a", encoding="utf-8") as fh:
+            fh.write("## buildmatrix plan\n\n" + text)
+    print(text, end="")
+    lines = "".join(f"{k}={v}\n" for k, v in result["outputs"].items())
+    if github_output:
+        with open(github_output, "a", encoding="utf-8") as fh:
+            fh.write(lines)
+    else:
+        print(lines, end="")
+    if not result["builds"]:
+        raise FailedError(f"tags {tags!r} and keyword {keyword!r} select no torch configuration")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m buildmatrix.ci plan``: the workflow's plan step (GitHub outputs and summary)."""
+    parser = argparse.ArgumentParser(prog="python -m buildmatrix.ci")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("plan", help="select the jobs; write the matrices as GitHub outputs")
+    p.add_argument("--file", default="variants.toml")
+    p.add_argument("--tags", default="")
+    p.add_argument("--keyword", default="")
+    p.add_argument("--smoke", default="true", choices=["true", "false"])
+    p.add_argument("--github-output", help="append name=value lines here ($GITHUB_OUTPUT)")
+    p.add_argument("--summary", help="append the Markdown summary here ($GITHUB_STEP_SUMMARY)")
+    args = parser.parse_args(argv)
+    return cmd_plan_step(args.file, args.tags, args.keyword, args.smoke == "true", args.github_output, args.summary)
