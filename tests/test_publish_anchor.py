@@ -85,7 +85,7 @@ def repo(tmp_path, case, monkeypatch):
     copy_anchor_data(r)
     for name in {f"{v.name}.nix", f"{anchor}.nix", *importers(f"{anchor}.nix")}:
         shutil.copy(ROOT / PKGS / name, r / PKGS / name)
-    (r / LIB_FILE).parent.mkdir(parents=True)  # every recipe imports it
+    (r / LIB_FILE).parent.mkdir(parents=True, exist_ok=True)  # every recipe imports it
     shutil.copy(ROOT / LIB_FILE, r / LIB_FILE)
     (r / "README.md").write_text("# test repo\n")
     remote = tmp_path / "remote.git"
@@ -234,7 +234,7 @@ def test_a_companion_wrapper_is_the_companions_derivation(tmp_path):
     shutil.copytree(ROOT / "patches", tmp_path / "patches")
     for name in [v.name, *(re.findall(r"import \./(\S+)\.nix", (ROOT / PKGS / f"{v.name}.nix").read_text()))]:
         shutil.copy(ROOT / PKGS / f"{name}.nix", d / f"{name}.nix")
-    (tmp_path / LIB_FILE).parent.mkdir(parents=True)  # every recipe imports it
+    (tmp_path / LIB_FILE).parent.mkdir(parents=True, exist_ok=True)  # every recipe imports it
     shutil.copy(ROOT / LIB_FILE, tmp_path / LIB_FILE)
     (d / f"{anchor}.nix").write_text(anchorpublish.wrapper_text(anchor, v, f"publish/{v.line}"))
     got = same_derivation(d / f"{anchor}.nix", d / f"{v.name}.nix", v, tmp_path)

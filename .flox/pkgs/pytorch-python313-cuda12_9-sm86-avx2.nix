@@ -77,7 +77,7 @@ let
   # The pinned tree as it is, without this recipe's overlays: the facts variants.toml states about
   # it ([pin.nixpkgs-0182a36]) are asserted against it below, before anything is built.
   pinned = nixpkgs { inherit config; };
-  recipeLib = import ../lib/recipe-lib.nix;
+  recipeLib = import ../recipe-lib.nix;
   inherit (recipeLib) patchName;
   check = recipeLib.mkCheck {
     inherit (pinned) lib;

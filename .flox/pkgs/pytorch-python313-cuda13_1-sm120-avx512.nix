@@ -82,7 +82,7 @@ let
   # The pinned tree as it is, without this recipe's overlays: the facts variants.toml states about
   # it ([pin.nixpkgs-2017d6d]) are asserted against it below, before anything is built.
   pinned = nixpkgs { inherit config; };
-  recipeLib = import ../lib/recipe-lib.nix;
+  recipeLib = import ../recipe-lib.nix;
   inherit (recipeLib) patchName;
   check = recipeLib.mkCheck {
     inherit (pinned) lib;

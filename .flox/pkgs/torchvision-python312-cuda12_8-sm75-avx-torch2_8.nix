@@ -14,7 +14,7 @@ let
     if buildmatrixNixpkgs == null then { } else { inherit buildmatrixNixpkgs; }
   );
   inherit (torch.buildmatrix) pkgs pinned;
-  recipeLib = import ../lib/recipe-lib.nix;
+  recipeLib = import ../recipe-lib.nix;
   inherit (recipeLib) patchName;
   check = recipeLib.mkCheck {
     inherit (pinned) lib;

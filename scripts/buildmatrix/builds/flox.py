@@ -34,7 +34,7 @@ from . import builders
 FLOX_INSTALL_URL = "https://flox.dev/docs/install-flox/"
 LOG_DIR = Path("logs")
 PKGS_DIR = Path(".flox") / "pkgs"
-LIB_FILE = Path(".flox") / "lib" / "recipe-lib.nix"  # recipes.LIB_FILE (this module imports no recipes code)
+LIB_FILE = Path(".flox") / "recipe-lib.nix"  # recipes.LIB_FILE (this module imports no recipes code)
 
 STATUS_OK, STATUS_FAILED, STATUS_INTERRUPTED, STATUS_REFUSED = "ok", "failed", "interrupted", "refused"
 # Signals that mean "someone stopped it" rather than "it broke".

@@ -12,7 +12,7 @@ Contract (what importers use, all importable from ``buildmatrix.recipes``):
 - ``PKGS_DIR``, ``file_name(v)``, ``MARKER``, ``is_generated(path)``: where a recipe lives
   and how a generated file is told from a hand-written one (the jobset, nixeval, plan and
   magma read recipes by these).
-- ``LIB_FILE`` (``.flox/lib/recipe-lib.nix``): the helpers (patchName, mkCheck) every recipe
+- ``LIB_FILE`` (``.flox/recipe-lib.nix``): the helpers (patchName, mkCheck) every recipe
   imports as ``LIB_IMPORT``; generated and checked with the recipes, outside ``PKGS_DIR``
   because Flox builds every .nix file there. Whatever copies a recipe elsewhere copies it too.
 - ``long_description(v, matrix)`` and ``template_for(v)``: what `invoke show` prints.
