@@ -9,8 +9,8 @@
   buildmatrixNixpkgs ? builtins.fetchTarball {
     url =
       "https://github.com/NixOS/nixpkgs/archive/46336d4d6980ae6f136b45c8507b17787eb186a0.tar.gz";
-    # Unverified: no public flake.lock or prefetch records
-    #   this rev's narHash (pin-facts.md 5: NOT FOUND)
+    # Unverified: no public flake.lock or prefetch records this rev's narHash
+    #   (docs/pins.md#46336d4-narhash: NOT FOUND)
     # This fake hash makes the first fetch fail and print the real one;
     # record it with `invoke pin nixpkgs-46336d4 --hash <printed hash>`
     # (or `invoke pin nixpkgs-46336d4`), then build again.

@@ -9,8 +9,8 @@
   buildmatrixNixpkgs ? builtins.fetchTarball {
     url =
       "https://github.com/NixOS/nixpkgs/archive/fe5e41d7ffc0421f0913e8472ce6238ed0daf8e3.tar.gz";
-    # Unverified: no public flake.lock or prefetch records
-    #   this rev's narHash (pin-facts.md 4.2: NOT FOUND)
+    # Unverified: no public flake.lock or prefetch records this rev's narHash
+    #   (docs/pins.md#fe5e41d-narhash: NOT FOUND)
     # This fake hash makes the first fetch fail and print the real one;
     # record it with `invoke pin nixpkgs-fe5e41d --hash <printed hash>`
     # (or `invoke pin nixpkgs-fe5e41d`), then build again.

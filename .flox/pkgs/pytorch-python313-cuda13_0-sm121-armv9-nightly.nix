@@ -9,8 +9,8 @@
   buildmatrixNixpkgs ? builtins.fetchTarball {
     url =
       "https://github.com/NixOS/nixpkgs/archive/6a030d535719c5190187c4cec156f335e95e3211.tar.gz";
-    # Unverified: no public flake.lock or prefetch records
-    #   this rev's narHash (pin-facts.md 2.2: NOT FOUND)
+    # Unverified: no public flake.lock or prefetch records this rev's narHash
+    #   (docs/pins.md#6a030d5-narhash: NOT FOUND)
     # This fake hash makes the first fetch fail and print the real one;
     # record it with `invoke pin nixpkgs-6a030d5 --hash <printed hash>`
     # (or `invoke pin nixpkgs-6a030d5`), then build again.
@@ -56,8 +56,8 @@ let
                 owner = "pytorch";
                 repo = "pytorch";
                 rev = "f3b72801a6bc917d98d6b392c6d223f91348989f";
-                # Unverified: no public record of this commit's hash
-                #   with submodules (pin-facts.md 6: NOT FOUND)
+                # Unverified: no public record of this commit's hash with submodules
+                #   (docs/pins.md#source-nightly: NOT FOUND)
                 # This fake hash makes the first fetch fail and print the real one; record it with
                 # `invoke pin --source nightly --hash <printed hash>`, then build again.
                 hash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";

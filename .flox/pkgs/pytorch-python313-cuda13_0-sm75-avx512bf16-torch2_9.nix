@@ -9,8 +9,9 @@
   buildmatrixNixpkgs ? builtins.fetchTarball {
     url =
       "https://github.com/NixOS/nixpkgs/archive/0182a361324364ae3f436a63005877674cf45efb.tar.gz";
-    # Hash (builtins.fetchTarball) from: narHash of this rev in two public flake.lock files
-    #   (nixos-unstable, lastModified 1771369470 = 2026-02-17; pin-facts.md 1.2, VERIFIED)
+    # Hash (builtins.fetchTarball) from: narHash of this rev in two
+    #   public flake.lock files (nixos-unstable, lastModified 1771369470
+    #   = 2026-02-17; docs/pins.md#0182a36-narhash, VERIFIED)
     sha256 = "sha256-0NBlEBKkN3lufyvFegY4TYv5mCNHbi5OmBDrzihbBMQ=";
   },
 }:

@@ -9,8 +9,8 @@
   buildmatrixNixpkgs ? builtins.fetchTarball {
     url =
       "https://github.com/NixOS/nixpkgs/archive/2017d6d515f8a7b289fe06d3a880a7ec588c3900.tar.gz";
-    # Unverified: no public flake.lock or prefetch records
-    #   this rev's narHash (pin-facts.md 3.2: NOT FOUND)
+    # Unverified: no public flake.lock or prefetch records this rev's narHash
+    #   (docs/pins.md#2017d6d-narhash: NOT FOUND)
     # This fake hash makes the first fetch fail and print the real one;
     # record it with `invoke pin nixpkgs-2017d6d --hash <printed hash>`
     # (or `invoke pin nixpkgs-2017d6d`), then build again.
@@ -46,8 +46,8 @@ let
                 repo = "pytorch";
                 rev = "v2.10.0";
                 # Hash (fetchFromGitHub+submodules) from: build-pytorch
-                #   pytorch-2.10-python313 (all 237 recipes; their builds got past
-                #   the fetch), pin-facts.md 6: SINGLE-SOURCE, build-confirmed
+                #   pytorch-2.10-python313 (all 237 recipes; their builds got past the
+                #   fetch), docs/pins.md#source-v2100: SINGLE-SOURCE, build-confirmed
                 hash = "sha256-RKiZLHBCneMtZKRgTEuW1K7+Jpi+tx11BMXuS1jC1xQ=";
                 fetchSubmodules = true;
               };

@@ -40,9 +40,9 @@ assert check
       owner = "pytorch";
       repo = "vision";
       rev = "v0.25.0";
-      # Hash (fetchFromGitHub) from: a nixpkgs-style torchvision 0.25.0
-      #   (fetchFromGitHub tag, no submodules) and a nix-prefetch-git
-      #   --fetch-submodules record (2026-06-23) agree; pin-facts.md 6: VERIFIED
+      # Hash (fetchFromGitHub) from: a nixpkgs-style torchvision 0.25.0 (fetchFromGitHub tag, no
+      #   submodules) and a nix-prefetch-git --fetch-submodules record (2026-06-23) agree;
+      #   docs/pins.md#source-vision-v0250: VERIFIED
       hash = "sha256-oktJHcT6T4f58pUO+HSBpbyS1ISH3zDlTsXQh6PcMy4=";
     };
     # nixpkgs' torchvision at 2017d6d has no patches of its own (asserted above).

@@ -49,7 +49,7 @@ def needs_cccl_shim(v: Variant) -> bool:
     The anchor's torch 2.10.0 recipes need it: the CUTLASS bundled with that source includes
     ``<cccl/cuda/std/...>``, which CUDA 13's CCCL ships as ``<cuda/std/...>`` (build-pytorch
     docs/pytorch-2.10-cuda13-build-notes.md). A pin's own torch is built as nixpkgs builds it, as
-    the anchor's torch 2.9.1 CUDA 13.0 recipes on 0182a36 are (no shim; anchor-lines.md 1.6).
+    the anchor's torch 2.9.1 CUDA 13.0 recipes on 0182a36 are (no shim; docs/pins.md#cccl-shim).
     """
     return v.cuda is not None and v.cuda.major >= 13 and v.source is not None and not v.requires
 
