@@ -79,7 +79,7 @@ def test_facts_are_well_formed(branch):
     assert branch["superseded"] == bool(branch["superseded_reason"]), (
         f"{where}: a superseded branch needs superseded_reason, and only a superseded one has it"
     )
-    assert branch["facts"] and all(("anchor-lines.md:" in f or "pin-facts.md" in f) for f in branch["facts"]), (
+    assert branch["facts"] and all("docs/pins.md#" in f for f in branch["facts"]), (
         f"{where}: every entry needs the facts-sheet line(s) it comes from"
     )
 
@@ -135,14 +135,14 @@ def _py_neutral(names: list[str]) -> set[str]:
 @pytest.mark.parametrize(
     ("repo", "part", "whole", "equal"),
     [
-        # anchor-lines.md:259-260: the 2.8 branches are python copies of main
+        # docs/pins.md#anchor-branches: the 2.8 branches are python copies of main
         ("build-pytorch", "pytorch-2.8-python311", "main", True),
         ("build-pytorch", "pytorch-2.8-python312", "main", True),
-        # anchor-lines.md:262: vllm-0.14.0 = 2.9-python311 with Python 3.12
+        # docs/pins.md#anchor-branches: vllm-0.14.0 = 2.9-python311 with Python 3.12
         ("build-pytorch", "pytorch-2.9-vllm-0.14.0", "pytorch-2.9-python311", True),
-        # anchor-lines.md:263: vllm-0.15.1 is 2.9-python313 minus cuda13_0
+        # docs/pins.md#anchor-branches: vllm-0.15.1 is 2.9-python313 minus cuda13_0
         ("build-pytorch", "pytorch-2.9-vllm-0.15.1", "pytorch-2.9-python313", False),
-        # anchor-lines.md:261, 267: main-staging adds no name that main lacks
+        # docs/pins.md#anchor-branches: main-staging adds no name that main lacks
         ("build-pytorch", "main-staging", "main", False),
         ("build-torchvision", "main-staging", "main", False),
     ],

@@ -49,6 +49,7 @@ def _copy(tmp: Path, *names: str) -> Path:
         shutil.copytree(ROOT / "patches", tmp / "patches")
     for name in names:
         shutil.copy(ROOT / PKGS / f"{name}.nix", tmp / PKGS / f"{name}.nix")
+    shutil.copy(ROOT / recipes.LIB_FILE, tmp / recipes.LIB_FILE)  # every recipe imports it
     return tmp
 
 

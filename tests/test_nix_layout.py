@@ -1,17 +1,22 @@
 """Generated Nix keeps nixpkgs' layout: a comment is indented like the code it describes.
 
-nixfmt is not installable from the registries this project reaches, so this checks
-the one layout rule a template edit most easily breaks: a `#` comment line starts at
-the indentation of the next code line (or of the closing line it precedes).
+nixfmt is not installable from the registries this project reaches, so this checks the
+layout rules a template edit most easily breaks: a `#` comment line starts at the
+indentation of the next code line (or of the closing line it precedes); no line of a
+generated recipe, the jobset or the helper file passes 100 columns; the helpers live once,
+in a git-tracked file outside .flox/pkgs that every recipe imports.
 """
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
-from buildmatrix import model
-from buildmatrix.recipes import render_all
+from buildmatrix import model, recipes
+from buildmatrix.builds import flox as floxrun
+from buildmatrix.recipes import jobset, layout, render_all
+from conftest import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,3 +63,80 @@ def rendered() -> dict[str, str]:
 def test_every_recipe_comment_is_indented_like_its_code(rendered):
     bad = {name: found for name, text in rendered.items() if (found := misplaced_comments(text))}
     assert not bad, "\n".join(f"{n}: {f[0]}" for n, f in sorted(bad.items())[:10])
+
+
+# ------------------------------------------------------------ line width and the helper file
+
+WIDTH = 100
+
+
+def _generated_nix_files() -> list[Path]:
+    files = sorted((ROOT / recipes.PKGS_DIR).glob("*.nix")) + [ROOT / jobset.JOBS_FILE, ROOT / recipes.LIB_FILE]
+    return [p for p in files if recipes.is_generated(p)]
+
+
+def long_lines(path: Path) -> list[str]:
+    """``file:line (N columns)`` for each line of ``path`` wider than WIDTH."""
+    rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    text = path.read_text(encoding="utf-8")
+    return [f"{rel}:{i} ({len(ln)} columns)" for i, ln in enumerate(text.split("\n"), 1) if len(ln) > WIDTH]
+
+
+def test_the_width_checker_names_file_and_line(tmp_path):
+    f = tmp_path / "x.nix"
+    f.write_text("{\n  a = " + '"' + "x" * 100 + '"' + ";\n}\n", encoding="utf-8")
+    assert long_lines(f) == [f"{f}:2 (109 columns)"]
+
+
+def test_no_generated_nix_line_passes_100_columns():
+    files = _generated_nix_files()
+    assert len(files) > 1000 and ROOT / jobset.JOBS_FILE in files
+    bad = [x for p in files for x in long_lines(p)]
+    assert not bad, f"{len(bad)} line(s) over {WIDTH} columns (recipes/layout.py decides breaks):\n" + "\n".join(bad[:20])
+
+
+def test_rendered_recipes_fit_too(rendered):
+    """The renderer itself, not only the files on disk (a stale checkout would hide a regression)."""
+    bad = [f"{n}:{i}" for n, t in rendered.items() for i, ln in enumerate(t.split("\n"), 1) if len(ln) > WIDTH]
+    assert not bad, bad[:20]
+
+
+def test_the_helper_file_is_tracked_outside_flox_pkgs_and_imported_by_every_recipe(rendered):
+    lib = recipes.LIB_FILE
+    assert recipes.PKGS_DIR not in lib.parents, "every .nix in .flox/pkgs is a Flox package"
+    assert floxrun.LIB_FILE == lib  # what flox preflight wants tracked
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(lib)], cwd=ROOT, capture_output=True, text=True)
+    assert tracked.returncode == 0, f"{lib} is not tracked by git: Flox builds only from the git tree"
+    assert recipes.is_generated(ROOT / lib)
+    # the relative import resolves from .flox/pkgs to the file
+    assert (ROOT / recipes.PKGS_DIR / recipes.LIB_IMPORT).resolve() == (ROOT / lib).resolve()
+    line = f"import {recipes.LIB_IMPORT};"
+    missing = [n for n, t in rendered.items() if line not in t]
+    assert not missing, f"{len(missing)} recipe(s) do not import {recipes.LIB_IMPORT}: {missing[:5]}"
+    on_disk = [p.name for p in (ROOT / recipes.PKGS_DIR).glob("*.nix") if recipes.is_generated(p) and line not in p.read_text()]
+    assert not on_disk, on_disk[:5]
+    # the helpers are defined there once, not copied into recipes
+    assert not [n for n, t in rendered.items() if "patchName =" in t or "assertMsg" in t]
+
+
+def test_the_helper_file_evaluates():
+    require_tool("nix-instantiate")
+    expr = (
+        f"let l = import {ROOT / recipes.LIB_FILE}; in [ (l.patchName /x/nvtx3-hpp-path-fix.patch) "
+        '(l.patchName { name = "00000000000000000000000000000000-a.patch"; }) ]'
+    )
+    proc = subprocess.run(["nix-instantiate", "--eval", "--strict", "--json", "--expr", expr], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == '["nvtx3-hpp-path-fix.patch","a.patch"]'
+
+
+def test_comments_wrap_evenly_and_keep_commands_whole():
+    text = "no public flake.lock or prefetch records this rev's narHash (docs/pins.md#x: NOT FOUND)"
+    lines = layout.wrap(text, 80)
+    assert len(lines) == 2 and min(len(ln) for ln in lines) > 20  # no one-word last line
+    cmd = "record it with `invoke pin nixpkgs-6a030d5 --hash <printed hash>`, then build again."
+    assert any("`invoke pin nixpkgs-6a030d5 --hash <printed hash>`" in ln for ln in layout.wrap(cmd, 40))
+    s = "x" * 150
+    lines = layout.binding("url", s, "  ").split("\n")
+    assert lines[0] == "  url =" and all(len(ln) <= WIDTH for ln in lines)
+    assert "".join(ln.strip().lstrip("+ ").strip('";') for ln in lines[1:]) == s

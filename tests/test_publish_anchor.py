@@ -22,7 +22,7 @@ from buildmatrix.errors import UsageError
 from buildmatrix.model import anchormap
 from buildmatrix.nixeval import run as nixrun
 from buildmatrix.publish import anchor as anchorpublish
-from buildmatrix.recipes import MARKER
+from buildmatrix.recipes import LIB_FILE, MARKER
 from conftest import ROOT, require_tool
 from matrices import copy_anchor_data
 from test_builds import HOST, add_record, commit_ledger, fake_env, flox_calls, git
@@ -86,6 +86,8 @@ def repo(tmp_path, case, monkeypatch):
     copy_anchor_data(r)
     for name in {f"{v.name}.nix", f"{anchor}.nix", *importers(f"{anchor}.nix")}:
         shutil.copy(ROOT / PKGS / name, r / PKGS / name)
+    (r / LIB_FILE).parent.mkdir(parents=True, exist_ok=True)  # every recipe imports it
+    shutil.copy(ROOT / LIB_FILE, r / LIB_FILE)
     (r / "README.md").write_text("# test repo\n")
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
@@ -233,6 +235,8 @@ def test_a_companion_wrapper_is_the_companions_derivation(tmp_path):
     shutil.copytree(ROOT / "patches", tmp_path / "patches")
     for name in [v.name, *(re.findall(r"import \./(\S+)\.nix", (ROOT / PKGS / f"{v.name}.nix").read_text()))]:
         shutil.copy(ROOT / PKGS / f"{name}.nix", d / f"{name}.nix")
+    (tmp_path / LIB_FILE).parent.mkdir(parents=True, exist_ok=True)  # every recipe imports it
+    shutil.copy(ROOT / LIB_FILE, tmp_path / LIB_FILE)
     (d / f"{anchor}.nix").write_text(anchorpublish.wrapper_text(anchor, v, f"publish/{v.line}"))
     got = same_derivation(d / f"{anchor}.nix", d / f"{v.name}.nix", v, tmp_path)
     assert got["wrapper"] == got["recipe"] and got["wrapperArgs"] == got["recipeArgs"]

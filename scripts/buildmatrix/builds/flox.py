@@ -34,6 +34,7 @@ from . import builders
 FLOX_INSTALL_URL = "https://flox.dev/docs/install-flox/"
 LOG_DIR = Path("logs")
 PKGS_DIR = Path(".flox") / "pkgs"
+LIB_FILE = Path(".flox") / "recipe-lib.nix"  # recipes.LIB_FILE (this module imports no recipes code)
 
 STATUS_OK, STATUS_FAILED, STATUS_INTERRUPTED, STATUS_REFUSED = "ok", "failed", "interrupted", "refused"
 # Signals that mean "someone stopped it" rather than "it broke".
@@ -212,6 +213,8 @@ def preflight(
         problems.append(f"no recipe in {PKGS_DIR}/ for {', '.join(missing)}: run `invoke gen`")
     else:
         rels = [str(recipe_path(root, v.name)) for v in variants]
+        if (root / LIB_FILE).exists():  # the helpers every generated recipe imports
+            rels.append(str(LIB_FILE))
         untracked = untracked_paths(root, rels)
         if untracked is None:
             problems.append(f"{root} is not a git work tree: flox builds Nix expressions only from a git repository")

@@ -117,6 +117,7 @@ def cmd_gen(
                 "missing": drift.missing,
                 "different": drift.different,
                 "stale": drift.stale,
+                "lib": drift.lib or "unchanged",
                 "jobset": jobs_state or "unchanged",
             }
             print(json.dumps(out, indent=2))
@@ -136,6 +137,8 @@ def cmd_gen(
     if chosen is None:
         jobset.check(m, root_path)  # a hand-written .flox/jobs.nix stops the run before anything is written
     report = recipes.generate(m, root_path, chosen, prune=prune)
+    if report.lib != "unchanged":  # the helper file every recipe imports
+        getattr(report, report.lib).append(str(recipes.LIB_FILE))
     if chosen is None:  # the jobset lists every variant: written with the full set only
         getattr(report, jobset.write(m, root_path)).append(str(jobset.JOBS_FILE))
         flow_state = _workflow(m, root_path, write=True)  # so is the workflow: one `invoke gen` after any edit

@@ -50,7 +50,7 @@ from ..builds.flox import PKGS_DIR
 from ..builds.flox import git as _git
 from ..errors import FailedError, UsageError
 from ..model import anchormap
-from ..recipes import MARKER
+from ..recipes import LIB_IMPORT, MARKER, layout
 from . import plain as publish
 
 BRANCH_PREFIX = "publish/"
@@ -109,11 +109,12 @@ def pick_anchor(m: model.Matrix, v: model.Variant, names: dict[str, dict[str, li
 
 def wrapper_text(anchor: str, v: model.Variant, branch: str) -> str:
     """``.flox/pkgs/<anchor>.nix`` on the publish branch: generated (first line), one line of code."""
-    return (
-        f"{MARKER} Publish wrapper of `invoke publish --as-anchor` (branch {branch}).\n"
-        f"# {anchor} is the anchor's name for {v.name} (torch {v.torch_version}): the same recipe, the same derivation.\n"
-        f"import ./{v.name}.nix\n"
+    about = (
+        f"Publish wrapper of `invoke publish --as-anchor` (branch {branch}). {anchor} is the anchor's name "
+        f"for {v.name} (torch {v.torch_version}): the same recipe, the same derivation (which imports "
+        f"{LIB_IMPORT} as every recipe does: the publish branch carries HEAD's tree)."
     )
+    return f"{MARKER}\n{layout.comment(about, '')}\nimport ./{v.name}.nix\n"
 
 
 # ------------------------------------------------------------------------ the plan

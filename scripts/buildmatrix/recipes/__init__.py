@@ -12,18 +12,24 @@ Contract (what importers use, all importable from ``buildmatrix.recipes``):
 - ``PKGS_DIR``, ``file_name(v)``, ``MARKER``, ``is_generated(path)``: where a recipe lives
   and how a generated file is told from a hand-written one (the jobset, nixeval, plan and
   magma read recipes by these).
+- ``LIB_FILE`` (``.flox/recipe-lib.nix``): the helpers (patchName, mkCheck) every recipe
+  imports as ``LIB_IMPORT``; generated and checked with the recipes, outside ``PKGS_DIR``
+  because Flox builds every .nix file there. Whatever copies a recipe elsewhere copies it too.
 - ``long_description(v, matrix)`` and ``template_for(v)``: what `invoke show` prints.
 
 Modules: ``render`` (template choice, the context each template gets, the Jinja
-environment), ``write`` (plan, generate, check), ``templates/*.nix.j2`` (layout only:
+environment), ``write`` (plan, generate, check), ``layout`` (where lines break: every line
+of a recipe at most 100 columns, nixfmt's shape), ``templates/*.nix.j2`` (layout only:
 hardware decisions are made in Python and reach a template as data). Escaping for Nix and
 shell is ``buildmatrix.recipes.nix``, shared with pinfacts, the jobset, nixeval and fetchwalk.
 """
 
-from .render import MARKER, PKGS_DIR, file_name, long_description, render_all, template_for
+from .render import LIB_FILE, LIB_IMPORT, MARKER, PKGS_DIR, file_name, long_description, render_all, template_for
 from .write import Drift, Report, check, generate, is_generated
 
 __all__ = [
+    "LIB_FILE",
+    "LIB_IMPORT",
     "MARKER",
     "PKGS_DIR",
     "Drift",

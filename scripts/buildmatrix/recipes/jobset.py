@@ -33,7 +33,7 @@ from pathlib import Path
 from ..errors import BuildMatrixError
 from ..files import write_atomic
 from ..model import Matrix, hashes
-from . import MARKER, file_name, is_generated, nix
+from . import MARKER, file_name, is_generated, layout, nix
 
 JOBS_FILE = Path(".flox") / "jobs.nix"
 STANDIN = Path("scripts") / "buildmatrix" / "nixeval" / "standin"  # relative to the repository root
@@ -46,9 +46,22 @@ def _pin_attrs(pin) -> str:
     # The recipes' own rule: a pin without a recorded sha256 gets the fake hash, so the first
     # fetch fails and prints the real one (`invoke pin NAME`), never an unverified tree.
     fields = (("name", pin.name), ("rev", pin.rev), ("url", pin.url), ("sha256", pin.sha256 or hashes.FAKE_HASH))
-    body = "\n".join(f"      {k} = {nix.string(v)};" for k, v in fields)
-    comment = "" if pin.sha256 else f"    # No sha256 recorded: the fake hash fails the fetch until `invoke pin {pin.name}`.\n"
+    body = "\n".join(layout.binding(k, v, "      ") for k, v in fields)
+    comment = (
+        ""
+        if pin.sha256
+        else layout.comment(f"No sha256 recorded: the fake hash fails the fetch until `invoke pin {pin.name}`.", "    ") + "\n"
+    )
     return f"{comment}    {nix.attr_name(pin.name)} = {{\n{body}\n    }};"
+
+
+def _job(v, platform: str) -> str:
+    """``<variant> = job <pin> <system> ./pkgs/<file>;``, the recipe's path below when that is too long."""
+    call = f"job {nix.string(v.pin.name)} {nix.string(platform)}"
+    one = f"    {nix.attr_name(v.name)} = {call} ./pkgs/{file_name(v)};"
+    if layout.fits(one):
+        return one
+    return f"    {nix.attr_name(v.name)} =\n      {call}\n        ./pkgs/{file_name(v)};"
 
 
 def jobs_by_platform(matrix: Matrix) -> dict[str, list]:
@@ -66,14 +79,15 @@ def render(matrix: Matrix) -> str:
     counts = ", ".join(f"{p} {len(vs)}" for p, vs in groups.items())
     systems = []
     for platform, variants in groups.items():
-        lines = "\n".join(
-            f"    {nix.attr_name(v.name)} = job {nix.string(v.pin.name)} {nix.string(platform)} ./pkgs/{file_name(v)};"
-            for v in variants
-        )
+        lines = "\n".join(_job(v, platform) for v in variants)
         systems.append(f"  {nix.attr_name(platform)} = {{\n{lines}\n  }};")
     return (
-        f"{MARKER} Change variants.toml and run `invoke gen`.\n"
-        f"# The jobset: every variant of variants.toml as a job, by platform ({len(matrix.variants)} jobs: {counts}).\n"
+        f"{MARKER}\n"
+        "# Change variants.toml and run `invoke gen`.\n"
+        + layout.comment(
+            f"The jobset: every variant of variants.toml as a job, by platform ({len(matrix.variants)} jobs: {counts}).", ""
+        )
+        + "\n"
         "#   Hydra: jobset expression `.flox/jobs.nix` in this repository's input.\n"
         "#   nix-eval-jobs --force-recurse .flox/jobs.nix\n"
         "#   nix-build .flox/jobs.nix -A x86_64-linux.<variant>\n"

@@ -49,7 +49,7 @@ def needs_cccl_shim(v: Variant) -> bool:
     The anchor's torch 2.10.0 recipes need it: the CUTLASS bundled with that source includes
     ``<cccl/cuda/std/...>``, which CUDA 13's CCCL ships as ``<cuda/std/...>`` (build-pytorch
     docs/pytorch-2.10-cuda13-build-notes.md). A pin's own torch is built as nixpkgs builds it, as
-    the anchor's torch 2.9.1 CUDA 13.0 recipes on 0182a36 are (no shim; anchor-lines.md 1.6).
+    the anchor's torch 2.9.1 CUDA 13.0 recipes on 0182a36 are (no shim; docs/pins.md#cccl-shim).
     """
     return v.cuda is not None and v.cuda.major >= 13 and v.source is not None and not v.requires
 
@@ -60,8 +60,18 @@ class Assertion:
 
     key: str  # the variants.toml key to correct
     what: str  # what is compared, in words a maintainer can look up in nixpkgs
-    actual: str  # Nix expression
-    expected: str  # Nix literal
+    actual: str  # Nix expression (lines at indentation 0 when it has several)
+    value: Any  # what variants.toml believes: a bool, a string or a list of strings
+
+    @property
+    def expected(self) -> str:
+        """``value`` as a Nix literal."""
+        return _nix_value(self.value)
+
+    @property
+    def expected_items(self) -> list[str] | None:
+        """The literals of a list ``value`` (for a layout with one per line), else None."""
+        return [_nix_value(x) for x in self.value] if isinstance(self.value, (list, tuple)) else None
 
     @property
     def message_key(self) -> str:
@@ -86,18 +96,14 @@ def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | N
     key = f"[pin.{pin.name}]"
     out = []
     if pin.torch:
-        out.append(
-            Assertion(
-                f"{key} torch", f"{python_attr}.torch.version", f"pinned.{python_attr}.torch.version", _nix_value(pin.torch)
-            )
-        )
+        out.append(Assertion(f"{key} torch", f"{python_attr}.torch.version", f"pinned.{python_attr}.torch.version", pin.torch))
     py_key = f'[python."{v.python.version}"]'
     out.append(
         Assertion(
             f"{py_key} (attribute {python_attr})",
             f"{python_attr}.python.pythonVersion",
             f"pinned.{python_attr}.python.pythonVersion",
-            _nix_value(v.python.version),
+            v.python.version,
         )
     )
     if v.cuda:
@@ -107,7 +113,7 @@ def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | N
                 f"{key} {where}",
                 f"{cuda_attr}.cudaMajorMinorVersion",
                 f"pinned.{cuda_attr}.cudaMajorMinorVersion",
-                _nix_value(v.cuda.version),
+                v.cuda.version,
             )
         )
     if v.cuda and v.cuda.major >= 13:
@@ -116,9 +122,11 @@ def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | N
             Assertion(
                 f"{key} torch_cuda13_broken",
                 f'whether {python_attr}.torch with {cuda_attr} lists "Unsupported CUDA version"',
-                f"(pinned.{python_attr}.torch.override {{ cudaSupport = true; cudaPackages = pinned.{cuda_attr}; }})"
-                '.brokenConditions ? "Unsupported CUDA version"',
-                _nix_value(pin.torch_cuda13_broken),
+                f"(pinned.{python_attr}.torch.override {{\n"
+                "  cudaSupport = true;\n"
+                f"  cudaPackages = pinned.{cuda_attr};\n"
+                '}).brokenConditions ? "Unsupported CUDA version"',
+                pin.torch_cuda13_broken,
             )
         )
     if v.source and pin.torch_patches is not None:
@@ -128,7 +136,7 @@ def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | N
                 f"{key} torch_patches",
                 f"the names of {python_attr}.torch.patches",
                 _sorted_names(f"pinned.{python_attr}.torch.patches or [ ]"),
-                _nix_value(names),
+                names,
             )
         )
     for p in m.patches.values():
@@ -138,12 +146,12 @@ def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | N
                     f"{key} carries ({p.name})",
                     f"whether {p.package}.patches holds {p.nixpkgs_name}",
                     f"builtins.elem {nix.string(p.nixpkgs_name)} (map patchName (pinned.{nix.attr_name(p.package)}.patches or [ ]))",
-                    _nix_value(p.name in pin.carries),
+                    p.name in pin.carries,
                 )
             )
     if v.target_info.os == "darwin" and pin.apple_sdk:
         out.append(
-            Assertion(f"{key} apple_sdk", f"whether {pin.apple_sdk} exists", f"pinned ? {nix.attr_name(pin.apple_sdk)}", "true")
+            Assertion(f"{key} apple_sdk", f"whether {pin.apple_sdk} exists", f"pinned ? {nix.attr_name(pin.apple_sdk)}", True)
         )
         if pin.apple_sdk_version:
             out.append(
@@ -151,7 +159,7 @@ def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | N
                     f"{key} apple_sdk_version",
                     f"the major version of {pin.apple_sdk}",
                     f"pinned.lib.versions.major pinned.{nix.attr_name(pin.apple_sdk)}.version",
-                    _nix_value(pin.apple_sdk_version),
+                    pin.apple_sdk_version,
                 )
             )
     return out
@@ -164,7 +172,7 @@ def companion_assertions(m: Matrix, v: Variant, python_attr: str) -> list[Assert
     pkg = f"{python_attr}.{nix.attr_name(attr)}"
     out = []
     if pin.version_of(attr):
-        out.append(Assertion(f"{key} {attr}", f"{pkg}.version", f"pinned.{pkg}.version", _nix_value(pin.version_of(attr))))
+        out.append(Assertion(f"{key} {attr}", f"{pkg}.version", f"pinned.{pkg}.version", pin.version_of(attr)))
     if v.companion_source and pin.patches_of(attr) is not None:
         names = sorted(p.name for p, _ in companion_patch_decisions(m, v))
         out.append(
@@ -172,7 +180,7 @@ def companion_assertions(m: Matrix, v: Variant, python_attr: str) -> list[Assert
                 f"{key} {attr}_patches",
                 f"the names of {pkg}.patches",
                 _sorted_names(f"pinned.{pkg}.patches or [ ]"),
-                _nix_value(names),
+                names,
             )
         )
     return out

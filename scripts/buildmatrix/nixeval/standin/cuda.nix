@@ -26,7 +26,7 @@ let
   version = cudaMajorMinorVersion;
   major = lib.versions.major version;
 
-  # Capability data (N§4, _cuda/db/bootstrap/cuda.nix): the CUDA releases that can compile
+  # Capability data (docs/pins.md#cuda-defaults, _cuda/db/bootstrap/cuda.nix): the CUDA releases that can compile
   # for each capability (max inclusive) and whether it is a Jetson (Tegra) device.
   capabilities = {
     "5.0" = {

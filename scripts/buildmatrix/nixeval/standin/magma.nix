@@ -1,4 +1,4 @@
-# magma: a model of nixpkgs' pkgs/by-name/ma/magma/package.nix (MAGMA 2.9.0, N§3).
+# magma: a model of nixpkgs' pkgs/by-name/ma/magma/package.nix (MAGMA 2.9.0, docs/pins.md#magma-cuda-13-fix).
 # Top level: magma-cuda = magma.override { cudaSupport = true; rocmSupport = false; },
 # magma-cuda-static = magma-cuda.override { static = true; } (what torch uses with CUDA).
 #

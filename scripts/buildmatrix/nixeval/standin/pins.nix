@@ -1,14 +1,14 @@
 # What the stand-in knows about each pinned nixpkgs revision, keyed by the full rev.
 #
-# Sources: /work/shared/facts/nixpkgs-facts.md (N§…) and anchor-facts.md (A§…), which were
-# compiled from nixpkgs' sources and the build-pytorch / build-torchvision history.
+# Sources: docs/pins.md (one heading per fact, with its status and public evidence), compiled
+# from nixpkgs' sources and the build-pytorch / build-torchvision history.
 # These facts are written here on purpose and NOT read from variants.toml, so that a wrong
 # fact in variants.toml makes a recipe fail against the stand-in.
 #
 # `null` marks a fact nobody has settled: the stand-in throws when evaluation reaches it
 # ("fact unknown: …") instead of guessing. Settle it from the pinned tree, then record it.
 let
-  # Default capability lists of each CUDA release, non-Jetson (N§4, computed from
+  # Default capability lists of each CUDA release, non-Jetson (docs/pins.md#cuda-defaults, computed from
   # _cuda/db/bootstrap/cuda.nix): what flags.cudaCapabilities is when config does not set it.
   defaults = {
     "12.6" = [
@@ -43,7 +43,7 @@ let
     "12.1"
   ];
 
-  # torch 2.9.1 (source build), as in nixpkgs from late 2025 to ~Feb 2026 (N§1).
+  # torch 2.9.1 (source build), as in nixpkgs from late 2025 to ~Feb 2026 (docs/pins.md#torch-cuda-majors).
   torch291 = {
     version = "2.9.1";
     # nixpkgs' own patches, with the condition under which its expression adds each
@@ -127,9 +127,9 @@ let
     patches = [ "0001-setup.py-propagate-cmakeFlags.patch" ];
   };
 
-  # torchaudio paired with torch 2.8.0 (fe5e41d). Its version is the anchor's claim (pin-facts.md
-  # §4.3). Its expression: NOT FOUND for 2.8.0 (the code corpus has nixpkgs torchaudio
-  # default.nix at 2.7.1, id 35274588741, and 2.9.1, id 111861165, but no 2.8.0; pin-facts.md §6
+  # torchaudio paired with torch 2.8.0 (fe5e41d). Its version is the anchor's claim
+  # (docs/pins.md#fe5e41d-versions). Its expression: NOT FOUND for 2.8.0 (the code corpus has nixpkgs torchaudio
+  # default.nix at 2.7.1, id 35274588741, and 2.9.1, id 111861165, but no 2.8.0; docs/pins.md#fe5e41d-versions
   # searched `version = "2.8.0"` too). Assumed: the expression of its neighbours, which agree on
   # what the recipes rest on (the one patch, TORCH_CUDA_ARCH_LIST from torch.cudaCapabilities).
   # hash = null: no hash of the v2.8.0 tag is on record, so the fetch carries a stand-in hash.
@@ -139,8 +139,8 @@ let
     patches = [ "0001-setup.py-propagate-cmakeFlags.patch" ];
   };
 
-  # torch 2.8.0 (fe5e41d, the 2.8 line). Its version: pin-facts.md §4.3. supportedCudaMajors:
-  # ["11" "12"] in both neighbours, 2.7.1 and 2.9.1 (nixpkgs-facts.md §1). supportedCapabilities:
+  # torch 2.8.0 (fe5e41d, the 2.8 line). Its version: docs/pins.md#fe5e41d-versions. supportedCudaMajors:
+  # ["11" "12"] in both neighbours, 2.7.1 and 2.9.1 (docs/pins.md#torch-cuda-majors). supportedCapabilities:
   # the 2.9.1 expression's list is the one "taken from torch 2.8.0" (above). patches: NOT FOUND for
   # 2.8.0; assumed to be 2.9.1's set. No recipe of this line decides on them (no source override),
   # so only the stand-in's torch derivation depends on this assumption.
@@ -163,17 +163,17 @@ let
     apple-sdk_14 = "14.4";
   };
 
-  # Citations shared by the three 2026 pins: the facts sheets (/work/shared/facts/…) by section.
+  # Citations shared by the three 2026 pins: docs/pins.md, by heading.
   citeTorch291 = {
-    torch = "pin-facts.md §1.3/§2.3/§3.3 (torch 2.9.1: build-vllm 6e05100 eval at 0182a36, build-pytorch f7b60e9); nixpkgs torch/source/default.nix @6b516b42";
-    "torch.supportedCudaMajors" = "nixpkgs torch/source/default.nix @6b516b42 brokenConditions (nixpkgs-facts.md §1)";
+    torch = "docs/pins.md#0182a36-torch (torch 2.9.1: build-vllm 6e05100 eval at 0182a36, build-pytorch f7b60e9); nixpkgs torch/source/default.nix @6b516b42";
+    "torch.supportedCudaMajors" = "nixpkgs torch/source/default.nix @6b516b42 brokenConditions (docs/pins.md#torch-cuda-majors)";
     "torch.supportedCapabilities" = "nixpkgs torch/source/default.nix @6b516b42 supportedTorchCudaCapabilities";
-    "torch.patches" = "nixpkgs torch/source/default.nix @6b516b42 patches (nixpkgs-torch-audit.md)";
-    torchvision = "pin-facts.md §1.3 (0.24.x SINGLE-SOURCE; 0.24.0 vs 0.24.1 CONFLICTING); nixpkgs torchvision/default.nix 0.24.1 (stored id 986423962: hash, no patches)";
+    "torch.patches" = "nixpkgs torch/source/default.nix @6b516b42 patches (docs/pins.md#nixpkgs-torch-patches)";
+    torchvision = "docs/pins.md#0182a36-torchvision (0.24.x SINGLE-SOURCE; 0.24.0 vs 0.24.1 CONFLICTING); nixpkgs torchvision/default.nix 0.24.1 (stored id 986423962: hash, no patches)";
     torchaudio = "issue-15-research.md §2 (2.9.1 at 0182a36 'most likely', PF:59-60, not verified; 6a030d5 / 2017d6d inferred from torch 2.9.1); nixpkgs torchaudio/default.nix 2.9.1 (stored id 111861165: hash SINGLE-SOURCE, PF:165-168; patches)";
-    python = "pin-facts.md §1.6/§2.6 (bv PYTORCH-PIN-ALIGNMENT.md: python3 = 3.13); python311/312Packages used at these pins by bv/bp recipes";
-    "cuda.defaults" = "nixpkgs-facts.md §4 (defaults computed from _cuda/db/bootstrap/cuda.nix @55d5788)";
-    "magma.version" = "nixpkgs-facts.md §3 (nixpkgs packages MAGMA 2.9.0 through 2026)";
+    python = "docs/pins.md#0182a36-python (bv PYTORCH-PIN-ALIGNMENT.md: python3 = 3.13); python311/312Packages used at these pins by bv/bp recipes";
+    "cuda.defaults" = "docs/pins.md#cuda-defaults (defaults computed from _cuda/db/bootstrap/cuda.nix @55d5788)";
+    "magma.version" = "docs/pins.md#magma-cuda-13-fix (nixpkgs packages MAGMA 2.9.0 through 2026)";
     darwin = "nixpkgs PR #447364 (apple-sdk: darwinSdkVersion 14.4, merged 2025-09-30; issues corpus)";
   };
 
@@ -189,7 +189,7 @@ let
 in
 {
   # build-vllm/main pin; torch 2.9.1 natively, cudaPackages_13_0 used by the 2.9-python313
-  # branch on it (A§1.4).
+  # branch on it (docs/pins.md#anchor-branches).
   "0182a361324364ae3f436a63005877674cf45efb" = {
     short = "0182a36";
     python = pythons;
@@ -224,13 +224,13 @@ in
     darwin.appleSdks = appleSdks2026;
     cite = citeTorch291 // {
       short = "the rev itself";
-      "cuda.sets" = "pin-facts.md §1.4 (12.8/12.9 bv/bp overlays; 13.0 bp c9e35a0); 12.6 inferred (nixpkgs-facts.md §4)";
-      "cuda.aliases" = "pin-facts.md §1.4 (default NOT FOUND; 12.9 inferred from 6a030d5, bp 022313e; cudaPackages_13 NOT FOUND: 13.0 at the older 6a030d5, and cudaPackages_13_1 (PR #486717, 2026-02-03) may be here, so left unknown; the CUDA 13.0 recipes name cudaPackages_13_0, as bp c9e35a0 does)";
-      "magma.carriesCuda13ClockRateFix" = "pin-facts.md §1.5 (PROBABLY PRESENT, not verified: PR #487064 opened 2026-02-04, merged, in 2017d6d; bp c9e35a0 builds CUDA 13.0 on this pin 'with no magma patches'); ASSUMED true, as variants.toml [pin.nixpkgs-0182a36] carries";
+      "cuda.sets" = "docs/pins.md#0182a36-cuda (12.8/12.9 bv/bp overlays; 13.0 bp c9e35a0); 12.6 inferred (docs/pins.md#cuda-defaults)";
+      "cuda.aliases" = "docs/pins.md#0182a36-cuda (default NOT FOUND; 12.9 inferred from 6a030d5, bp 022313e; cudaPackages_13 NOT FOUND: 13.0 at the older 6a030d5, and cudaPackages_13_1 (PR #486717, 2026-02-03) may be here, so left unknown; the CUDA 13.0 recipes name cudaPackages_13_0, as bp c9e35a0 does)";
+      "magma.carriesCuda13ClockRateFix" = "docs/pins.md#0182a36-magma (PROBABLY PRESENT, not verified: PR #487064 opened 2026-02-04, merged, in 2017d6d; bp c9e35a0 builds CUDA 13.0 on this pin 'with no magma patches'); ASSUMED true, as variants.toml [pin.nixpkgs-0182a36] carries";
     };
   };
 
-  # The 2.8 line's pin: torch 2.8.0, torchvision 0.23.0, CUDA 12.8 overlaid (pin-facts.md §4).
+  # The 2.8 line's pin: torch 2.8.0, torchvision 0.23.0, CUDA 12.8 overlaid (docs/pins.md#fe5e41d-versions).
   "fe5e41d7ffc0421f0913e8472ce6238ed0daf8e3" = {
     short = "fe5e41d";
     python = pythons;
@@ -239,12 +239,12 @@ in
     torchaudio = torchaudio280;
     cuda = {
       inherit defaults;
-      # cudaPackages_12_8 is what the anchor's recipes overlay (pin-facts.md §4.4); 12.6 inferred.
+      # cudaPackages_12_8 is what the anchor's recipes overlay (docs/pins.md#fe5e41d-cuda); 12.6 inferred.
       sets = [
         "12.6"
         "12.8"
       ];
-      # The default: CUDA 12.8, as build-torchvision main (no overlay) claims (pin-facts.md §4.4).
+      # The default: CUDA 12.8, as build-torchvision main (no overlay) claims (docs/pins.md#fe5e41d-cuda).
       aliases = {
         cudaPackages = "12.8";
         cudaPackages_12 = "12.8";
@@ -253,26 +253,26 @@ in
     };
     magma = {
       version = "2.9.0";
-      # The pin predates nixpkgs PR #487064 (pin-facts.md §4.5, inferred from dates).
+      # The pin predates nixpkgs PR #487064 (docs/pins.md#fe5e41d-magma, inferred from dates).
       carriesCuda13ClockRateFix = false;
     };
     darwin.appleSdks = appleSdks2026;
     cite = citeTorch291 // {
       short = "the rev itself";
-      torch = "pin-facts.md §4.3 (btv 6eee380: PyTorch 2.8.0; SINGLE-SOURCE)";
+      torch = "docs/pins.md#fe5e41d-versions (btv 6eee380: PyTorch 2.8.0; SINGLE-SOURCE)";
       "torch.patches" = "NOT FOUND for 2.8.0: assumed equal to 2.9.1's (nixpkgs torch/source/default.nix @6b516b42)";
-      torchvision = "pin-facts.md §4.3 (btv 6eee380: TorchVision 0.23.0); nixpkgs-style torchvision 0.23.0 (id 134217287: hash, no patches)";
-      torchaudio = "pin-facts.md §4.3 (bp recipe comments 'PyTorch 2.8.0 and TorchAudio 2.8.0 are compatible', ids 59325421868, 59112719374; SINGLE-SOURCE CLAIM); expression NOT FOUND for 2.8.0: ASSUMED equal to nixpkgs torchaudio 2.7.1 (id 35274588741) and 2.9.1 (id 111861165), which agree on its patch; hash NOT FOUND (stand-in hash)";
-      python = "pin-facts.md §4.6 (python311/312/313Packages used by bp pytorch-2.8-python311/312, main)";
-      "cuda.sets" = "pin-facts.md §4.4 (cudaPackages_12_8 overlay, id 53118720781); 12.6 inferred";
-      "cuda.aliases" = "pin-facts.md §4.4 (btv README: 12.8 default, CLAIM; build-torchvision main uses it without an overlay)";
-      "magma.carriesCuda13ClockRateFix" = "pin-facts.md §4.5 (predates PR #487064; inferred from dates)";
+      torchvision = "docs/pins.md#fe5e41d-versions (btv 6eee380: TorchVision 0.23.0); nixpkgs-style torchvision 0.23.0 (id 134217287: hash, no patches)";
+      torchaudio = "docs/pins.md#fe5e41d-versions (bp recipe comments 'PyTorch 2.8.0 and TorchAudio 2.8.0 are compatible', ids 59325421868, 59112719374; SINGLE-SOURCE CLAIM); expression NOT FOUND for 2.8.0: ASSUMED equal to nixpkgs torchaudio 2.7.1 (id 35274588741) and 2.9.1 (id 111861165), which agree on its patch; hash NOT FOUND (stand-in hash)";
+      python = "docs/pins.md#fe5e41d-python (python311/312/313Packages used by bp pytorch-2.8-python311/312, main)";
+      "cuda.sets" = "docs/pins.md#fe5e41d-cuda (cudaPackages_12_8 overlay, id 53118720781); 12.6 inferred";
+      "cuda.aliases" = "docs/pins.md#fe5e41d-cuda (btv README: 12.8 default, CLAIM; build-torchvision main uses it without an overlay)";
+      "magma.carriesCuda13ClockRateFix" = "docs/pins.md#fe5e41d-magma (predates PR #487064; inferred from dates)";
       darwin = "inferred: apple-sdk_14 exists in 2025-2026 nixpkgs (PR #447364); rev date NOT FOUND";
     };
   };
 
   # The 2.9 line's pin for Python 3.11/3.12 (build-vllm vllm-0.14.0): torch 2.9.1, CUDA 12.8 and
-  # 12.9 overlaid (pin-facts.md §5).
+  # 12.9 overlaid (docs/pins.md#46336d4-versions).
   "46336d4d6980ae6f136b45c8507b17787eb186a0" = {
     short = "46336d4";
     python = pythons;
@@ -299,10 +299,10 @@ in
     darwin.appleSdks = appleSdks2026;
     cite = citeTorch291 // {
       short = "the rev itself";
-      torch = "pin-facts.md §5 (bp 975e456, bv README vllm-0.14.x | 46336d4 | 2.9.1; SINGLE-SOURCE)";
-      torchvision = "NOT FOUND at this rev (pin-facts.md §5); 0.24.1 inferred as for 0182a36 (§1.3)";
-      python = "pin-facts.md §5 (python311Packages / python312Packages used, ids 52491276552, 53148647953)";
-      "cuda.sets" = "pin-facts.md §5 (cuDNN/NCCL for cudaPackages_12_8 and _12_9, bp 975e456); 12.6 inferred";
+      torch = "docs/pins.md#46336d4-versions (bp 975e456, bv README vllm-0.14.x | 46336d4 | 2.9.1; SINGLE-SOURCE)";
+      torchvision = "NOT FOUND at this rev (docs/pins.md#46336d4-versions); 0.24.1 inferred as for 0182a36 (§1.3)";
+      python = "docs/pins.md#46336d4-versions (python311Packages / python312Packages used, ids 52491276552, 53148647953)";
+      "cuda.sets" = "docs/pins.md#46336d4-cuda (cuDNN/NCCL for cudaPackages_12_8 and _12_9, bp 975e456); 12.6 inferred";
       "cuda.aliases" = "default NOT FOUND; 12.9 inferred (a rev after 6a030d5, which defaults to 12.9: bp 022313e)";
       "magma.carriesCuda13ClockRateFix" = "NOT FOUND (only matters with CUDA 13, which this pin does not build)";
     };
@@ -310,7 +310,7 @@ in
 
   # CUDA 13.0 / CPU / darwin pin of the 2.10 line: torch 2.9.1, torchvision 0.24.x, "CUDA 12.9
   # by default", has cudaPackages_13 (CUDA 13.0), torch with CUDA 13 is marked broken, and its
-  # magma lacks the clockRate fix, which the anchor recipes had to add (A§1.4, A§2 c).
+  # magma lacks the clockRate fix, which the anchor recipes had to add (docs/pins.md#6a030d5-magma).
   "6a030d535719c5190187c4cec156f335e95e3211" = {
     short = "6a030d5";
     python = pythons;
@@ -338,15 +338,15 @@ in
     darwin.appleSdks = appleSdks2026;
     cite = citeTorch291 // {
       short = "the rev itself";
-      "cuda.sets" = "pin-facts.md §2.4 (12.9 default bp 022313e; cudaPackages_13 recipes ids 5738456904, 5653889207); 12.6/12.8/13_0 names inferred";
-      "cuda.aliases" = "pin-facts.md §2.4 (bp 022313e: CUDA 12.9 by default; cudaPackages_13 = 13.0 per the anchor's cuda13_0 recipes)";
-      "magma.carriesCuda13ClockRateFix" = "pin-facts.md §2.5 (anchor recipes add 235aefb and build; pin predates PR #487064)";
+      "cuda.sets" = "docs/pins.md#6a030d5-cuda (12.9 default bp 022313e; cudaPackages_13 recipes ids 5738456904, 5653889207); 12.6/12.8/13_0 names inferred";
+      "cuda.aliases" = "docs/pins.md#6a030d5-cuda (bp 022313e: CUDA 12.9 by default; cudaPackages_13 = 13.0 per the anchor's cuda13_0 recipes)";
+      "magma.carriesCuda13ClockRateFix" = "docs/pins.md#6a030d5-magma (anchor recipes add 235aefb and build; pin predates PR #487064)";
     };
   };
 
   # CUDA 13.1 pin: has cudaPackages_13_1, and its magma already applies fix-cuda13-compat.patch
   # (upstream commit 235aefb…): adding the same fix again failed with "Reversed (or previously
-  # applied) patch" (A§2 c, commits d395449 / 5eb7080). torch: the anchor recipes still needed
+  # applied) patch" (docs/pins.md#2017d6d-magma, commits d395449 / 5eb7080). torch: the anchor recipes still needed
   # the 2.10.0 source override and allowBroken here, i.e. torch 2.9.1 with CUDA 13 broken.
   "2017d6d515f8a7b289fe06d3a880a7ec588c3900" = {
     short = "2017d6d";
@@ -378,10 +378,10 @@ in
     darwin.appleSdks = appleSdks2026;
     cite = citeTorch291 // {
       short = "the rev itself";
-      torch = "pin-facts.md §3.3 (recipes override 2.9.1 -> 2.10.0, id 59095126227; SINGLE-SOURCE)";
-      "cuda.sets" = "pin-facts.md §3.4 (cudaPackages_13_1: PR #486717 + 60 bp / 52 btv recipes, VERIFIED); others inferred";
-      "cuda.aliases" = "pin-facts.md §3.4 (default NOT FOUND; 12.9 inferred)";
-      "magma.carriesCuda13ClockRateFix" = "pin-facts.md §3.5 (bp d395449 'already applied' build failure + PR #487064, VERIFIED)";
+      torch = "docs/pins.md#2017d6d-torch (recipes override 2.9.1 -> 2.10.0, id 59095126227; SINGLE-SOURCE)";
+      "cuda.sets" = "docs/pins.md#2017d6d-cuda (cudaPackages_13_1: PR #486717 + 60 bp / 52 btv recipes, VERIFIED); others inferred";
+      "cuda.aliases" = "docs/pins.md#2017d6d-cuda (default NOT FOUND; 12.9 inferred)";
+      "magma.carriesCuda13ClockRateFix" = "docs/pins.md#2017d6d-magma (bp d395449 'already applied' build failure + PR #487064, VERIFIED)";
     };
   };
 }

@@ -1,5 +1,5 @@
 # python3Packages.torch: a model of nixpkgs' pkgs/development/python-modules/torch/source/default.nix
-# as of torch 2.9.1 (N§1). `pin` carries the per-rev facts; the rest is the package function,
+# as of torch 2.9.1 (docs/pins.md#torch-cuda-majors). `pin` carries the per-rev facts; the rest is the package function,
 # called through callPackage.
 #
 # Faithful where the recipes depend on it:

@@ -1,5 +1,5 @@
 # python3Packages.torchvision: a model of nixpkgs' pkgs/development/python-modules/torchvision/default.nix
-# (0.24.1 at these pins, N§2).
+# (0.24.1 at these pins, docs/pins.md#0182a36-torchvision).
 #
 # Faithful where the recipes depend on it:
 # - `torch` is a formal argument (`.override { torch = …; }`), the formal arguments are the
