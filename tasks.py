@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from buildmatrix.cli import common as cli  # noqa: E402
-from buildmatrix.cli import invokeargs  # noqa: E402
+from buildmatrix.cli import generate, invokeargs  # noqa: E402
 
 if hasattr(signal, "SIGPIPE"):  # `invoke list | head` ends quietly, like other command-line tools
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -57,7 +57,7 @@ def gen(
 ):
     """Render .flox/pkgs/<variant>.nix for every variant in variants.toml: invoke gen [NAMES...] [--check]."""
     filters = _filters(package, python, cuda, gpu, isa, target)
-    _done(cli.cmd_gen(FILE, str(ROOT), names, check, not keep_stale, filters, json, quiet))
+    _done(generate.cmd_gen(FILE, str(ROOT), names, check, not keep_stale, filters, json, quiet))
 
 
 @task(name="list", help={"json": "print JSON instead of a table", "torch": TORCH_HELP, **FILTER_HELP})
@@ -75,7 +75,7 @@ def show(c, name, json=False):
 @task(help={"check": "exit 1 if docs/variants.schema.json is out of date"})
 def schema(c, check=False):
     """Write docs/variants.schema.json (editor validation of variants.toml) from the model's spec."""
-    _done(cli.cmd_schema(str(ROOT), check))
+    _done(generate.cmd_schema(str(ROOT), check))
 
 
 @task(
@@ -170,9 +170,7 @@ def publish(
 )
 def docs(c, check=False, json=False, quiet=False):
     """Rewrite the generated regions of README.md and docs/*.md, and the pages docs/matrix/*.md, from variants.toml and the committed ledger."""
-    from buildmatrix import docs as docs_module
-
-    _done(docs_module.cmd_docs(str(ROOT), FILE, check, json, quiet))
+    _done(generate.cmd_docs(str(ROOT), FILE, check, json, quiet))
 
 
 @task(
@@ -206,7 +204,7 @@ def detect(c, json=False, cpu="", torch=""):
 def ci(c, check=False):
     """Write .github/workflows/build.yml (GitHub Actions: a build job per torch configuration, smoke jobs) from variants.toml."""
 
-    _done(cli.cmd_ci(FILE, str(ROOT), check))
+    _done(generate.cmd_ci(FILE, str(ROOT), check))
 
 
 @task(

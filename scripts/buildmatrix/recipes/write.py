@@ -1,118 +1,47 @@
-"""Write (or check) the generated recipes in .flox/pkgs.
+"""Write (or check) the generated recipes in .flox/pkgs, through the one driver (``buildmatrix.generated``).
 
-Rules: everything is rendered in memory before the first write; each file is
-written atomically (temp file + rename, see ``buildmatrix.files``) and only when its content changed;
-files without the generated marker are never touched; generated files no
-variant produces any more are reported as stale and deleted only on request.
+Rules (the driver's): everything is rendered in memory before the first write; each file is
+written atomically and only when its content changed; a hand-written file (no ``MARKER`` on its
+first line) with a recipe's name stops the run before anything is written, and other hand-written
+files are never touched; generated recipes no variant produces any more are stale (a full run
+only: a subset cannot tell) and deleted only on request.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from ..errors import BuildMatrixError
-from ..files import sweep, write_atomic
+from .. import generated
 from ..model import Matrix
 from .render import MARKER, PKGS_DIR, render_all
 
-
-@dataclass
-class Report:
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    stale: list[str] = field(default_factory=list)
-    pruned: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created or self.updated or self.pruned)
-
-
-@dataclass
-class Drift:
-    missing: list[str] = field(default_factory=list)
-    different: list[str] = field(default_factory=list)
-    stale: list[str] = field(default_factory=list)
-
-    @property
-    def clean(self) -> bool:
-        return not (self.missing or self.different or self.stale)
-
-    def lines(self) -> list[str]:
-        out = [f"missing   {n}" for n in self.missing]
-        out += [f"different {n}" for n in self.different]
-        out += [f"stale     {n}" for n in self.stale]
-        return out
+# Where the generated recipes live: a .nix file there with the marker and no variant is stale.
+OWNED = generated.Owned(directory=PurePosixPath(PKGS_DIR), suffix=".nix", marker=MARKER)
 
 
 def is_generated(path: Path) -> bool:
-    try:
-        with path.open("r", encoding="utf-8", errors="replace") as fh:
-            return fh.readline().startswith(MARKER)
-    except OSError:
-        return False
+    """Whether ``path``'s first line is the recipes' generated marker."""
+    return generated.starts_with(path, MARKER)
 
 
-def _existing(out_dir: Path) -> tuple[set[str], set[str]]:
-    """(generated, hand-written) .nix file names directly in out_dir."""
-    generated, handwritten = set(), set()
-    if out_dir.is_dir():
-        for p in out_dir.iterdir():
-            if p.suffix == ".nix" and p.is_file():
-                (generated if is_generated(p) else handwritten).add(p.name)
-    return generated, handwritten
+def outputs(matrix: Matrix, names: list[str] | None = None) -> list[generated.Output]:
+    """One output per recipe (``names``: those and the torch variants they need; None: all)."""
+    return [
+        generated.Output(path=OWNED.directory / name, text=text, marker=MARKER, what="a generated recipe")
+        for name, text in render_all(matrix, names).items()
+    ]
 
 
-def _plan(matrix: Matrix, out_dir: Path, names: list[str] | None) -> dict[str, str]:
-    files = render_all(matrix, names)
-    _, handwritten = _existing(out_dir)
-    clash = sorted(set(files) & handwritten)
-    if clash:
-        raise BuildMatrixError(
-            f"{out_dir}: hand-written file(s) {', '.join(clash)} have the names of generated recipes; "
-            "they are never overwritten: rename or delete them, or rename the variants"
-        )
-    return files
+def plan(matrix: Matrix, root: Path, names: list[str] | None = None) -> generated.Plan:
+    """The recipes' plan; stale recipes are looked for only when ``names`` is None (every variant)."""
+    return generated.plan(root, outputs(matrix, names), owned=(OWNED,) if names is None else ())
 
 
-def generate(matrix: Matrix, root: Path, names: list[str] | None = None, prune: bool = False) -> Report:
-    out_dir = root / PKGS_DIR
-    files = _plan(matrix, out_dir, names)
-    sweep(out_dir)  # temp files of a run that was killed
-    report = Report()
-    for name, content in files.items():
-        path = out_dir / name
-        if path.exists():
-            if path.read_text(encoding="utf-8") == content:
-                report.unchanged.append(name)
-                continue
-            report.updated.append(name)
-        else:
-            report.created.append(name)
-        write_atomic(path, content)
-    if names is None:
-        generated, _ = _existing(out_dir)
-        report.stale = sorted(generated - set(files))
-        if prune:
-            for name in report.stale:
-                (out_dir / name).unlink()
-            report.pruned, report.stale = report.stale, []
-    return report
+def generate(matrix: Matrix, root: Path, names: list[str] | None = None, prune: bool = False) -> generated.Report:
+    """Write the recipes that are missing or different; delete stale ones when ``prune``."""
+    return generated.write(plan(matrix, root, names), prune=prune)
 
 
-def check(matrix: Matrix, root: Path, names: list[str] | None = None) -> Drift:
-    out_dir = root / PKGS_DIR
-    files = _plan(matrix, out_dir, names)
-    drift = Drift()
-    for name, content in files.items():
-        path = out_dir / name
-        if not path.exists():
-            drift.missing.append(name)
-        elif path.read_text(encoding="utf-8") != content:
-            drift.different.append(name)
-    if names is None:
-        generated, _ = _existing(out_dir)
-        drift.stale = sorted(generated - set(files))
-    return drift
+def check(matrix: Matrix, root: Path, names: list[str] | None = None) -> generated.Report:
+    """The recipes' drift (missing = ``created``, different = ``updated``, ``stale``); writes nothing."""
+    return generated.check(plan(matrix, root, names))
