@@ -17,9 +17,13 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from buildmatrix.cli import bench as benchcli  # noqa: E402
 from buildmatrix.cli import ci as cicli  # noqa: E402
-from buildmatrix.cli import common as cli  # noqa: E402
 from buildmatrix.cli import detect as detectcli  # noqa: E402
-from buildmatrix.cli import edits, invokeargs, matrix  # noqa: E402
+from buildmatrix.cli import (  # noqa: E402
+    edits,
+    generate,  # noqa: E402
+    invokeargs,
+    matrix,
+)
 from buildmatrix.cli import magma as magmacli  # noqa: E402
 from buildmatrix.cli import plan as plancli  # noqa: E402
 from buildmatrix.cli import publish as publishcli  # noqa: E402
@@ -64,7 +68,7 @@ def gen(
 ):
     """Render .flox/pkgs/<variant>.nix for every variant in variants.toml: invoke gen [NAMES...] [--check]."""
     filters = _filters(package, python, cuda, gpu, isa, target)
-    _done(cli.cmd_gen(FILE, str(ROOT), names, check, not keep_stale, filters, json, quiet))
+    _done(generate.cmd_gen(FILE, str(ROOT), names, check, not keep_stale, filters, json, quiet))
 
 
 @task(name="list", help={"json": "print JSON instead of a table", "torch": TORCH_HELP, **FILTER_HELP})
@@ -82,7 +86,7 @@ def show(c, name, json=False):
 @task(help={"check": "exit 1 if docs/variants.schema.json is out of date"})
 def schema(c, check=False):
     """Write docs/variants.schema.json (editor validation of variants.toml) from the model's spec."""
-    _done(cli.cmd_schema(str(ROOT), check))
+    _done(generate.cmd_schema(str(ROOT), check))
 
 
 @task(
@@ -173,9 +177,7 @@ def publish(
 )
 def docs(c, check=False, json=False, quiet=False):
     """Rewrite the generated regions of README.md and docs/*.md, and the pages docs/matrix/*.md, from variants.toml and the committed ledger."""
-    from buildmatrix import docs as docs_module
-
-    _done(docs_module.cmd_docs(str(ROOT), FILE, check, json, quiet))
+    _done(generate.cmd_docs(str(ROOT), FILE, check, json, quiet))
 
 
 @task(
@@ -207,7 +209,7 @@ def detect(c, json=False, cpu="", torch=""):
 def ci(c, check=False):
     """Write .github/workflows/build.yml (GitHub Actions: a build job per torch configuration, smoke jobs) from variants.toml."""
 
-    _done(cli.cmd_ci(FILE, str(ROOT), check))
+    _done(generate.cmd_ci(FILE, str(ROOT), check))
 
 
 @task(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import tomlkit
 from buildmatrix import edit, model
-from buildmatrix.cli import common as cli
+from buildmatrix.cli import generate
 from buildmatrix.errors import EXIT_BAD_INPUT, SHOWN_PROBLEMS, BuildMatrixError, ModelError, UsageError, format_keypath
 from buildmatrix.recipes import PKGS_DIR, nix
 from buildmatrix.spec import check as speccheck
@@ -44,7 +44,7 @@ def _refused(scratch: Path, keypath: str, *words: str) -> str:
     assert "\n    fix: " in text
     for w in words:
         assert w in text, text
-    assert cli.cmd_gen(str(f), str(scratch), None, False, False, {}) == EXIT_BAD_INPUT
+    assert generate.cmd_gen(str(f), str(scratch), None, False, False, {}) == EXIT_BAD_INPUT
     assert not any((scratch / PKGS_DIR).iterdir())
     return text
 

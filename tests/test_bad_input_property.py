@@ -199,7 +199,7 @@ def _check(workdir: Path, table: str, key: str, how: str, path: tuple, text: str
     assert all(FILE_NAME.fullmatch(n) for n in names), names
     # The recipes gen did not rewrite are byte for byte ones that parsed before (the shipped ones
     # at the start: test_every_recipe_parses_with_nix); the rewritten ones are parsed here.
-    files = [str(out / n) for n in report.created + report.updated]
+    files = [str(workdir / rel) for rel in report.created + report.updated]
     if files:
         proc = subprocess.run([tool, "--parse", *files], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr

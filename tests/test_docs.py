@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 import matrices
 import pytest
 from buildmatrix import docs, edit, ledger, model
+from buildmatrix.cli import generate
 from buildmatrix.detect import choice, fit
 from buildmatrix.docs import DocsError
 from buildmatrix.spec import shape as spec
@@ -95,7 +96,7 @@ def _ctx(m: model.Matrix, records=None, file: str = "docs/BUILD_MATRIX.md", line
 
 
 def test_shipped_docs_are_in_sync_with_the_model(root):
-    assert docs.cmd_docs(str(root), str(root / "variants.toml"), True) == 0
+    assert generate.cmd_docs(str(root), str(root / "variants.toml"), True) == 0
 
 
 def test_every_shipped_document_has_its_regions(root):
@@ -341,11 +342,11 @@ def test_a_marker_error_anywhere_writes_nothing_anywhere(docs_root, breakage, ca
     target = docs_root / "docs" / "BUILD_MATRIX.md"
     target.write_text(breakage(target.read_text(encoding="utf-8")), encoding="utf-8")
     before = _snapshot(docs_root)
-    assert docs.cmd_docs(str(docs_root), str(f), False) == 2
+    assert generate.cmd_docs(str(docs_root), str(f), False) == 2
     assert _snapshot(docs_root) == before
     err = capsys.readouterr().err
     assert "docs/BUILD_MATRIX.md" in err and "nothing was written" in err
-    assert docs.cmd_docs(str(docs_root), str(f), True) == 2
+    assert generate.cmd_docs(str(docs_root), str(f), True) == 2
 
 
 def test_missing_required_region_or_file_is_an_error(docs_root):
@@ -444,12 +445,12 @@ def test_check_reports_drift_and_writes_nothing(docs_root, capsys):
     text = mutate(f.read_text(encoding="utf-8"), 'min_driver = "590.44.01"', 'min_driver = "590.48.01"')
     f.write_text(text, encoding="utf-8")
     before = _snapshot(docs_root)
-    assert docs.cmd_docs(str(docs_root), str(f), True) == 1
+    assert generate.cmd_docs(str(docs_root), str(f), True) == 1
     assert _snapshot(docs_root) == before
     out = capsys.readouterr().out
     assert "docs/BUILD_MATRIX.md" in out and "version-matrix" in out and "invoke docs" in out
-    assert docs.cmd_docs(str(docs_root), str(f), False) == 0
-    assert docs.cmd_docs(str(docs_root), str(f), True) == 0
+    assert generate.cmd_docs(str(docs_root), str(f), False) == 0
+    assert generate.cmd_docs(str(docs_root), str(f), True) == 0
     assert "590.48.01" in (docs_root / "docs" / "QUICKSTART.md").read_text(encoding="utf-8")
 
 
@@ -551,7 +552,7 @@ def test_an_added_variant_appears_in_every_table(docs_root):
     assert sum(int(r[-1]) for r in magma_rows) == len(m.select(cuda=cuda))
     block = v.origin[0].split("(", 1)[1].rstrip(")")
     assert f"`{block}`" in after["docs/variants.md:matrix-blocks"]
-    assert docs.cmd_docs(str(docs_root), str(f), True) == 0
+    assert generate.cmd_docs(str(docs_root), str(f), True) == 0
 
 
 def test_a_new_python_version_shows_up_too(docs_root):
@@ -636,9 +637,9 @@ def test_ledger_evidence_shows_up_in_the_docs(docs_root):
     ledger.append(docs_root, _record("pytorch-python313-cuda12_8-sm999-avx", "build", "ok", "2026-11-21T09:00:00Z"))
 
     # Sessions record locally: the committed docs stay current until the records are promoted.
-    assert docs.cmd_docs(str(docs_root), str(f), True) == 0
+    assert generate.cmd_docs(str(docs_root), str(f), True) == 0
     assert len(ledger.promote(docs_root)) == len(m.by_name) + 6 and ledger.pending(docs_root) == []
-    assert docs.cmd_docs(str(docs_root), str(f), True) == 1  # promoted evidence makes the docs stale
+    assert generate.cmd_docs(str(docs_root), str(f), True) == 1  # promoted evidence makes the docs stale
     report = docs.sync(docs_root, m)
     assert "docs/BUILD_MATRIX.md" in report.updated
     regions = _all_regions(docs_root)
@@ -660,7 +661,7 @@ def test_ledger_evidence_shows_up_in_the_docs(docs_root):
     summary = regions["README.md:summary"]
     assert f"{len(m.variants)} evaluated, 2 built, 1 smoke-tested (latest record 2026-11-21;" in summary
     # Stable: the same ledger gives the same docs, whenever it runs.
-    assert docs.cmd_docs(str(docs_root), str(f), True) == 0
+    assert generate.cmd_docs(str(docs_root), str(f), True) == 0
 
 
 def test_a_broken_ledger_is_an_error_not_silence(docs_root):

@@ -16,7 +16,8 @@ from pathlib import Path
 import matrices
 import pytest
 import test_docs
-from buildmatrix import docs, edit, model
+from buildmatrix import docs, edit, generated, model
+from buildmatrix.cli import generate
 from buildmatrix.docs import DocsError
 from buildmatrix.model import hashes
 from buildmatrix.model.variant import is_prerelease
@@ -92,7 +93,7 @@ def test_every_derived_matrix_gets_one_page_per_line(kind, tmp_path):
     report = docs.sync(tmp_path, m)
     assert _line_pages(report.pages) == sorted(_expected_pages(m)), how
     assert_pages_are_the_lines(tmp_path, m)
-    assert docs.cmd_docs(str(tmp_path), str(f), True) == 0, how
+    assert generate.cmd_docs(str(tmp_path), str(f), True) == 0, how
 
 
 def test_shipped_pages_are_the_lines(root, shipped):
@@ -108,12 +109,12 @@ def test_a_new_line_gets_its_page_and_the_others_stay(tmp_path, capsys, monkeypa
     page = str(docs.line_page(line))
     assert page not in before
     snapshot = _snapshot(tmp_path)
-    assert docs.cmd_docs(str(tmp_path), str(f), True) == 1
+    assert generate.cmd_docs(str(tmp_path), str(f), True) == 1
     assert f"out of date  {page}  (new page)" in capsys.readouterr().out
     assert _snapshot(tmp_path) == snapshot  # --check writes nothing
     written = []
-    real = docs.sync.__globals__["write_atomic"]
-    monkeypatch.setitem(docs.sync.__globals__, "write_atomic", lambda path, text: (written.append(path), real(path, text)))
+    real = generated.write_atomic
+    monkeypatch.setattr(generated, "write_atomic", lambda path, text: (written.append(path), real(path, text)))
     report = docs.sync(tmp_path, m)
     assert page in report.updated and report.drift[page] == ["new page"] and not report.stale
     assert tmp_path / page in written  # through the atomic writer, like every document
@@ -126,7 +127,7 @@ def test_a_new_line_gets_its_page_and_the_others_stay(tmp_path, capsys, monkeypa
         assert [x for x in after[rel].splitlines() if "Other lines:" not in x] == old, rel
         assert f"[{line}]({docs.line_page(line).name})" in after[rel], rel
     assert_pages_are_the_lines(tmp_path, m)
-    assert docs.cmd_docs(str(tmp_path), str(f), True) == 0
+    assert generate.cmd_docs(str(tmp_path), str(f), True) == 0
 
 
 def test_a_removed_line_leaves_a_stale_page_that_check_names_and_docs_deletes(tmp_path, capsys):
@@ -138,19 +139,19 @@ def test_a_removed_line_leaves_a_stale_page_that_check_names_and_docs_deletes(tm
     m = model.load(f)
     page = str(docs.line_page(line))
     snapshot = _snapshot(tmp_path)
-    assert docs.cmd_docs(str(tmp_path), str(f), True) == 1
+    assert generate.cmd_docs(str(tmp_path), str(f), True) == 1
     out = capsys.readouterr().out
     assert re.search(rf"^stale +{re.escape(page)} ", out, re.M), out
     assert "NOTES.md" not in out
     assert _snapshot(tmp_path) == snapshot
-    assert docs.cmd_docs(str(tmp_path), str(f), True, as_json=True) == 1
+    assert generate.cmd_docs(str(tmp_path), str(f), True, as_json=True) == 1
     assert json.loads(capsys.readouterr().out)["stale"] == [page]
-    assert docs.cmd_docs(str(tmp_path), str(f), False) == 0
+    assert generate.cmd_docs(str(tmp_path), str(f), False) == 0
     assert f"deleted   {page}" in capsys.readouterr().out
     assert not (tmp_path / page).exists()
     assert notes.read_text(encoding="utf-8") == "# Notes on the line pages\n\nWritten by hand.\n"
     assert_pages_are_the_lines(tmp_path, m)
-    assert docs.cmd_docs(str(tmp_path), str(f), True) == 0
+    assert generate.cmd_docs(str(tmp_path), str(f), True) == 0
 
 
 def test_a_hand_edited_page_is_drift_and_the_next_run_restores_it(tmp_path, capsys):
@@ -160,7 +161,7 @@ def test_a_hand_edited_page_is_drift_and_the_next_run_restores_it(tmp_path, caps
     rel = str(docs.line_page(next(iter(m.torch_lines))))
     good = (tmp_path / rel).read_text(encoding="utf-8")
     (tmp_path / rel).write_text(good.replace("## Variants", "## Variants, edited by hand", 1), encoding="utf-8")
-    assert docs.cmd_docs(str(tmp_path), str(f), True) == 1
+    assert generate.cmd_docs(str(tmp_path), str(f), True) == 1
     assert f"out of date  {rel}  (page)" in capsys.readouterr().out
     assert docs.sync(tmp_path, m).updated == [rel]
     assert (tmp_path / rel).read_text(encoding="utf-8") == good
@@ -177,7 +178,7 @@ def test_a_hand_written_file_in_a_page_s_place_is_refused_and_nothing_is_written
     mine.write_text(f"# torch {line}, my notes\n", encoding="utf-8")  # no generated first line
     snapshot = _snapshot(tmp_path)
     for check in (False, True):
-        assert docs.cmd_docs(str(tmp_path), str(f), check) == 2
+        assert generate.cmd_docs(str(tmp_path), str(f), check) == 2
         err = capsys.readouterr().err
         assert f"{docs.line_page(line)}: a hand-written file" in err and "never overwritten" in err, err
         assert "nothing was written" in err

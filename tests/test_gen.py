@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from buildmatrix import files as atomic
 from buildmatrix import model, recipes
-from buildmatrix.cli import common as cli
+from buildmatrix.cli import generate
 from buildmatrix.errors import BuildMatrixError
 from buildmatrix.model import hashes
 from buildmatrix.recipes import nix, pinfacts
@@ -51,11 +51,11 @@ def test_check_lists_missing_different_and_stale(scratch):
     victim.write_text(victim.read_text() + "# hand edit\n")
     stale = out / "pytorch-python313-cpu-gone.nix"
     stale.write_text(recipes.MARKER + "\n{ }: { }\n")
-    drift = recipes.check(m, scratch)
-    assert drift.missing == ["pytorch-python313-cpu-avx2.nix"]
-    assert drift.different == ["pytorch-python313-cpu-avx512.nix"]
-    assert drift.stale == ["pytorch-python313-cpu-gone.nix"]
-    assert cli.cmd_gen(str(scratch / "variants.toml"), str(scratch), None, True, False, {}) == 1
+    drift = recipes.check(m, scratch)  # check mode: created = missing, updated = different
+    assert drift.checked and drift.created == (str(PKGS / "pytorch-python313-cpu-avx2.nix"),)
+    assert drift.updated == (str(PKGS / "pytorch-python313-cpu-avx512.nix"),)
+    assert drift.stale == (str(PKGS / "pytorch-python313-cpu-gone.nix"),)
+    assert generate.cmd_gen(str(scratch / "variants.toml"), str(scratch), None, True, False, {}) == 1
 
 
 def test_stale_files_are_removed_only_with_prune(scratch):
@@ -64,9 +64,9 @@ def test_stale_files_are_removed_only_with_prune(scratch):
     stale = scratch / PKGS / "torchvision-python313-cpu-old.nix"
     stale.write_text(recipes.MARKER + "\n{ }: { }\n")
     report = recipes.generate(m, scratch)
-    assert report.stale == [stale.name] and stale.exists()
+    assert report.stale == (str(PKGS / stale.name),) and stale.exists()
     report = recipes.generate(m, scratch, prune=True)
-    assert report.pruned == [stale.name] and not stale.exists()
+    assert report.deleted == (str(PKGS / stale.name),) and not stale.exists()
 
 
 def test_hand_written_files_are_never_touched(scratch):
@@ -87,10 +87,10 @@ def test_subset_renders_the_torch_it_needs(scratch):
     m = model.load(scratch / "variants.toml")
     report = recipes.generate(m, scratch, names=["torchvision-python313-cuda13_0-sm120-avx"])
     assert sorted(report.created) == [
-        "pytorch-python313-cuda13_0-sm120-avx.nix",
-        "torchvision-python313-cuda13_0-sm120-avx.nix",
+        str(PKGS / "pytorch-python313-cuda13_0-sm120-avx.nix"),
+        str(PKGS / "torchvision-python313-cuda13_0-sm120-avx.nix"),
     ]
-    chosen = cli._filtered(m, None, {"gpu": "sm121", "cuda": "13.1"})
+    chosen = generate._filtered(m, None, {"gpu": "sm121", "cuda": "13.1"})
     assert chosen == [
         "pytorch-python313-cuda13_1-sm121-armv8_2",
         "pytorch-python313-cuda13_1-sm121-armv9",
@@ -102,7 +102,7 @@ def test_subset_renders_the_torch_it_needs(scratch):
 def test_invalid_model_writes_nothing(scratch):
     f = scratch / "variants.toml"
     f.write_text(mutate(f.read_text(), 'capability = "12.0"', 'capability = "sm_120"'))
-    assert cli.cmd_gen(str(f), str(scratch), None, False, False, {}) == 2
+    assert generate.cmd_gen(str(f), str(scratch), None, False, False, {}) == 2
     assert list((scratch / PKGS).iterdir()) == []
 
 

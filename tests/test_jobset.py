@@ -10,8 +10,8 @@ import re
 import subprocess
 
 import pytest
-from buildmatrix import model, recipes
-from buildmatrix.cli import common as cli
+from buildmatrix import generated, model, recipes
+from buildmatrix.cli import generate
 from buildmatrix.cli import nixeval as nixevalcli
 from buildmatrix.nixeval import check as nixcheck
 from buildmatrix.nixeval import evaluate as nixeval
@@ -22,7 +22,7 @@ STANDIN_ARG = "pin: import ./scripts/buildmatrix/nixeval/standin { inherit (pin)
 
 
 def _gen(root) -> int:
-    return cli.cmd_gen(str(root / "variants.toml"), str(root), None, False, False, {})
+    return generate.cmd_gen(str(root / "variants.toml"), str(root), None, False, False, {})
 
 
 def test_shipped_jobset_is_current_and_deterministic(shipped):
@@ -47,7 +47,7 @@ def test_gen_writes_the_jobset_and_check_reports_its_drift(scratch, capsys):
     before = path.stat().st_mtime_ns
     assert _gen(scratch) == 0
     assert path.stat().st_mtime_ns == before  # unchanged: not rewritten
-    check = lambda: cli.cmd_gen(str(scratch / "variants.toml"), str(scratch), None, True, False, {})  # noqa: E731
+    check = lambda: generate.cmd_gen(str(scratch / "variants.toml"), str(scratch), None, True, False, {})  # noqa: E731
     assert check() == 0
     path.write_text(path.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
     capsys.readouterr()
@@ -67,8 +67,18 @@ def test_a_hand_written_jobs_file_is_never_overwritten(scratch, capsys):
     assert list((scratch / ".flox" / "pkgs").iterdir()) == []  # refused before any recipe was written
 
 
+def test_a_hand_written_workflow_stops_gen_before_any_recipe_or_the_jobset(scratch, capsys):
+    flow = scratch / ".github" / "workflows" / "build.yml"
+    flow.parent.mkdir(parents=True)
+    flow.write_text("name: mine\n", encoding="utf-8")
+    assert _gen(scratch) == 2
+    assert "never overwritten" in capsys.readouterr().err
+    assert flow.read_text(encoding="utf-8") == "name: mine\n"
+    assert list((scratch / ".flox" / "pkgs").iterdir()) == [] and not (scratch / jobset.JOBS_FILE).exists()
+
+
 def test_a_subset_gen_leaves_the_jobset_alone(scratch):
-    cli.cmd_gen(str(scratch / "variants.toml"), str(scratch), "sm120-avx", False, False, {})
+    generate.cmd_gen(str(scratch / "variants.toml"), str(scratch), "sm120-avx", False, False, {})
     assert not (scratch / jobset.JOBS_FILE).exists()
 
 
@@ -129,7 +139,7 @@ def test_a_jobset_whose_torchvision_rebuilds_torch_is_caught(scratch, shipped):
     text = recipe.read_text(encoding="utf-8")
     assert f"./{tv.requires}.nix" in text
     recipe.write_text(text.replace(f"./{tv.requires}.nix", f"./{other.name}.nix"), encoding="utf-8")
-    jobset.write(shipped, scratch)
+    generated.write(generated.plan(scratch, [jobset.output(shipped)]))
     report = jobset.evaluate(shipped, scratch)
     assert not report.ok
     assert report.sharing == report.companion_jobs - 1

@@ -12,7 +12,8 @@ import subprocess
 
 import matrices
 import pytest
-from buildmatrix import docs, ledger, model
+from buildmatrix import ledger, model
+from buildmatrix.cli import generate
 from buildmatrix.cli import ledger as ledgercli
 from buildmatrix.cli import smoke as smokecli
 from buildmatrix.detect import probe as detect
@@ -51,7 +52,7 @@ def test_append_goes_local_readers_see_both_docs_see_committed(docs_root):
     assert ledger.read(docs_root)[-1].variant == name and ledger.latest(docs_root)[(name, "build")].status == "ok"
     assert (name, "build") not in ledger.latest(docs_root, committed_only=True)
     f = str(docs_root / "variants.toml")
-    assert docs.cmd_docs(str(docs_root), f, True) == 0  # a new local record does not make the docs stale
+    assert generate.cmd_docs(str(docs_root), f, True) == 0  # a new local record does not make the docs stale
 
 
 def test_promote_moves_records_and_regenerates_the_docs(docs_root, capsys):
@@ -69,7 +70,7 @@ def test_promote_moves_records_and_regenerates_the_docs(docs_root, capsys):
     after = (docs_root / ledger.LEDGER).read_text(encoding="utf-8")
     assert after.startswith(before) and len(after.splitlines()) == len(before.splitlines()) + 2
     assert not (docs_root / ledger.LOCAL).exists() and ledger.pending(docs_root) == []
-    assert docs.cmd_docs(str(docs_root), f, True) == 0  # promote regenerated the docs
+    assert generate.cmd_docs(str(docs_root), f, True) == 0  # promote regenerated the docs
     bm = (docs_root / "docs" / "BUILD_MATRIX.md").read_text(encoding="utf-8")
     assert f"| `{name}` | build | ok |" in bm
     assert ledgercli.cmd_ledger(str(docs_root), f, True) == 0

@@ -16,8 +16,8 @@ import matrices
 import pytest
 import test_docs
 import test_magma
-from buildmatrix import docs, model, recipes
-from buildmatrix.cli import common as cli
+from buildmatrix import docs, generated, model, recipes
+from buildmatrix.cli import generate
 from buildmatrix.nixeval import evaluate as nixeval
 from conftest import ROOT, require_tool
 
@@ -32,7 +32,7 @@ def derived(request, tmp_path_factory):
     f, how = matrices.derive(request.param, root)
     for p in (ROOT / recipes.PKGS_DIR).glob("*.nix"):
         shutil.copy(p, root / recipes.PKGS_DIR / p.name)
-    assert cli.cmd_gen(str(f), str(root), None, False, quiet=True) == 0, how
+    assert generate.cmd_gen(str(f), str(root), None, False, quiet=True) == 0, how
     m = model.load(f)
     docs.sync(root, m)
     return root, m, how
@@ -86,7 +86,7 @@ def test_every_recipe_evaluates_shares_torch_and_builds_one_sm(derived):
 
 def test_docs_are_in_sync_and_their_counts_are_the_model_s(derived):
     root, m, how = derived
-    assert docs.cmd_docs(str(root), str(root / "variants.toml"), True) == 0, how
+    assert generate.cmd_docs(str(root), str(root / "variants.toml"), True) == 0, how
     test_docs.test_counts_equal_the_model(m, root)
     test_docs.test_variant_matrix_lists_every_variant_once_in_findable_order(m)
     test_docs.test_grids_mark_exactly_the_variants_of_the_model(m)
@@ -102,7 +102,7 @@ def test_the_jobset_lists_every_variant_and_shares_every_torch(derived):
     from buildmatrix.recipes import jobset
 
     root, m, how = derived
-    assert jobset.check(m, root) == "", how  # the full gen wrote it
+    assert generated.check(generated.plan(root, [jobset.output(m)])).clean, how  # the full gen wrote it
     report = jobset.evaluate(m, root)
     assert report.problems == [], (how, report.problems[:5])
     platforms = {v.platform for v in m.variants}

@@ -19,7 +19,7 @@ import yaml
 from buildmatrix import ledger, model
 from buildmatrix.ci import workflow
 from buildmatrix.cli import ci as cicli
-from buildmatrix.cli import common as cli
+from buildmatrix.cli import generate
 from buildmatrix.errors import ModelError, UsageError
 from conftest import ROOT
 from textedit import mutate
@@ -70,18 +70,18 @@ def test_the_workflow_is_deterministic_and_says_it_is_generated(m, config):
 def test_check_reports_drift_and_write_is_atomic_and_idempotent(tmp_path, capsys):
     root = _scratch(tmp_path)
     file = str(root / "variants.toml")
-    assert cli.cmd_ci(file, str(root), True) == 1
+    assert generate.cmd_ci(file, str(root), True) == 1
     assert "missing" in capsys.readouterr().out
-    assert cli.cmd_ci(file, str(root), False) == 0
+    assert generate.cmd_ci(file, str(root), False) == 0
     path = root / workflow.WORKFLOW_FILE
     first = path.read_text(encoding="utf-8")
-    assert cli.cmd_ci(file, str(root), True) == 0
-    assert cli.cmd_ci(file, str(root), False) == 0
+    assert generate.cmd_ci(file, str(root), True) == 0
+    assert generate.cmd_ci(file, str(root), False) == 0
     assert "unchanged" in capsys.readouterr().out
     (root / "variants.toml").write_text(mutate((root / "variants.toml").read_text(), "max_parallel = 8", "max_parallel = 3"))
-    assert cli.cmd_ci(file, str(root), True) == 1
+    assert generate.cmd_ci(file, str(root), True) == 1
     assert path.read_text(encoding="utf-8") == first  # --check writes nothing
-    assert cli.cmd_ci(file, str(root), False) == 0
+    assert generate.cmd_ci(file, str(root), False) == 0
     assert "max-parallel: 3" in path.read_text(encoding="utf-8")
 
 
@@ -90,7 +90,7 @@ def test_a_hand_written_workflow_is_never_overwritten(tmp_path, capsys):
     path = root / workflow.WORKFLOW_FILE
     path.parent.mkdir(parents=True)
     path.write_text("name: mine\n", encoding="utf-8")
-    assert cli.cmd_ci(str(root / "variants.toml"), str(root), False) == 2
+    assert generate.cmd_ci(str(root / "variants.toml"), str(root), False) == 2
     assert "never overwritten" in capsys.readouterr().err
     assert path.read_text(encoding="utf-8") == "name: mine\n"
 
@@ -312,7 +312,7 @@ def test_the_plan_step_writes_github_outputs_and_a_summary(tmp_path, monkeypatch
 def test_bad_ci_tables_are_refused_with_file_line_and_fix(tmp_path, capsys, old, new, where, says):
     text = mutate((ROOT / "variants.toml").read_text(encoding="utf-8"), old, new)
     root = _scratch(tmp_path, text)
-    assert cli.cmd_ci(str(root / "variants.toml"), str(root), False) == 2
+    assert generate.cmd_ci(str(root / "variants.toml"), str(root), False) == 2
     err = capsys.readouterr().err
     assert re.search(rf"variants\.toml:\d+: {re.escape(where)}: .*{says}", err), err
     assert "fix:" in err and "Traceback" not in err

@@ -19,8 +19,9 @@ What the workflow runs (``templates/build.yml.j2`` holds the layout, this module
 * a **records** job merging every ledger record of the run into one artifact,
   ``ledger-records``, which a maintainer imports with ``invoke ci-import`` (``ciimport.py``).
 
-Nothing here writes anything but ``.github/workflows/build.yml`` (atomically, only when it
-changed, never over a file without the generated marker). Every ``[ci]`` value is checked by
+Nothing here writes: :func:`output` is ``.github/workflows/build.yml`` for the driver
+(``buildmatrix.generated``: atomically, only when it changed, never over a file without the
+generated marker). Every ``[ci]`` value is checked by
 ``spec.py`` patterns that keep it inert in YAML, GitHub expressions and shell; values are
 written as JSON strings (valid YAML scalars) and reach shell only through ``env:``.
 """
@@ -31,13 +32,13 @@ import ast
 import json
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import jinja2
 
-from .. import model
+from .. import generated, model
 from ..builds import sessions as builds
-from ..errors import BuildMatrixError, ModelError, Problem, UsageError
+from ..errors import ModelError, Problem, UsageError
 from ..spec.tomlpos import LineIndex
 
 WORKFLOW_FILE = Path(".github") / "workflows" / "build.yml"
@@ -361,6 +362,7 @@ def render(m: model.Matrix, config: CiConfig) -> str:
     )
 
 
-def refuse_handwritten(path: Path) -> None:
-    if path.exists() and not path.read_text(encoding="utf-8", errors="replace").startswith(MARKER):
-        raise BuildMatrixError(f"{path}: exists and is not generated (no marker on line 1); it is never overwritten: move it away")
+def output(m: model.Matrix) -> generated.Output:
+    """build.yml for the driver (``buildmatrix.generated``): ``invoke ci``, and ``invoke gen`` where .github/workflows exists."""
+    text = render(m, load_config(m))
+    return generated.Output(path=PurePosixPath(WORKFLOW_FILE), text=text, marker=MARKER, what="the GitHub Actions workflow")

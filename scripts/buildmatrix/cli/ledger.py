@@ -36,9 +36,9 @@ def cmd_ledger(root: str, file: str, promote: bool, as_json: bool = False) -> in
         else:
             print(f"{len(records)} local record(s); `invoke ledger --promote` adds them to {ledger.LEDGER} and the docs")
     if promote and records:
-        from .. import docs
+        from .generate import cmd_docs
 
-        status = docs.cmd_docs(root, file, False, quiet=as_json)
+        status = cmd_docs(root, file, False, quiet=as_json)
         if status:
             return status
         if not as_json:

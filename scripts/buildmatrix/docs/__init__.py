@@ -31,7 +31,8 @@ The package, one concern a module:
 - one module per document: ``readme``, ``build_matrix``, ``pins`` and ``anchor`` (docs/BUILD_MATRIX.md),
   ``lines`` (the ``torch-lines`` index and the line pages), ``quickstart``, ``reference``
   (docs/variants.md), ``building`` (docs/BUILDING.md);
-- ``sync``: read all, render all, write nothing if any problem (``plan``, ``sync``, ``cmd_docs``).
+- ``sync``: read all, render all, write nothing if any problem (``plan``, ``sync``; the command,
+  ``cmd_docs``, is ``buildmatrix.cli.generate``'s).
 
 A new region: a function decorated with ``@generator("name")`` in the module of its
 document, and its name in :data:`REQUIRED` if the document must keep it. A new kind of
@@ -67,7 +68,7 @@ from .pages import MARKER as PAGE_MARKER
 from .pages import PageSet
 from .pages import is_generated as is_generated_page
 from .reference import spec_heading
-from .sync import PAGES, REQUIRED, DocsReport, Plan, cmd_docs, doc_files, plan, sync
+from .sync import PAGES, REQUIRED, DocsReport, Plan, doc_files, plan, sync
 
 __all__ = [
     "ACTION_DONE",
@@ -97,7 +98,6 @@ __all__ = [
     "archspec_version",
     "best_build",
     "cell",
-    "cmd_docs",
     "code",
     "cudas_of",
     "doc_files",

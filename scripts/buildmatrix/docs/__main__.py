@@ -2,6 +2,6 @@
 
 import sys
 
-from .sync import cmd_docs
+from ..cli.generate import cmd_docs
 
 sys.exit(cmd_docs(".", "variants.toml", "--check" in sys.argv[1:]))

@@ -4,7 +4,8 @@ A :class:`PageSet` is a directory and a rule that derives, from the model, the p
 hold (one per torch line: ``docs/matrix/torch2_9.md``) and how each is rendered. The first line
 of every page is :data:`MARKER`. In the directory, only ``*.md`` files directly in it count:
 
-- a page the model gives is rendered in memory and written (atomically) when its text changes;
+- a page the model gives is rendered in memory and written (atomically, by the driver
+  ``buildmatrix.generated``) when its text changes;
 - a file whose first line is the marker and that the model no longer gives is stale: ``--check``
   names it and ``invoke docs`` deletes it;
 - a file without the marker is hand-written: it is never deleted or overwritten. One with the
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from .. import generated
 from ..model import Matrix
 from .context import Context
 
@@ -39,55 +41,26 @@ class PageSet:
     what: str
 
 
-@dataclass
-class PagePlan:
-    """What one page set needs: {page: (text on disk or None, new text)} and the stale pages, relative to the root."""
-
-    texts: dict[PurePosixPath, tuple[str | None, str]]
-    stale: list[PurePosixPath]
-
-
 def is_generated(path: Path) -> bool:
     """Whether ``path``'s first line is the page marker."""
-    try:
-        with path.open("r", encoding="utf-8", errors="replace") as fh:
-            return fh.readline().startswith(MARKER)
-    except OSError:
-        return False
+    return generated.starts_with(path, MARKER)
 
 
-def existing(root: Path, directory: PurePosixPath) -> tuple[set[str], set[str]]:
-    """(generated, hand-written) ``*.md`` file names directly in ``root / directory``."""
-    generated, handwritten = set(), set()
-    where = root / directory
-    if where.is_dir():
-        for p in where.iterdir():
-            if p.suffix == ".md" and p.is_file():
-                (generated if is_generated(p) else handwritten).add(p.name)
-    return generated, handwritten
+def owned(page_set: PageSet) -> generated.Owned:
+    """The page set's directory for the driver: a ``*.md`` file there with the marker and no page is stale."""
+    return generated.Owned(directory=page_set.directory, suffix=".md", marker=MARKER)
 
 
-def plan_pages(root: Path, page_set: PageSet, matrix: Matrix, records: dict, problems: list[str]) -> PagePlan | None:
-    """Render every page of ``page_set`` in memory; append what is wrong to ``problems`` (then None)."""
+def outputs(root: Path, page_set: PageSet, matrix: Matrix, records: dict, problems: list[str]) -> list[generated.Output]:
+    """Render every page of ``page_set`` in memory; append what is wrong with its directory to ``problems``."""
     directory = page_set.directory
     if (root / directory).exists() and not (root / directory).is_dir():
         problems.append(f"{directory}: not a directory (it holds the pages, one per {page_set.what}); move it away")
-        return None
-    wanted = page_set.pages(matrix)
-    generated, handwritten = existing(root, directory)
-    clash = sorted(set(wanted) & handwritten)
-    for name in clash:
-        problems.append(
-            f"{directory / name}: a hand-written file (its first line is not `{MARKER} …`) has the name of the "
-            f"generated page for {page_set.what} {wanted[name]}; it is never overwritten: rename or move it"
-        )
-    if clash:
-        return None
-    texts: dict[PurePosixPath, tuple[str | None, str]] = {}
-    for name, scope in sorted(wanted.items()):
+        return []
+    out = []
+    for name, scope in sorted(page_set.pages(matrix).items()):
         rel = directory / name
-        path = root / rel
-        old = path.read_bytes().decode("utf-8", errors="replace") if path.is_file() else None
         body = page_set.render(Context(matrix, records, rel, scope)).strip("\n")
-        texts[rel] = (old, HEADER + "\n\n" + body + "\n")
-    return PagePlan(texts, [directory / n for n in sorted(generated - set(wanted))])
+        what = f"the generated page for {page_set.what} {scope}"
+        out.append(generated.Output(path=rel, text=HEADER + "\n\n" + body + "\n", marker=MARKER, what=what))
+    return out

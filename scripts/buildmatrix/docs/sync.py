@@ -1,26 +1,25 @@
 """Read every document, render every region and page, and write only if nothing is wrong: `invoke docs [--check]`.
 
 All marker problems of all files, and every hand-written file in the place of a generated page,
-are collected before anything is rendered, so on any problem nothing is written; files whose
+are collected before anything is written, so on any problem nothing is written. Documents (their
+regions filled) and pages are outputs of the one driver (``buildmatrix.generated``): files whose
 text changes are written atomically, and stale pages (of a torch line the model no longer has)
-are deleted after that.
+are deleted after that. The command, ``cmd_docs``, is in ``buildmatrix.cli.generate``.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .. import ledger
-from ..errors import EXIT_FAILED, EXIT_OK
-from ..files import sweep, write_atomic
+from .. import generated, ledger
 from ..model import Matrix
 from .anchor import ANCHOR_PAGES
 from .context import DOCS_DIR, GENERATORS, README, Context
 from .lines import LINE_PAGES
 from .markers import DocsError, Parsed, fill, parse, region_text
-from .pages import PageSet, plan_pages
+from .pages import PageSet, owned
+from .pages import outputs as page_outputs_of
 
 # Regions each shipped document must keep (deleting one by accident is an error, not silent drift).
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -43,16 +42,17 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 PAGES: tuple[PageSet, ...] = (LINE_PAGES, ANCHOR_PAGES)
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class DocsReport:
-    """What `invoke docs` did (or, with --check, would do)."""
+    """What `invoke docs` did (or, with --check, would do); ``files`` is the driver's report of it."""
 
-    updated: list[str] = field(default_factory=list)  # documents and pages whose text changes (new pages too)
-    unchanged: list[str] = field(default_factory=list)
-    drift: dict[str, list[str]] = field(default_factory=dict)  # file → regions that differ ("new page", "page")
-    regions: dict[str, list[str]] = field(default_factory=dict)  # document → regions found
-    pages: list[str] = field(default_factory=list)  # every page the model gives
-    stale: list[str] = field(default_factory=list)  # generated pages the model no longer gives (deleted unless --check)
+    files: generated.Report
+    updated: list[str]  # documents and pages whose text changes (new pages too), in file order
+    unchanged: list[str]
+    drift: dict[str, list[str]]  # file → regions that differ ("new page", "page")
+    regions: dict[str, list[str]]  # document → regions found
+    pages: list[str]  # every page the model gives
+    stale: list[str]  # generated pages the model no longer gives (deleted unless --check)
 
     @property
     def clean(self) -> bool:
@@ -74,13 +74,13 @@ def _read(path: Path) -> str:
     return path.read_bytes().decode("utf-8")
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Plan:
-    """Everything `invoke docs` would write, in memory: documents, pages (old text None: new) and stale pages."""
+    """Everything `invoke docs` would write, in memory: the driver's plan and each document's parsed regions."""
 
-    documents: dict[PurePosixPath, tuple[str, str, Parsed]]  # file → (old text, new text, parsed old)
-    pages: dict[PurePosixPath, tuple[str | None, str]]
-    stale: list[PurePosixPath]
+    files: generated.Plan  # documents (regions filled), then pages; and the stale pages
+    parsed: dict[PurePosixPath, Parsed]  # document → its regions as on disk
+    pages: tuple[PurePosixPath, ...]
 
 
 def plan(
@@ -93,8 +93,8 @@ def plan(
     """Parse every document and render every region and page in memory.
 
     Raises DocsError listing every marker problem of every file (and missing required files or
-    regions, and hand-written files with the name of a generated page) before rendering any
-    region, so a caller that writes only after this returns writes nothing on error.
+    regions, and hand-written files with the name of a generated page); no region is rendered
+    when a marker is wrong, and a caller that writes only after this returns writes nothing on error.
     """
     required = REQUIRED if required is None else required
     pages = PAGES if pages is None else pages
@@ -108,7 +108,7 @@ def plan(
     for rel in sorted(required):
         if PurePosixPath(rel) not in files:
             problems.append(f"{rel}: missing (it must hold the regions {', '.join(required[rel])})")
-    parsed_all: dict[PurePosixPath, tuple[str, Parsed]] = {}
+    parsed_all: dict[PurePosixPath, Parsed] = {}
     for rel in files:
         try:
             text = _read(root / rel)
@@ -124,17 +124,19 @@ def plan(
                     f"{rel}: region {need!r} is missing; add `<!-- BEGIN GENERATED: {need} -->` and "
                     f"`<!-- END GENERATED: {need} -->` where it belongs"
                 )
-        parsed_all[rel] = (text, parsed)
-    page_plans = [plan_pages(root, page_set, matrix, records, problems) for page_set in pages]
+        parsed_all[rel] = parsed
+    page_outputs = [out for page_set in pages for out in page_outputs_of(root, page_set, matrix, records, problems)]
+    documents = []
+    if not problems:  # regions are rendered only from markers that parsed
+        for rel, parsed in parsed_all.items():
+            ctx = Context(matrix, records, rel)
+            contents = {r.name: GENERATORS[r.name](ctx) for r in parsed.regions}
+            documents.append(generated.Output(path=rel, text=fill(parsed, contents), marker=None, what="a document"))
+    planned = generated.plan(root, [*documents, *page_outputs], owned=[owned(page_set) for page_set in pages])
+    problems += planned.problems
     if problems:
         raise DocsError(problems)
-    out = {}
-    for rel, (text, parsed) in parsed_all.items():
-        ctx = Context(matrix, records, rel)
-        contents = {r.name: GENERATORS[r.name](ctx) for r in parsed.regions}
-        out[rel] = (text, fill(parsed, contents), parsed)
-    texts = {rel: t for p in page_plans if p for rel, t in p.texts.items()}
-    return Plan(out, texts, sorted(rel for p in page_plans if p for rel in p.stale))
+    return Plan(files=planned, parsed=parsed_all, pages=tuple(o.path for o in page_outputs))
 
 
 def sync(
@@ -154,80 +156,25 @@ def sync(
     """
     root = Path(root)
     planned = plan(root, matrix, records, required, pages)
-    report = DocsReport()
-    texts: dict[PurePosixPath, str] = {}
-    for rel, (old, new, parsed) in planned.documents.items():
-        report.regions[str(rel)] = [r.name for r in parsed.regions]
-        if old == new:
-            report.unchanged.append(str(rel))
+    drift: dict[str, list[str]] = {}
+    for entry in planned.files.entries:
+        rel = entry.output.path
+        if entry.state == generated.UNCHANGED:
             continue
-        after, _ = parse(new, str(rel))
-        report.drift[str(rel)] = [
-            r.name for r, a in zip(parsed.regions, after.regions) if region_text(parsed, r) != region_text(after, a)
+        if rel not in planned.parsed:
+            drift[str(rel)] = ["new page" if entry.state == generated.MISSING else "page"]
+            continue
+        before, (after, _) = planned.parsed[rel], parse(entry.output.text, str(rel))
+        drift[str(rel)] = [
+            r.name for r, a in zip(before.regions, after.regions) if region_text(before, r) != region_text(after, a)
         ]
-        report.updated.append(str(rel))
-        texts[rel] = new
-    for rel, (old, new) in planned.pages.items():
-        report.pages.append(str(rel))
-        if old == new:
-            report.unchanged.append(str(rel))
-            continue
-        report.drift[str(rel)] = ["new page" if old is None else "page"]
-        report.updated.append(str(rel))
-        texts[rel] = new
-    report.stale = [str(rel) for rel in planned.stale]
-    if not check:
-        for directory in sorted({(root / rel).parent for rel in [*planned.documents, *planned.pages]}):
-            sweep(directory)  # temp files of a run that was killed
-        for rel, new in texts.items():
-            write_atomic(root / rel, new)
-        for rel in planned.stale:
-            (root / rel).unlink(missing_ok=True)
-    return report
-
-
-def cmd_docs(root: str, file: str, check: bool, as_json: bool = False, quiet: bool = False) -> int:
-    """`invoke docs [--check] [--json] [--quiet]`: 0 done / in sync, 1 drift or stale pages (--check), 2 bad model,
-    markers or a hand-written file where a page goes (nothing written)."""
-    from ..cli import common as cli
-
-    @cli.guarded
-    def run() -> int:
-        m = cli.load(file, quiet=quiet or as_json)
-        report = sync(Path(root), m, check=check)
-        n_regions = sum(len(r) for r in report.regions.values())
-        say = (lambda *_: None) if quiet or as_json else print
-        if as_json:
-            keys = {"clean": report.clean, "drift": report.drift, "updated": report.updated, "unchanged": report.unchanged}
-            keys |= {"pages": report.pages, "stale": report.stale}
-            print(json.dumps({**keys, "regions": n_regions, "local_records": len(ledger.pending(Path(root)))}, indent=2))
-        elif ledger.pending(Path(root)) and not quiet:
-            n = len(ledger.pending(Path(root)))
-            print(f"note: {n} record(s) in {ledger.LOCAL} are not evidence in the docs until `invoke ledger --promote`")
-        pages = f"{len(report.pages)} generated page(s)"
-        if check:
-            if report.clean:
-                say(
-                    f"docs --check: {len(report.regions)} file(s), {n_regions} generated region(s) and {pages} "
-                    "match variants.toml and the ledger"
-                )
-                return EXIT_OK
-            for rel, names in report.drift.items():
-                say(f"out of date  {rel}  ({', '.join(names)})")
-            for rel in report.stale:
-                say(f"stale        {rel}  (a generated page variants.toml no longer gives; `invoke docs` deletes it)")
-            if not as_json:
-                print(f"docs --check: {len(report.drift) + len(report.stale)} file(s) out of date; run `invoke docs`")
-            return EXIT_FAILED
-        for rel in report.updated:
-            verb = "created" if report.drift[rel] == ["new page"] else "updated"
-            say(f"{verb}   {rel}  ({', '.join(report.drift[rel])})")
-        for rel in report.stale:
-            say(f"deleted   {rel}  (stale: a generated page variants.toml no longer gives)")
-        say(
-            f"docs: {len(report.updated)} updated, {len(report.stale)} deleted, {len(report.unchanged)} unchanged "
-            f"({n_regions} generated regions, {pages})"
-        )
-        return EXIT_OK
-
-    return run()
+    files = generated.check(planned.files) if check else generated.write(planned.files, prune=True)
+    return DocsReport(
+        files=files,
+        updated=[str(e.output.path) for e in planned.files.entries if e.state != generated.UNCHANGED],
+        unchanged=list(files.unchanged),
+        drift=drift,
+        regions={str(rel): [r.name for r in parsed.regions] for rel, parsed in planned.parsed.items()},
+        pages=[str(rel) for rel in planned.pages],
+        stale=[str(rel) for rel in planned.files.stale],
+    )

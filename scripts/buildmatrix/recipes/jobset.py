@@ -13,9 +13,9 @@ sha256 }``) to a nixpkgs source tree, or to what ``import <nixpkgs>`` returns. I
 fetches the pinned tarball, exactly as every recipe does; the tests pass the stand-in
 (``scripts/buildmatrix/nixeval/standin``).
 
-Generation follows the recipes' rules (``recipes/write.py``): rendered in memory, written atomically
-and only when it changed, never over a file without the generated marker; ``invoke gen``
-writes it, ``invoke gen --check`` checks it. :func:`evaluate` is the proof: one real
+Generation is the driver's (``buildmatrix.generated``, through :func:`output`): rendered in memory,
+written atomically and only when it changed, never over a file without the generated marker;
+``invoke gen`` writes it, ``invoke gen --check`` checks it. :func:`evaluate` is the proof: one real
 ``nix-instantiate --eval --strict`` of the whole jobset against the stand-in, checking that
 every variant is a job under its platform with that ``system``, and that every
 torchvision job's torch is the very derivation of its pytorch job; it reports the time.
@@ -28,12 +28,11 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from ..errors import BuildMatrixError
-from ..files import write_atomic
+from .. import generated
 from ..model import Matrix, hashes
-from . import MARKER, file_name, is_generated, layout, nix
+from . import MARKER, file_name, layout, nix
 
 JOBS_FILE = Path(".flox") / "jobs.nix"
 STANDIN = Path("scripts") / "buildmatrix" / "nixeval" / "standin"  # relative to the repository root
@@ -116,35 +115,12 @@ def render(matrix: Matrix) -> str:
     )
 
 
-# ------------------------------------------------------------------ write / check
+# ------------------------------------------------------------------------- output
 
 
-def _refuse_handwritten(path: Path) -> None:
-    if path.exists() and not is_generated(path):
-        raise BuildMatrixError(
-            f"{path}: exists and is not generated (no marker on line 1); it is never overwritten: move it away"
-        )
-
-
-def write(matrix: Matrix, root: Path) -> str:
-    """Write .flox/jobs.nix when it differs; returns "created", "updated" or "unchanged"."""
-    path = Path(root) / JOBS_FILE
-    _refuse_handwritten(path)
-    text = render(matrix)
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return "unchanged"
-    state = "updated" if path.exists() else "created"
-    write_atomic(path, text)
-    return state
-
-
-def check(matrix: Matrix, root: Path) -> str:
-    """ "" when .flox/jobs.nix is current, else "missing" or "different"."""
-    path = Path(root) / JOBS_FILE
-    _refuse_handwritten(path)
-    if not path.exists():
-        return "missing"
-    return "" if path.read_text(encoding="utf-8") == render(matrix) else "different"
+def output(matrix: Matrix) -> generated.Output:
+    """.flox/jobs.nix for the driver (``buildmatrix.generated``): written by a full ``invoke gen``."""
+    return generated.Output(path=PurePosixPath(JOBS_FILE), text=render(matrix), marker=MARKER, what="the jobset")
 
 
 # -------------------------------------------------------------------- evaluation

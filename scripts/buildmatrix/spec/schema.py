@@ -2,16 +2,21 @@
 
 ``invoke schema`` writes ``json_schema()`` to ``docs/variants.schema.json`` for editors;
 every key, type, pattern and enum there comes from ``spec.SPECS``, so the schema and the
-loader's checks cannot disagree. Nothing here writes to disk.
+loader's checks cannot disagree. Nothing here writes to disk: :func:`output` is the file for
+the driver (``buildmatrix.generated``).
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import PurePosixPath
 from typing import Any
 
+from .. import generated
 from .keys import Key, Table
 from .shape import SPECS
+
+SCHEMA_FILE = PurePosixPath("docs") / "variants.schema.json"
 
 
 def schema_pattern(pattern: str) -> str:
@@ -77,3 +82,8 @@ def json_schema() -> str:
     root["title"] = "variants.toml"
     root["$defs"] = {name: _json_for_table(t) for name, t in SPECS.items() if name != "root"}
     return json.dumps(root, indent=2, sort_keys=False) + "\n"
+
+
+def output() -> generated.Output:
+    """docs/variants.schema.json for the driver: JSON has no comment line, so the path alone is this tool's."""
+    return generated.Output(path=SCHEMA_FILE, text=json_schema(), marker=None, what="the JSON schema")
