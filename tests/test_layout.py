@@ -255,10 +255,9 @@ def test_the_tests_path_finder_finds_one():
 
 
 def test_nothing_in_the_package_imports_the_command_layer():
-    graph = _graph()
-    # A package's __main__ may call its command line (python -m buildmatrix.detect|smoke|nixeval|ci|docs).
-    # For now docs.sync too: its cmd_docs is moving into cli/generate.py (another branch); drop it then.
-    graph = {n: d for n, d in graph.items() if n.split(".")[-1] != "__main__" and n != "buildmatrix.docs.sync"}
+    """``buildmatrix.cli`` sits on top: tasks.py, noxfile.py and the tests call it; no module below does.
+    A package's ``__main__`` may call its command line (``python -m buildmatrix.detect|smoke|nixeval|ci|docs``)."""
+    graph = {n: d for n, d in _graph().items() if n.split(".")[-1] != "__main__"}
     up = sorted(f"{name} -> {m}" for name, deps in graph.items()
                 if not (name == "buildmatrix.cli" or name.startswith("buildmatrix.cli."))
                 for m in deps if m == "buildmatrix.cli" or m.startswith("buildmatrix.cli."))  # fmt: skip
@@ -266,22 +265,11 @@ def test_nothing_in_the_package_imports_the_command_layer():
 
 
 BARE_RETURN = re.compile(r"\breturn\s+\d")
-# cmd_ci is another branch's (moving into cli/generate.py with cmd_gen, cmd_schema, cmd_docs, unchanged
-# until then): its bare returns are theirs to turn into EXIT_*. Empty this when that lands.
-BARE_RETURN_ELSEWHERE = {("cli/common.py", "cmd_ci")}
 
 
-def _bare_returns(text: str, rel: str) -> list[int]:
-    """Lines of ``text`` (the module ``rel`` under scripts/buildmatrix/) that return a bare number."""
-    owners: dict[int, str] = {}  # line -> the outermost function it is in
-    for node in ast.parse(text).body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            owners.update(dict.fromkeys(range(node.lineno, node.end_lineno + 1), node.name))
-    return [
-        n
-        for n, line in enumerate(text.splitlines(), 1)
-        if BARE_RETURN.search(line.split("#")[0]) and (rel, owners.get(n)) not in BARE_RETURN_ELSEWHERE
-    ]
+def _bare_returns(text: str) -> list[int]:
+    """Lines of ``text`` that return a bare number."""
+    return [n for n, line in enumerate(text.splitlines(), 1) if BARE_RETURN.search(line.split("#")[0])]
 
 
 def test_no_bare_exit_statuses():
@@ -289,12 +277,11 @@ def test_no_bare_exit_statuses():
     bare = [
         f"{p.relative_to(ROOT)}:{n}"
         for p in _modules()
-        for n in _bare_returns(p.read_text(encoding="utf-8"), str(p.relative_to(PACKAGE)))
+        for n in _bare_returns(p.read_text(encoding="utf-8"))
     ]
     assert not bare, "bare status codes (use errors.EXIT_* or raise FailedError/UsageError/SkippedError): " + ", ".join(bare)
 
 
 def test_the_bare_return_finder_finds_one():
     text = "def cmd_x():\n    if a:\n        return 2\n    return EXIT_OK if ok else EXIT_FAILED\n\n\ndef cmd_y():\n    return 0 if ok else 1\n"
-    assert _bare_returns(text, "cli/x.py") == [3, 8]
-    assert _bare_returns("def cmd_ci():\n    return 0\n", "cli/common.py") == []  # left to its owner
+    assert _bare_returns(text) == [3, 8]
