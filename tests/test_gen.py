@@ -33,11 +33,11 @@ def test_every_recipe_starts_with_the_marker_and_is_deterministic(shipped):
 
 def test_generate_is_idempotent_and_leaves_unchanged_files_alone(scratch):
     m = model.load(scratch / "variants.toml")
-    first = recipes.generate(m, scratch)
-    assert len(first.created) == len(m.variants) and not first.updated
+    first = recipes.generate(m, scratch)  # every recipe, and the helper file they import
+    assert len(first.created) == len(m.variants) + 1 and str(recipes.LIB_FILE) in first.created and not first.updated
     stamp = {p.name: p.stat().st_mtime_ns for p in (scratch / PKGS).iterdir()}
     second = recipes.generate(m, scratch)
-    assert not second.changed and len(second.unchanged) == len(m.variants)
+    assert not second.changed and len(second.unchanged) == len(m.variants) + 1
     assert {p.name: p.stat().st_mtime_ns for p in (scratch / PKGS).iterdir()} == stamp
     assert recipes.check(m, scratch).clean
 
@@ -86,10 +86,11 @@ def test_hand_written_files_are_never_touched(scratch):
 def test_subset_renders_the_torch_it_needs(scratch):
     m = model.load(scratch / "variants.toml")
     report = recipes.generate(m, scratch, names=["torchvision-python313-cuda13_0-sm120-avx"])
-    assert sorted(report.created) == [
+    assert sorted(report.created) == sorted([
+        str(recipes.LIB_FILE),  # every run writes the helper file the recipes import
         str(PKGS / "pytorch-python313-cuda13_0-sm120-avx.nix"),
         str(PKGS / "torchvision-python313-cuda13_0-sm120-avx.nix"),
-    ]
+    ])
     chosen = generate._filtered(m, None, {"gpu": "sm121", "cuda": "13.1"})
     assert chosen == [
         "pytorch-python313-cuda13_1-sm121-armv8_2",

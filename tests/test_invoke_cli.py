@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from buildmatrix import model
+from buildmatrix import model, recipes
 from buildmatrix.cli import invokeargs
 from conftest import ROOT
 
@@ -57,6 +57,7 @@ def repo(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "scripts", tmp_path / "scripts", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "patches", tmp_path / "patches")
     shutil.copytree(ROOT / ".flox" / "pkgs", tmp_path / ".flox" / "pkgs")
+    shutil.copy(ROOT / recipes.LIB_FILE, tmp_path / recipes.LIB_FILE)  # every recipe imports it
     return tmp_path
 
 

@@ -58,6 +58,9 @@ def _env() -> jinja2.Environment:
     return env
 
 
+LONG_INDENT = "      "  # where meta.longDescription's text stands in a recipe
+
+
 def long_text(text: str, name: str, indent: str) -> str:
     """``name = <prose>;`` (meta.longDescription): each line wrapped to fit its indented string.
 
@@ -77,7 +80,12 @@ def file_name(v: Variant) -> str:
 
 
 def long_description(v: Variant, matrix: Matrix) -> str:
-    """Facts about the variant, for meta.longDescription (and `invoke show`)."""
+    """Facts about the variant, for meta.longDescription (and `invoke show`): the recipe's text exactly,
+    each line wrapped to fit the recipe's 100 columns (wrapping it again changes nothing)."""
+    return layout.prose(_long_facts(v, matrix), layout.WIDTH - len(LONG_INDENT) - 2)
+
+
+def _long_facts(v: Variant, matrix: Matrix) -> str:
     lines = []
     if v.requires:
         version = f" {v.companion_version}" if v.companion_version else ""
