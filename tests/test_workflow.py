@@ -34,7 +34,7 @@ def m():
 
 @pytest.fixture(scope="module")
 def config(m):
-    return workflow.load_config(m)
+    return m.ci
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_invoke_ci_check_passes_on_the_shipped_workflow():
 
 def test_the_workflow_is_deterministic_and_says_it_is_generated(m, config):
     text = workflow.render(m, config)
-    assert text == workflow.render(model.load(ROOT / "variants.toml"), workflow.load_config(m))
+    assert text == workflow.render(model.load(ROOT / "variants.toml"), m.ci)
     assert text.splitlines()[0] == workflow.MARKER
     assert YML.read_text(encoding="utf-8") == text
 
@@ -228,7 +228,7 @@ def test_a_smoke_job_per_variant_a_runner_matches_and_the_rest_listed(m, config)
 
 
 def test_smoke_runner_matching_follows_binary_compatibility(m):
-    sm90 = workflow.SmokeRunner(labels=("x",), platform="x86_64-linux", gpu=m.gpus["sm90"], isas=("avx2",))
+    sm90 = model.SmokeRunner(labels=("x",), platform="x86_64-linux", gpu=m.gpus["sm90"], isas=("avx2",))
     by = {(v.target, v.gpu.name if v.gpu else None, v.isa.name if v.isa else None, v.platform): v for v in m.variants}
     hit = next(v for k, v in by.items() if k[1] == "sm90" and k[2] == "avx2")
     assert sm90.runs(hit)
@@ -322,8 +322,10 @@ def test_bad_ci_tables_are_refused_with_file_line_and_fix(tmp_path, capsys, old,
 def test_a_file_without_ci_table_is_told_how_to_add_one(tmp_path):
     text = (ROOT / "variants.toml").read_text(encoding="utf-8")
     root = _scratch(tmp_path, text[: text.index("\n[ci]\n")] + "\n")
+    m = model.load(root / "variants.toml")  # only the workflow needs [ci]
+    assert m.ci_config is None
     with pytest.raises(ModelError, match=r"no \[ci\] table"):
-        workflow.load_config(model.load(root / "variants.toml"))
+        _ = m.ci
 
 
 # --------------------------------------------------------------------------- import

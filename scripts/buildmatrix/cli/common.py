@@ -176,7 +176,7 @@ def _workflow(m: model.Matrix, root: Path, write: bool) -> str:
     if not path.parent.is_dir():
         return ""
     workflow.refuse_handwritten(path)
-    text = workflow.render(m, workflow.load_config(m))
+    text = workflow.render(m, m.ci)
     current = path.read_text(encoding="utf-8") if path.exists() else None
     if current == text:
         return ""
@@ -381,7 +381,7 @@ def cmd_ci(file: str, root: str, check: bool) -> int:
     @guarded
     def run() -> int:
         m = load(file)
-        text = workflow.render(m, workflow.load_config(m))
+        text = workflow.render(m, m.ci)
         path = Path(root) / workflow.WORKFLOW_FILE
         workflow.refuse_handwritten(path)
         current = path.read_text(encoding="utf-8") if path.exists() else None
@@ -407,7 +407,7 @@ def cmd_ci_plan(file: str, tags: str, keyword: str, as_json: bool) -> int:
     @guarded
     def run() -> int:
         m = load(file, quiet=as_json)
-        result = workflow.plan(m, workflow.load_config(m), tags, keyword)
+        result = workflow.plan(m, m.ci, tags, keyword)
         if as_json:
             print(json.dumps({"builds": [j.entry() for j in result["builds"]], "smoke": [s.entry() for s in result["smoke"]],
                               "untested": result["untested"]}, indent=2))  # fmt: skip

@@ -119,7 +119,7 @@ def _record_guard(
 
 
 def _alias_hint(m: model.Matrix, v: model.Variant) -> str:
-    for alias, vs in builds.alias_groups(m).items():
+    for alias, vs in m.alias_groups.items():
         if v in vs:
             return f"build-{alias}"
     return f"build-{v.name}"
