@@ -176,7 +176,7 @@ def test_missing_flox_fails_with_install_pointer(tree, tmp_path):
 
 FAKE_MODULE = """import json, os, sys
 with open(os.environ["FAKE_MODULE_LOG"], "a") as f:
-    f.write(json.dumps({"module": __spec__.name, "argv": sys.argv[1:]}) + "\\n")
+    f.write(json.dumps({"module": __spec__.name.removesuffix(".__main__"), "argv": sys.argv[1:]}) + "\\n")
 sys.exit(int(os.environ.get("FAKE_MODULE_RC", "0")))
 """
 
@@ -184,7 +184,7 @@ sys.exit(int(os.environ.get("FAKE_MODULE_RC", "0")))
 @pytest.mark.parametrize("rc,outcome", [(0, "was successful"), (77, "skipped"), (1, "aborted")])
 def test_smoke_and_eval_run_their_modules(tree, tmp_path, rc, outcome):
     for mod in ("smoke", "nixeval"):
-        (tree / "scripts" / "buildmatrix" / f"{mod}.py").write_text(FAKE_MODULE)
+        (tree / "scripts" / "buildmatrix" / mod / "__main__.py").write_text(FAKE_MODULE)  # what `python -m` runs
     env = {**os.environ, "FAKE_MODULE_LOG": str(tmp_path / "modules.jsonl"), "FAKE_MODULE_RC": str(rc)}
     proc = nox(tree, "-s", "smoke", "--", "--variant", "pytorch-python313-cpu-avx2", "--python", "/usr/bin/python3", env=env)
     assert (proc.returncode == 0) == (rc != 1) and f"Session smoke {outcome}" in proc.stderr, proc.stderr
