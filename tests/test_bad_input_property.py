@@ -27,7 +27,6 @@ from pathlib import Path
 import pytest
 import tomlkit
 from buildmatrix import model, recipes
-from buildmatrix.ci import workflow
 from buildmatrix.errors import EXIT_BAD_INPUT, EXIT_OK, ModelError
 from buildmatrix.nixeval import run as nixrun
 from buildmatrix.spec import keys as speckey
@@ -167,14 +166,6 @@ def _eval_meta(tool: str, recipe: Path, standin_dir: Path) -> dict:
     return json.loads(proc.stdout)
 
 
-def _load(f: Path, table: str) -> model.Matrix:
-    """model.load, and for the [ci] tables the workflow's own check of them (`invoke ci` runs both)."""
-    m = model.load(f)
-    if table.startswith("ci"):
-        workflow.load_config(m)
-    return m
-
-
 def _check(workdir: Path, table: str, key: str, how: str, path: tuple, text: str) -> str:
     tool = require_tool("nix-instantiate")
     doc = tomlkit.parse((ROOT / "variants.toml").read_text(encoding="utf-8"))
@@ -184,7 +175,7 @@ def _check(workdir: Path, table: str, key: str, how: str, path: tuple, text: str
     out = workdir / recipes.PKGS_DIR
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     try:
-        m = _load(f, table)
+        m = model.load(f)  # [ci] too: the model checks it
     except ModelError as exc:
         rendered = str(exc)
         assert rendered.startswith(f"{f}: ") and exc.problems, rendered
@@ -250,7 +241,7 @@ def test_a_trailing_newline_is_refused_in_every_field(workdir, field):
     f = workdir / "variants.toml"
     f.write_text(tomlkit.dumps(doc), encoding="utf-8")
     with pytest.raises(ModelError) as info:
-        _load(f, table)
+        model.load(f)  # [ci] too: the model checks it
     where = path[:-1] + ((original + "\n",) if how == "name" else (path[-1],))
     # At the key itself (or inside it), or at the table holding it (an exclude that now matches nothing).
     named = [

@@ -116,7 +116,7 @@ def test_the_workflow_has_a_build_job_per_torch_configuration(derived):
     from buildmatrix.ci import workflow
 
     root, m, how = derived
-    config = workflow.load_config(m)
+    config = m.ci
     assert yaml.safe_load(workflow.render(m, config))["jobs"]["plan"]
     result = workflow.plan(m, config)
     assert len(result["builds"]) == len({m.torch_variant(v).name for v in m.variants}), how

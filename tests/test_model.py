@@ -48,6 +48,24 @@ def test_aliases_resolve_through_defaults(shipped):
         shipped.resolve("sm61-avx")
 
 
+def test_the_alias_rule_is_one_rule(shipped):
+    """Matrix.aliases_of decides which alias names which variant: resolve, alias_groups and the build sessions agree."""
+    from buildmatrix.builds import sessions as builds
+
+    d = shipped.defaults
+    named = {v.name for vs in shipped.alias_groups.values() for v in vs}
+    for v in shipped.variants:
+        aliases = shipped.aliases_of(v)
+        assert bool(aliases) == (v.python.version == d.python and v.package.name in d.packages) == (v.name in named), v.name
+        for a in aliases:
+            assert v in shipped.resolve(a), (a, v.name)
+    for alias, vs in shipped.alias_groups.items():
+        assert list(vs) == shipped.resolve(alias), alias
+        assert all(shipped.aliases_of(v)[0] == alias for v in vs)
+    sessions = {s.name: s.variants for s in builds.sessions(shipped)}
+    assert all(sessions[f"build-{a}"] == vs for a, vs in shipped.alias_groups.items())
+
+
 def test_gen_names_each_unverified_variant_once(shipped):
     """One warning with the counts; `invoke gen` groups them; the full report names every affected variant exactly once."""
     from collections import Counter

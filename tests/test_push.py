@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from buildmatrix import ledger
 from buildmatrix.builds import builders
-from buildmatrix.builds import sessions as builds
 from buildmatrix.cli import push as pushcli
 from buildmatrix.errors import UsageError
 from buildmatrix.publish import push
@@ -34,7 +33,7 @@ def setup(tmp_path, shipped):
         d.mkdir()
     (bindir / "nix").write_text(FAKE_NIX.format(python=sys.executable))
     (bindir / "nix").chmod(0o755)
-    pairs = [a for a, vs in builds.alias_groups(shipped).items() if len(vs) == 2]
+    pairs = [a for a, vs in shipped.alias_groups.items() if len(vs) == 2]
     if not pairs:
         pytest.skip("no alias of this variants.toml names two variants")
     alias = pairs[0]

@@ -34,7 +34,7 @@ def m():
 
 @pytest.fixture(scope="module")
 def config(m):
-    return workflow.load_config(m)
+    return m.ci
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_invoke_ci_check_passes_on_the_shipped_workflow():
 
 def test_the_workflow_is_deterministic_and_says_it_is_generated(m, config):
     text = workflow.render(m, config)
-    assert text == workflow.render(model.load(ROOT / "variants.toml"), workflow.load_config(m))
+    assert text == workflow.render(model.load(ROOT / "variants.toml"), m.ci)
     assert text.splitlines()[0] == workflow.MARKER
     assert YML.read_text(encoding="utf-8") == text
 
@@ -228,7 +228,7 @@ def test_a_smoke_job_per_variant_a_runner_matches_and_the_rest_listed(m, config)
 
 
 def test_smoke_runner_matching_follows_binary_compatibility(m):
-    sm90 = workflow.SmokeRunner(labels=("x",), platform="x86_64-linux", gpu=m.gpus["sm90"], isas=("avx2",))
+    sm90 = model.SmokeRunner(labels=("x",), platform="x86_64-linux", gpu=m.gpus["sm90"], isas=("avx2",))
     by = {(v.target, v.gpu.name if v.gpu else None, v.isa.name if v.isa else None, v.platform): v for v in m.variants}
     hit = next(v for k, v in by.items() if k[1] == "sm90" and k[2] == "avx2")
     assert sm90.runs(hit)
@@ -319,11 +319,42 @@ def test_bad_ci_tables_are_refused_with_file_line_and_fix(tmp_path, capsys, old,
     assert not (root / workflow.WORKFLOW_FILE).exists()
 
 
-def test_a_file_without_ci_table_is_told_how_to_add_one(tmp_path):
+@pytest.mark.parametrize(
+    ("old", "new", "where", "says"),
+    [
+        ('gpu = "sm120"', 'gpu = "sm130"', "ci.smoke_runner[1].gpu", "unknown GPU architecture"),
+        ('secrets = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]', 'secrets = ["CACHE_PUSH"]', "ci.cache.secrets[0]", "sets itself"),
+    ],
+)
+def test_a_bad_ci_value_fails_the_load_like_any_other_key(tmp_path, old, new, where, says):
+    """[ci] is the model's: model.load reports it (file:line: key: message, fix) and `invoke list` refuses it, exit 2."""
+    text = mutate((ROOT / "variants.toml").read_text(encoding="utf-8"), old, new)
+    root = _scratch(tmp_path, text)
+    shutil.copy(ROOT / "tasks.py", root / "tasks.py")
+    file = root / "variants.toml"
+    with pytest.raises(ModelError) as info:
+        model.load(file)
+    (p,) = [p for p in info.value.problems if p.path[0] == "ci"]
+    assert p.line == text[: text.index(new)].count("\n") + 1 and p.fix
+    assert re.search(rf"^{re.escape(str(file))}:{p.line}: {re.escape(where)}: .*{says}.*\n    fix: ", str(info.value), re.M)
+    proc = subprocess.run([sys.executable, "-m", "invoke", "list"], cwd=root, capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"variants.toml:{p.line}: {where}: " in proc.stderr and "fix:" in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_a_file_without_ci_table_is_told_how_to_add_one(tmp_path, capsys):
     text = (ROOT / "variants.toml").read_text(encoding="utf-8")
     root = _scratch(tmp_path, text[: text.index("\n[ci]\n")] + "\n")
+    file = str(root / "variants.toml")
+    m = model.load(file)  # only the workflow needs [ci]
+    assert m.ci_config is None and cli.cmd_list(file, {}, False, "") == 0
     with pytest.raises(ModelError, match=r"no \[ci\] table"):
-        workflow.load_config(model.load(root / "variants.toml"))
+        _ = m.ci
+    capsys.readouterr()
+    assert cli.cmd_ci(file, str(root), True) == 2
+    err = capsys.readouterr().err
+    assert "ci: no [ci] table" in err and "fix: add one" in err and "Traceback" not in err
 
 
 # --------------------------------------------------------------------------- import

@@ -4,7 +4,8 @@ What lives here
     * the session table: :func:`sessions` turns the model into nox session names,
       the variants each one builds and its tags (``build-<short>`` aliases first,
       then ``build-<cuda token>-<short>`` for non-default CUDA, then one
-      ``build-<variant name>`` per variant);
+      ``build-<variant name>`` per variant; which alias names which variants is the
+      model's rule, :meth:`~buildmatrix.model.Matrix.aliases_of`);
     * name resolution for ``nox -s build -- NAME [--torch M.m]`` with candidates for
       unknown or ambiguous names (:func:`resolve_target`); ``--torch 2.9`` appends that
       line's name token, so it is the same as ``NAME-torch2_9``;
@@ -84,27 +85,9 @@ def variant_tags(v: model.Variant) -> tuple[str, ...]:
     return tuple(tags)
 
 
-def alias_groups(m: model.Matrix) -> dict[str, list[model.Variant]]:
-    """Every alias (``sm120-avx``, ``cuda12_9-sm103-avx2``) and the variants it names, in file order.
-
-    Same rule as :meth:`model.Matrix.resolve`: default Python and packages; the plain
-    short name for the default CUDA (and for CPU/MPS builds), ``<cuda token>-<short>``
-    for any other CUDA. Aliases naming two variants of one package (cannot happen
-    with names derived from the model, checked anyway) are left out: ambiguous.
-    """
-    groups: dict[str, list[model.Variant]] = {}
-    for v in m.variants:
-        if v.python.version != m.defaults.python or v.package.name not in m.defaults.packages:
-            continue
-        default_cuda = v.cuda is None or v.cuda.version == m.defaults.cuda
-        key = v.short if default_cuda else f"{v.cuda.token}-{v.short}"
-        groups.setdefault(key, []).append(v)
-    return {k: vs for k, vs in groups.items() if len({v.package.name for v in vs}) == len(vs)}
-
-
 def sessions(m: model.Matrix) -> list[BuildSession]:
     """All build sessions: default-CUDA aliases, other-CUDA aliases, then one per variant."""
-    groups = alias_groups(m)
+    groups = m.alias_groups
     first = [k for k, vs in groups.items() if vs[0].cuda is None or vs[0].cuda.version == m.defaults.cuda]
     other = [k for k in groups if k not in first]
     out = [BuildSession(f"build-{k}", tuple(groups[k]), ()) for k in first + other]
@@ -118,7 +101,7 @@ def sessions(m: model.Matrix) -> list[BuildSession]:
 
 def _candidates(m: model.Matrix, name: str) -> list[str]:
     """Names worth suggesting for ``name``: prefix/substring matches, then close spellings."""
-    aliases = list(alias_groups(m))
+    aliases = list(m.alias_groups)
     everything = aliases + [v.name for v in m.variants]
     out = [a for a in aliases if a.startswith(name) or a.endswith("-" + name)]
     if len(out) < 12:

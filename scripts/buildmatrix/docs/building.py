@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..ci import workflow
-from ..errors import ModelError
 from ..recipes import jobset
 from .context import Context, generator
 from .markdown import code, table
@@ -15,10 +14,7 @@ def gen_scale_jobs(ctx: Context) -> str:
     m = ctx.matrix
     per = {p: len(vs) for p, vs in jobset.jobs_by_platform(m).items()}
     builds = workflow.build_jobs(m)
-    try:
-        config = workflow.load_config(m)
-    except ModelError:
-        config = None
+    config = m.ci_config  # None: the file has no [ci] table
     smoke, untested = workflow.smoke_jobs(m, config, builds) if config else ([], [])
     rows = []
     for p, n in per.items():

@@ -7,11 +7,12 @@ line, fix). Nothing in this package writes to disk.
 The pipeline, one module per stage: :mod:`.load` (TOML -> spec -> tables -> expand ->
 rules -> warnings) drives :mod:`.tables` (raw axis tables -> :mod:`.entries`),
 :mod:`.expand` (blocks -> :mod:`.variant` records) and :mod:`.rules` (the hardware and
-pairing rules, each with a stable id), all reporting into :mod:`.collect`; the result is a
-:mod:`.matrix` ``Matrix``. Importers use the names below, not the modules.
+pairing rules, each with a stable id) and :mod:`.ci` (the [ci] table), all reporting into
+:mod:`.collect`; the result is a :mod:`.matrix` ``Matrix``. Importers use the names below, not the modules.
 """
 
 from ..errors import ModelError
+from .ci import CiConfig, SmokeRunner
 from .entries import Cuda, Defaults, Gpu, Isa, Package, Patch, Pin, Python, Source
 from .expand import MAX_NAME
 from .load import DEFAULT_FILE, load, loads
@@ -23,6 +24,7 @@ __all__ = [
     "DEFAULT_FILE",
     "MAX_NAME",
     "RULES",
+    "CiConfig",
     "Cuda",
     "Defaults",
     "Gpu",
@@ -33,6 +35,7 @@ __all__ = [
     "Patch",
     "Pin",
     "Python",
+    "SmokeRunner",
     "Source",
     "Variant",
     "load",

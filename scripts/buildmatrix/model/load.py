@@ -1,4 +1,4 @@
-"""The load pipeline: TOML -> spec check -> axis tables -> blocks -> overrides -> rules -> warnings.
+"""The load pipeline: TOML -> spec check -> axis tables -> blocks -> overrides -> rules -> [ci] -> warnings.
 
 ``load(path)`` / ``loads(text)`` either return a :class:`~buildmatrix.model.matrix.Matrix`
 or raise :class:`~buildmatrix.errors.ModelError` listing every problem (file, key path,
@@ -16,7 +16,7 @@ from ..errors import ProblemList
 from ..spec import check as speccheck
 from ..spec import loadguard
 from ..spec.tomlpos import LineIndex
-from . import expand, hashes, rules, tables
+from . import ci, expand, hashes, rules, tables
 from .collect import Collector
 from .entries import Tables
 from .matrix import Matrix
@@ -57,12 +57,13 @@ def loads(text: str, path: Path | str = DEFAULT_FILE) -> Matrix:
         for v in variants:
             if v.requires:
                 rules.check_pair(v, by_name.get(v.requires), expand.origin_path(v), c.problem)
+    ci_config = ci.read(raw.get("ci"), t, variants, c)
     c.fail_if_problems()
-    return _matrix(path, t, variants)
+    return _matrix(path, t, variants, ci_config)
 
 
-def _matrix(path: Path, t: Tables, variants: list[Variant]) -> Matrix:
-    matrix = Matrix(path=path, variants=variants, **{f.name: getattr(t, f.name) for f in fields(Tables)})
+def _matrix(path: Path, t: Tables, variants: list[Variant], ci_config: ci.CiConfig | None) -> Matrix:
+    matrix = Matrix(path=path, variants=variants, ci_config=ci_config, **{f.name: getattr(t, f.name) for f in fields(Tables)})
     matrix.warnings.extend(hashes.unverified_warnings(matrix))
     if t.defaults.torch and t.defaults.torch not in matrix.torch_lines:
         matrix.warnings.append(

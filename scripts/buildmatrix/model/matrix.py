@@ -3,7 +3,8 @@
 :class:`Matrix` is what :func:`buildmatrix.model.load` returns. Its queries (``select``,
 ``resolve``, ``with_dependencies``, ``torch_variant``, the torch lines: ``torch_lines``,
 ``on_line``, ``line_alias``) read the variants, never the file; a name, alias or torch line
-that names nothing raises UsageError with the closest spellings or the lines there are.
+that names nothing raises UsageError with the closest spellings or the lines there are. The
+alias rule is written once, :meth:`Matrix.aliases_of`; ``ci`` is the [ci] table's record.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from ..errors import UsageError
+from ..errors import ModelError, Problem, UsageError
+from .ci import NO_CI_FIX, CiConfig
 from .entries import Tables
 from .variant import Variant, is_prerelease, line_token
 
@@ -26,6 +28,14 @@ class Matrix(Tables):
     path: Path
     variants: list[Variant]
     warnings: list[str] = field(default_factory=list)
+    ci_config: CiConfig | None = None  # None: the file has no [ci] table
+
+    @property
+    def ci(self) -> CiConfig:
+        """The [ci] table (checked at load); a file without one raises ModelError here: only the workflow needs it."""
+        if self.ci_config is None:
+            raise ModelError(self.path, [Problem(("ci",), "no [ci] table", NO_CI_FIX)])
+        return self.ci_config
 
     @cached_property
     def by_name(self) -> dict[str, Variant]:
@@ -57,16 +67,7 @@ class Matrix(Tables):
         alias = self.line_alias(alias, torch)
         if alias in self.by_name:
             return [self.by_name[alias]]
-        found = [
-            v
-            for v in self.variants
-            if v.python.version == self.defaults.python
-            and v.package.name in self.defaults.packages
-            and (
-                (v.short == alias and (v.cuda is None or v.cuda.version == self.defaults.cuda))
-                or (v.cuda is not None and f"{v.cuda.token}-{v.short}" == alias)
-            )
-        ]
+        found = [v for v in self.variants if alias in self.aliases_of(v)]
         if not found:
             same = [v for v in self.variants if v.short == alias]
             usual = [v for v in same if v.python.version == self.defaults.python and v.package.name in self.defaults.packages]
@@ -89,6 +90,32 @@ class Matrix(Tables):
             known = {v.short for v in self.variants} | set(self.by_name)
             raise UsageError(unknown_name_message(alias, known))
         return found
+
+    def aliases_of(self, v: Variant) -> tuple[str, ...]:
+        """The aliases that name ``v``, the one sessions and jobs are named by first: the alias rule.
+
+        None for a variant off the defaults' Python and packages; ``sm120-avx`` (its short name)
+        at the default CUDA and for CPU/MPS builds, where ``cuda13_0-sm120-avx`` names it too;
+        ``<cuda token>-<short>`` (``cuda12_9-sm103-avx2``) at any other CUDA."""
+        if v.python.version != self.defaults.python or v.package.name not in self.defaults.packages:
+            return ()
+        if v.cuda is None:
+            return (v.short,)
+        spelled = f"{v.cuda.token}-{v.short}"
+        return (v.short, spelled) if v.cuda.version == self.defaults.cuda else (spelled,)
+
+    @cached_property
+    def alias_groups(self) -> dict[str, tuple[Variant, ...]]:
+        """Every alias (the first of :meth:`aliases_of`) and the variants it names, in file order.
+
+        An alias naming two variants of one package (cannot happen with names derived from
+        the model, checked anyway) is left out: ambiguous."""
+        groups: dict[str, list[Variant]] = {}
+        for v in self.variants:
+            names = self.aliases_of(v)
+            if names:
+                groups.setdefault(names[0], []).append(v)
+        return {k: tuple(vs) for k, vs in groups.items() if len({v.package.name for v in vs}) == len(vs)}
 
     def with_dependencies(self, names: Iterable[str] | None) -> list[Variant]:
         """The variants ``names`` (names or aliases) resolve to plus the torch variants they import, in file order; all when None."""

@@ -31,7 +31,6 @@ from pathlib import Path
 
 from .. import ledger, model
 from ..builds import flox as floxrun
-from ..builds import sessions as builds
 from ..builds.flox import git as _git
 from ..detect import host as hostinfo
 from ..errors import FailedError
@@ -113,7 +112,7 @@ def _record_guard(
 
 
 def _alias_hint(m: model.Matrix, v: model.Variant) -> str:
-    for alias, vs in builds.alias_groups(m).items():
+    for alias, vs in m.alias_groups.items():
         if v in vs:
             return f"build-{alias}"
     return f"build-{v.name}"
