@@ -5,7 +5,8 @@ rest live in one subpackage per concern), ``tasks.py`` / ``noxfile.py`` thin,
 ``scripts/smoke_check.py`` one stdlib-only file, no import cycle between the package's modules
 (imports under ``if TYPE_CHECKING:`` count too), nothing in the package imports the command layer
 ``buildmatrix.cli``, runtime code names no path under ``tests/``, exit statuses defined once (and never returned bare),
-target decisions read from the one registry in ``targets.py``.
+target decisions read from the one registry in ``targets.py``, no line of a generated Nix file
+(recipes, jobset, the recipes' helper file) over 100 columns.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from buildmatrix import recipes
+from buildmatrix.recipes import jobset
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "scripts" / "buildmatrix"
@@ -285,3 +288,33 @@ def test_no_bare_exit_statuses():
 def test_the_bare_return_finder_finds_one():
     text = "def cmd_x():\n    if a:\n        return 2\n    return EXIT_OK if ok else EXIT_FAILED\n\n\ndef cmd_y():\n    return 0 if ok else 1\n"
     assert _bare_returns(text) == [3, 8]
+
+
+# ------------------------------------------------------------ generated Nix: a nixpkgs reviewer's width
+
+NIX_WIDTH = 100
+
+
+def _generated_nix_files() -> list[Path]:
+    files = sorted((ROOT / recipes.PKGS_DIR).glob("*.nix")) + [ROOT / jobset.JOBS_FILE, ROOT / recipes.LIB_FILE]
+    return [p for p in files if recipes.is_generated(p)]
+
+
+def long_lines(path: Path) -> list[str]:
+    """``file:line (N columns)`` for each line of ``path`` wider than NIX_WIDTH."""
+    rel = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    text = path.read_text(encoding="utf-8")
+    return [f"{rel}:{i} ({len(ln)} columns)" for i, ln in enumerate(text.split("\n"), 1) if len(ln) > NIX_WIDTH]
+
+
+def test_the_width_checker_names_file_and_line(tmp_path):
+    f = tmp_path / "x.nix"
+    f.write_text("{\n  a = " + '"' + "x" * 100 + '"' + ";\n}\n", encoding="utf-8")
+    assert long_lines(f) == [f"{f}:2 (109 columns)"]
+
+
+def test_no_generated_nix_line_passes_100_columns():
+    files = _generated_nix_files()
+    assert ROOT / jobset.JOBS_FILE in files and ROOT / recipes.LIB_FILE in files
+    bad = [x for p in files for x in long_lines(p)]
+    assert not bad, f"{len(bad)} line(s) over {NIX_WIDTH} columns (recipes/layout.py decides breaks):\n" + "\n".join(bad[:20])

@@ -20,6 +20,7 @@ from buildmatrix import ledger, model
 from buildmatrix.ci import workflow
 from buildmatrix.cli import ci as cicli
 from buildmatrix.cli import generate
+from buildmatrix.cli import matrix as matrixcli
 from buildmatrix.errors import ModelError, UsageError
 from conftest import ROOT
 from textedit import mutate
@@ -348,11 +349,11 @@ def test_a_file_without_ci_table_is_told_how_to_add_one(tmp_path, capsys):
     root = _scratch(tmp_path, text[: text.index("\n[ci]\n")] + "\n")
     file = str(root / "variants.toml")
     m = model.load(file)  # only the workflow needs [ci]
-    assert m.ci_config is None and cli.cmd_list(file, {}, False, "") == 0
+    assert m.ci_config is None and matrixcli.cmd_list(file, {}, False, "") == 0
     with pytest.raises(ModelError, match=r"no \[ci\] table"):
         _ = m.ci
     capsys.readouterr()
-    assert cli.cmd_ci(file, str(root), True) == 2
+    assert generate.cmd_ci(file, str(root), True) == 2
     err = capsys.readouterr().err
     assert "ci: no [ci] table" in err and "fix: add one" in err and "Traceback" not in err
 

@@ -140,7 +140,7 @@ def resolve_target(m: model.Matrix, name: str, torch: str | None = None) -> list
         lines = [f"{name!r} is ambiguous: {len(starting)} aliases start with it; name one"]
     else:
         lines = [f"no build target named {name!r}"]
-    same_short = sorted({f"build-{v.cuda.token}-{v.short}" for v in m.variants if v.cuda is not None and v.short == key})
+    same_short = sorted({f"build-{v.cuda_alias}" for v in m.variants if v.cuda is not None and v.short == key})
     if same_short:
         lines.append(
             f"{key!r} has no build for the default CUDA {m.defaults.cuda} (Python {m.defaults.python}); "

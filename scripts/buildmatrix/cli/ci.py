@@ -20,7 +20,7 @@ def cmd_ci_plan(file: str, tags: str, keyword: str, as_json: bool) -> int:
     from ..ci import workflow
 
     m = cli.load(file, quiet=as_json)
-    result = workflow.plan(m, workflow.load_config(m), tags, keyword)
+    result = workflow.plan(m, m.ci, tags, keyword)
     if as_json:
         print(json.dumps({"builds": [j.entry() for j in result["builds"]], "smoke": [s.entry() for s in result["smoke"]],
                           "untested": result["untested"]}, indent=2))  # fmt: skip
@@ -50,7 +50,7 @@ def cmd_plan_step(file: str, tags: str, keyword: str, smoke: bool, github_output
     from ..ci import workflow
 
     m = cli.load(file, quiet=True)
-    result = workflow.plan(m, workflow.load_config(m), tags, keyword, smoke=smoke)
+    result = workflow.plan(m, m.ci, tags, keyword, smoke=smoke)
     text = workflow.summary(result)
     if summary:
         with open(summary, "a", encoding="utf-8") as fh:

@@ -29,7 +29,7 @@ class Choice:
     @property
     def alias(self) -> str:
         v = self.variant
-        return f"{v.cuda.token}-{v.short}" if v.cuda is not None else v.short
+        return v.cuda_alias
 
     def as_dict(self) -> dict[str, Any]:
         v = self.variant

@@ -176,7 +176,7 @@ def example_variants(m: Matrix) -> list[tuple[str, list[Variant]]]:
     if pref:
         chosen.append(("cuda12_9-sm103-avx2", pref))
     elif other:
-        a = f"{other[-1].cuda.token}-{other[-1].short}"
+        a = other[-1].cuda_alias
         chosen.append((a, _pick(m, a)))
     for alias in ("cpu-avx2", "darwin-mps"):
         vs = _pick(m, alias)

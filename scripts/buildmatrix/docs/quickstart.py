@@ -123,7 +123,7 @@ def gen_decision_tree(ctx: Context) -> str:
             f"for Python {m.defaults.python}, CUDA {m.defaults.cuda}"
         )
         if other:
-            text += f"; {code(f'{other[-1].cuda.token}-{sample.short}')} picks CUDA {other[-1].cuda.version}"
+            text += f"; {code(other[-1].cuda_alias)} picks CUDA {other[-1].cuda.version}"
         out.append(text + ".")
     out.append(
         "\nIf your driver is too old for every CUDA version your architecture is built with, an older build of the "

@@ -78,7 +78,7 @@ class Matrix(Tables):
                     f"not the default {self.defaults.python}; name a variant: {', '.join(names[:8])}"
                     + (f" … (+{len(names) - 8})" if len(names) > 8 else "")
                 )
-            elsewhere = sorted({f"{v.cuda.token}-{v.short}" for v in usual if v.cuda})
+            elsewhere = sorted({v.cuda_alias for v in usual if v.cuda})
             elsewhere += sorted({v.name for v in same if not v.cuda})
             if len(elsewhere) == 1 and elsewhere[0] != alias:  # one CUDA version only (sm70-avx2 on 12.9): that one
                 return self.resolve(elsewhere[0])
@@ -101,7 +101,7 @@ class Matrix(Tables):
             return ()
         if v.cuda is None:
             return (v.short,)
-        spelled = f"{v.cuda.token}-{v.short}"
+        spelled = v.cuda_alias
         return (v.short, spelled) if v.cuda.version == self.defaults.cuda else (spelled,)
 
     @cached_property

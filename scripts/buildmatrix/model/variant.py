@@ -144,6 +144,14 @@ class Variant:
         return "-".join(part for part in (core, self.line, self.suffix) if part)
 
     @property
+    def cuda_alias(self) -> str:
+        """The alias spelled with its CUDA: ``cuda12_9-sm103-avx2`` (``short`` for a CPU or MPS build).
+
+        The one spelling of the alias rule; which aliases name a variant is
+        :meth:`buildmatrix.model.matrix.Matrix.aliases_of`."""
+        return f"{self.cuda.token}-{self.short}" if self.cuda is not None else self.short
+
+    @property
     def torch_key(self) -> tuple:
         """What decides the torch derivation; equal keys must give one derivation."""
         return (
