@@ -138,20 +138,26 @@ def cmd_gen(
 # -------------------------------------------------------------- schema / ci
 
 
+def _one_file(root: str, output: generated.Output, check: bool, task: str, current: str) -> int:
+    """`invoke TASK [--check]` for a command with one output: ``current`` is how --check says it is in sync."""
+    state = _single(root, output, check)
+    name = output.path
+    if check:
+        if state == generated.UNCHANGED:
+            print(f"{task} --check: {name} {current}")
+            return EXIT_OK
+        print(f"{task} --check: {name} is {'missing' if state == generated.MISSING else 'out of date'}; run `invoke {task}`")
+        return EXIT_FAILED
+    print(f"{name} unchanged" if state == generated.UNCHANGED else f"wrote {name}")
+    return EXIT_OK
+
+
 @guarded
 def cmd_schema(root: str, check: bool) -> int:
     """`invoke schema [--check]`: docs/variants.schema.json from the model's spec."""
     from ..spec import schema
 
-    state = _single(root, schema.output(), check)
-    if check:
-        if state == generated.UNCHANGED:
-            print(f"schema --check: {SCHEMA_FILE} is up to date")
-            return EXIT_OK
-        print(f"schema --check: {SCHEMA_FILE} is out of date; run `invoke schema`")
-        return EXIT_FAILED
-    print(f"{SCHEMA_FILE} unchanged" if state == generated.UNCHANGED else f"wrote {SCHEMA_FILE}")
-    return EXIT_OK
+    return _one_file(root, schema.output(), check, "schema", "is up to date")
 
 
 @guarded
@@ -159,16 +165,7 @@ def cmd_ci(file: str, root: str, check: bool) -> int:
     """`invoke ci [--check]`: .github/workflows/build.yml from variants.toml."""
     from ..ci import workflow
 
-    state = _single(root, workflow.output(load(file)), check)
-    name = workflow.WORKFLOW_FILE
-    if check:
-        if state == generated.UNCHANGED:
-            print(f"ci --check: {name} matches variants.toml")
-            return EXIT_OK
-        print(f"ci --check: {name} is {'missing' if state == generated.MISSING else 'out of date'}; run `invoke ci`")
-        return EXIT_FAILED
-    print(f"{name} unchanged" if state == generated.UNCHANGED else f"wrote {name}")
-    return EXIT_OK
+    return _one_file(root, workflow.output(load(file)), check, "ci", "matches variants.toml")
 
 
 # ---------------------------------------------------------------------- docs
