@@ -118,10 +118,11 @@ def _strings(node):
 def test_the_workflow_parses_and_its_structure_holds(doc, m, config):
     jobs = doc["jobs"]
     groups = workflow.groups(m, config)
-    assert set(jobs) == {"plan", "records", *(g.job_id for g in groups)}
+    platforms = sorted({g.platform for g in groups if g.kind == "build"})
+    assert set(jobs) == {"plan", "records", *(g.job_id for g in groups), *(f"push-{p}" for p in platforms)}
     assert list(doc["on"]) == ["workflow_dispatch"]
     assert set(doc["on"]["workflow_dispatch"]["inputs"]) == {"tags", "keyword", "smoke"}
-    assert doc["permissions"] == {"contents": "read"}
+    assert doc["permissions"] == {}
     plan_outputs = jobs["plan"]["outputs"]
     assert set(plan_outputs) == set(workflow.plan(m, config)["outputs"])  # what the plan step writes
     for key, value in plan_outputs.items():
@@ -138,7 +139,7 @@ def test_the_workflow_parses_and_its_structure_holds(doc, m, config):
         for step in job["steps"]:
             assert ("uses" in step) != ("run" in step), (job_id, step)
             if "uses" in step:
-                assert re.fullmatch(r"[\w.-]+/[\w./-]+@[\w.-]+", step["uses"]), step["uses"]
+                assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
         for s in _strings(job):
             for expr in EXPR.findall(s):
                 assert expr.strip().startswith(CONTEXTS) or "needs.plan.outputs" in expr, (job_id, expr)
@@ -155,15 +156,26 @@ def test_the_workflow_parses_and_its_structure_holds(doc, m, config):
         runs = " ".join(s.get("run", "") for s in job["steps"])
         if g.kind == "build":
             assert job["runs-on"] == list(config.runners[g.platform])
-            assert "nox -s $SESSION" in runs and "invoke push --to" in runs
+            assert "nox -s $SESSION" in runs and 'copy --to "file://$PWD/ci-cache' in runs and "secret-key" not in runs
             names = {s.get("with", {}).get("name") for s in job["steps"]}
-            assert {"logs-${{ matrix.alias }}", "paths-${{ matrix.alias }}", "records-build-${{ matrix.alias }}"} <= names
+            assert {"logs-${{ matrix.alias }}", "paths-${{ matrix.alias }}", "records-build-${{ matrix.alias }}",
+                    f"cache-{g.platform}-${{{{ matrix.alias }}}}"} <= names  # fmt: skip
         else:
             builds = {b.job_id for b in groups if b.kind == "build" and b.platform == g.platform}
-            assert builds <= set(job["needs"])
+            assert builds | {f"push-{g.platform}"} <= set(job["needs"])
             assert job["runs-on"] == "${{ matrix.runner }}"
             assert "nix-store --realise" in runs and "nox -s smoke -- --variant $VARIANT" in runs
+    for p in platforms:
+        push = jobs[f"push-{p}"]
+        assert push["environment"] == config.environment and push["runs-on"] == list(config.plan_runner)
+        assert set(push["needs"]) == {"plan", *(b.job_id for b in groups if b.kind == "build" and b.platform == p)}
+        assert push["steps"][1]["with"]["pattern"] == f"cache-{p}-*"
+        assert "copy --from" in push["steps"][2]["run"] and "secret-key=$key" in push["steps"][2]["run"]
+        assert push["steps"][3]["with"]["name"] == f"records-push-{p}"
     assert set(jobs["records"]["needs"]) == set(jobs) - {"records"}
+    assert jobs["records"]["steps"][-1]["with"]["name"] == "ledger-records"
+    collect = [s["run"] for j in jobs.values() for s in j["steps"] if s.get("name") == "Collect the new ledger records"]
+    assert collect and all("ledger/local.jsonl" in r and "records.jsonl" not in r for r in collect)  # what the sessions write
 
 
 def test_config_values_reach_shell_only_through_env(doc, config):
@@ -303,7 +315,11 @@ def test_the_plan_step_writes_github_outputs_and_a_summary(tmp_path, monkeypatch
         ('isas = ["armv8_2", "armv9"]', 'isas = ["armv8_2", "avx2"]', "ci.smoke_runner[2].isas[1]", "x86_64-linux ISA"),
         ('aarch64-linux = ["self-hosted", "linux", "arm64", "buildmatrix-build"]\n', "", "ci.runners.aarch64-linux", "no build runner"),
         ('push = "s3://buildmatrix-cache?region=eu-central-1"', 'push = "s3://x; rm -rf /"', "ci.cache.push", "malformed"),
-        ('uses = "flox/install-flox-action@v2"', 'uses = "flox/install-flox-action"', "ci.flox.uses", "malformed"),
+        ('environment = "binary-cache"\n', 'environment = "binary-cache"\n[ci.flox]\nuses = "flox/install-flox-action@v2"\n',
+         "ci.flox.uses", "malformed"),  # a tag moves: only a commit pins
+        ('environment = "binary-cache"\n', 'environment = "binary-cache"\n[ci.flox]\nwith = { token = "${{ secrets.T }}" }\n',
+         "ci.flox.with.token", "malformed"),  # the install step runs beside repository code: no secret
+        ('environment = "binary-cache"', 'environment = "binary cache"', "ci.cache.environment", "malformed"),
         ("max_parallel = 8", "max_parallel = 0", "ci.max_parallel", "out of range"),
         ('secrets = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]', 'secrets = ["AWS_ACCESS_KEY_ID", "NIX_SIGNING_KEY"]',
          "ci.cache.secrets[1]", "listed twice"),
