@@ -459,6 +459,7 @@ def test_the_plan_step_writes_github_outputs_and_a_summary(tmp_path, monkeypatch
         ('secrets = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]', 'secrets = ["AWS_ACCESS_KEY_ID", "NIX_SIGNING_KEY"]',
          "ci.cache.secrets[1]", "listed twice"),
         ('secrets = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]', 'secrets = ["CACHE_PUSH"]', "ci.cache.secrets[0]", "sets itself"),
+        ('secrets = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]', 'secrets = ["RUNNER_TEMP"]', "ci.cache.secrets[0]", "sets itself"),
     ],
 )
 def test_bad_ci_tables_are_refused_with_file_line_and_fix(tmp_path, capsys, old, new, where, says):

@@ -22,7 +22,7 @@ DEFAULT_BUILD_TIMEOUT = 2880
 # credentials (docs/BUILDING.md, "Building at scale": its required reviewers and branch rule).
 DEFAULT_ENVIRONMENT = "binary-cache"
 # Variables the push step sets itself: a [ci.cache] secret of that name would clash.
-RESERVED_ENV = frozenset({"CACHE_PUSH", "SIGNING_KEY", "DEST", "SESSION", "ALIAS", "VARIANT", "PATH", "NIX_CONFIG"})
+RESERVED_ENV = frozenset({"CACHE_PUSH", "SIGNING_KEY", "DEST", "SESSION", "ALIAS", "VARIANT", "PATH", "NIX_CONFIG", "RUNNER_TEMP", "RUNNER_NAME"})
 NO_CI_FIX = 'add one (docs/BUILDING.md, "Building at scale")'
 
 
