@@ -118,10 +118,11 @@ def _strings(node):
 def test_the_workflow_parses_and_its_structure_holds(doc, m, config):
     jobs = doc["jobs"]
     groups = workflow.groups(m, config)
-    assert set(jobs) == {"plan", "records", *(g.job_id for g in groups)}
+    platforms = sorted({g.platform for g in groups if g.kind == "build"})
+    assert set(jobs) == {"plan", "records", *(g.job_id for g in groups), *(f"push-{p}" for p in platforms)}
     assert list(doc["on"]) == ["workflow_dispatch"]
     assert set(doc["on"]["workflow_dispatch"]["inputs"]) == {"tags", "keyword", "smoke"}
-    assert doc["permissions"] == {"contents": "read"}
+    assert doc["permissions"] == {}
     plan_outputs = jobs["plan"]["outputs"]
     assert set(plan_outputs) == set(workflow.plan(m, config)["outputs"])  # what the plan step writes
     for key, value in plan_outputs.items():
@@ -138,7 +139,7 @@ def test_the_workflow_parses_and_its_structure_holds(doc, m, config):
         for step in job["steps"]:
             assert ("uses" in step) != ("run" in step), (job_id, step)
             if "uses" in step:
-                assert re.fullmatch(r"[\w.-]+/[\w./-]+@[\w.-]+", step["uses"]), step["uses"]
+                assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
         for s in _strings(job):
             for expr in EXPR.findall(s):
                 assert expr.strip().startswith(CONTEXTS) or "needs.plan.outputs" in expr, (job_id, expr)
@@ -155,15 +156,161 @@ def test_the_workflow_parses_and_its_structure_holds(doc, m, config):
         runs = " ".join(s.get("run", "") for s in job["steps"])
         if g.kind == "build":
             assert job["runs-on"] == list(config.runners[g.platform])
-            assert "nox -s $SESSION" in runs and "invoke push --to" in runs
+            assert "nox -s $SESSION" in runs and 'copy --to "file://$PWD/ci-cache' in runs and "secret-key" not in runs
             names = {s.get("with", {}).get("name") for s in job["steps"]}
-            assert {"logs-${{ matrix.alias }}", "paths-${{ matrix.alias }}", "records-build-${{ matrix.alias }}"} <= names
+            assert {"logs-${{ matrix.alias }}", "paths-${{ matrix.alias }}", "records-build-${{ matrix.alias }}",
+                    f"cache-{g.platform}-${{{{ matrix.alias }}}}"} <= names  # fmt: skip
         else:
             builds = {b.job_id for b in groups if b.kind == "build" and b.platform == g.platform}
-            assert builds <= set(job["needs"])
+            assert builds | {f"push-{g.platform}"} <= set(job["needs"])
             assert job["runs-on"] == "${{ matrix.runner }}"
             assert "nix-store --realise" in runs and "nox -s smoke -- --variant $VARIANT" in runs
+    for p in platforms:
+        push = jobs[f"push-{p}"]
+        assert push["environment"] == config.environment and push["runs-on"] == list(config.plan_runner)
+        assert set(push["needs"]) == {"plan", *(b.job_id for b in groups if b.kind == "build" and b.platform == p)}
+        assert push["steps"][1]["with"]["pattern"] == f"cache-{p}-*"
+        assert "copy --from" in push["steps"][2]["run"] and "secret-key=$key" in push["steps"][2]["run"]
+        assert push["steps"][3]["with"]["name"] == f"records-push-{p}"
     assert set(jobs["records"]["needs"]) == set(jobs) - {"records"}
+    assert jobs["records"]["steps"][-1]["with"]["name"] == "ledger-records"
+    collect = [s["run"] for j in jobs.values() for s in j["steps"] if s.get("name") == "Collect the new ledger records"]
+    assert collect and all("ledger/local.jsonl" in r and "records.jsonl" not in r for r in collect)  # what the sessions write
+
+
+# ------------------------------------------------------------------------ hardening
+# GitHub's "Security hardening for GitHub Actions", checked on the parsed workflow. Each check
+# returns its findings; each fails on the workflow as it was before the hardening (checked then
+# against `git show HEAD:.github/workflows/build.yml`) and on the mutations below.
+
+SHA_USES = re.compile(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}")
+REPO_CODE = re.compile(r"\bflox activate\b|\bpython3?\b|\binvoke\b|\bnox\b|\./")
+
+
+def _runs_repo_code(job: dict) -> bool:
+    return any("checkout" in s.get("uses", "") or REPO_CODE.search(s.get("run", "")) for s in job["steps"])
+
+
+def check_secrets_apart(doc: dict) -> list[str]:
+    """A job that sees a secret runs no repository code, runs in an environment, after a build."""
+    out = []
+    for job_id, job in doc["jobs"].items():
+        if not any("secrets." in x for x in _strings(job)):
+            continue
+        if _runs_repo_code(job):
+            out.append(f"{job_id}: sees a secret and checks out or runs repository code")
+        if not job.get("environment"):
+            out.append(f"{job_id}: sees a secret outside a protected environment")
+        needs = job.get("needs", [])
+        if not any(n.startswith("build-") for n in ([needs] if isinstance(needs, str) else needs)):
+            out.append(f"{job_id}: sees a secret but needs no build job")
+    return out
+
+
+def check_pinned(doc: dict, text: str) -> list[str]:
+    """Every `uses:` at a 40-hex commit, its tag in a trailing comment."""
+    out = [f"{j}: {s['uses']}" for j, job in doc["jobs"].items() for s in job["steps"]
+           if "uses" in s and not SHA_USES.fullmatch(s["uses"])]  # fmt: skip
+    out += [ln.strip() for ln in text.splitlines() if re.match(r"\s*(- )?uses:", ln) and not re.search(r"@[0-9a-f]{40} # v\d", ln)]
+    return out
+
+
+def check_no_persisted_credentials(doc: dict) -> list[str]:
+    return [j for j, job in doc["jobs"].items() for s in job["steps"]
+            if "actions/checkout@" in s.get("uses", "") and s.get("with", {}).get("persist-credentials") is not False]  # fmt: skip
+
+
+def check_permissions(doc: dict) -> list[str]:
+    """Nothing at the top (contents: read at most), each job its own, nothing written."""
+    out = [] if doc.get("permissions") in ({}, {"contents": "read"}) else ["top level: permissions not {} or contents: read"]
+    for job_id, job in doc["jobs"].items():
+        if "permissions" not in job:
+            out.append(f"{job_id}: no permissions")
+        elif any(v not in ("read", "none") for v in (job["permissions"] or {}).values()):
+            out.append(f"{job_id}: writes with its token: {job['permissions']}")
+    return out
+
+
+def check_concurrency(doc: dict) -> list[str]:
+    c = doc.get("concurrency")
+    if not isinstance(c, dict) or c.get("group") != "${{ github.workflow }}-${{ github.ref }}":
+        return ["no concurrency group per ref at the top level"]
+    return [] if isinstance(c.get("cancel-in-progress"), bool) else ["cancel-in-progress not decided"]
+
+
+def check_key_file(doc: dict) -> list[str]:
+    """The step that writes the signing key: umask 077 and a trap removing it, both before the write."""
+    steps = [s["run"] for job in doc["jobs"].values() for s in job["steps"] if "SIGNING_KEY" in s.get("run", "")]
+    out = [] if steps else ["no step writes the signing key"]
+    for run in steps:
+        lines = run.splitlines()
+        write = next((i for i, ln in enumerate(lines) if "$SIGNING_KEY" in ln and ">" in ln), len(lines))
+        before = "\n".join(lines[:write])
+        if not re.search(r"^\s*umask 0?077\s*$", before, re.M):
+            out.append("the key is written without umask 077 first")
+        if not re.search(r"^\s*trap '[^']*rm -f[^']*' EXIT", before, re.M):
+            out.append("no EXIT trap removes the key")
+    return out
+
+
+def _hardening(doc: dict, text: str) -> dict[str, list[str]]:
+    return {
+        "secrets": check_secrets_apart(doc),
+        "pinned": check_pinned(doc, text),
+        "credentials": check_no_persisted_credentials(doc),
+        "permissions": check_permissions(doc),
+        "concurrency": check_concurrency(doc),
+        "key": check_key_file(doc),
+    }
+
+
+def _load(text: str) -> dict:
+    data = yaml.safe_load(text)
+    data["on"] = data.pop(True, data.get("on"))
+    return data
+
+
+def test_the_workflow_follows_githubs_hardening_guide(doc):
+    assert _hardening(doc, YML.read_text(encoding="utf-8")) == dict.fromkeys(
+        ("secrets", "pinned", "credentials", "permissions", "concurrency", "key"), []
+    )
+
+
+def test_the_push_jobs_get_the_secrets_and_nothing_else_does(doc, config):
+    seeing = {j for j, job in doc["jobs"].items() if any("secrets." in x for x in _strings(job))}
+    assert seeing == {j for j in doc["jobs"] if j.startswith("push-")} != set()
+    for j in seeing:
+        job = doc["jobs"][j]
+        assert job["environment"] == config.environment and job["permissions"] == {}
+        assert all("uses" in s or not REPO_CODE.search(s["run"]) for s in job["steps"])
+
+
+@pytest.mark.parametrize(
+    ("check", "old", "new"),
+    [
+        ("secrets", "      - name: Sign and push the results to the cache\n", "      - run: flox activate -c 'invoke push'\n"
+         "      - name: Sign and push the results to the cache\n"),
+        ("secrets", '    environment: "binary-cache"\n', ""),
+        ("pinned", "@37930b1c2abaa49bbe596cd826c3c89aef350131 # v7.0.0", "@v7"),
+        ("pinned", "@37930b1c2abaa49bbe596cd826c3c89aef350131 # v7.0.0", "@37930b1c2abaa49bbe596cd826c3c89aef350131"),
+        ("credentials", "persist-credentials: false", "persist-credentials: true"),
+        ("permissions", "    permissions: {}\n    timeout-minutes: 360\n", "    timeout-minutes: 360\n"),
+        ("permissions", "\npermissions: {}\n", "\npermissions: write-all\n"),
+        ("concurrency", "  cancel-in-progress: false\n", ""),
+        ("concurrency", "group: ${{ github.workflow }}-${{ github.ref }}", "group: ${{ github.workflow }}"),
+        ("key", "          umask 077\n", ""),
+        ("key", "          trap 'rm -f \"$key\"' EXIT\n", ""),
+    ],
+)
+def test_each_hardening_check_catches_its_regression(check, old, new):
+    text = mutate(YML.read_text(encoding="utf-8"), old, new, count=None)
+    assert _hardening(_load(text), text)[check]
+
+
+def test_every_hardening_check_fails_on_the_workflow_before_the_hardening():
+    """The workflow as it was (secrets beside `nox` on the build runner, tags, persisted credentials, ...)."""
+    text = (ROOT / "tests" / "data" / "build-before-hardening.yml").read_text(encoding="utf-8")
+    assert all(_hardening(_load(text), text).values())
 
 
 def test_config_values_reach_shell_only_through_env(doc, config):
@@ -303,11 +450,16 @@ def test_the_plan_step_writes_github_outputs_and_a_summary(tmp_path, monkeypatch
         ('isas = ["armv8_2", "armv9"]', 'isas = ["armv8_2", "avx2"]', "ci.smoke_runner[2].isas[1]", "x86_64-linux ISA"),
         ('aarch64-linux = ["self-hosted", "linux", "arm64", "buildmatrix-build"]\n', "", "ci.runners.aarch64-linux", "no build runner"),
         ('push = "s3://buildmatrix-cache?region=eu-central-1"', 'push = "s3://x; rm -rf /"', "ci.cache.push", "malformed"),
-        ('uses = "flox/install-flox-action@v2"', 'uses = "flox/install-flox-action"', "ci.flox.uses", "malformed"),
+        ('environment = "binary-cache"\n', 'environment = "binary-cache"\n[ci.flox]\nuses = "flox/install-flox-action@v2"\n',
+         "ci.flox.uses", "malformed"),  # a tag moves: only a commit pins
+        ('environment = "binary-cache"\n', 'environment = "binary-cache"\n[ci.flox]\nwith = { token = "${{ secrets.T }}" }\n',
+         "ci.flox.with.token", "malformed"),  # the install step runs beside repository code: no secret
+        ('environment = "binary-cache"', 'environment = "binary cache"', "ci.cache.environment", "malformed"),
         ("max_parallel = 8", "max_parallel = 0", "ci.max_parallel", "out of range"),
         ('secrets = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]', 'secrets = ["AWS_ACCESS_KEY_ID", "NIX_SIGNING_KEY"]',
          "ci.cache.secrets[1]", "listed twice"),
         ('secrets = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]', 'secrets = ["CACHE_PUSH"]', "ci.cache.secrets[0]", "sets itself"),
+        ('secrets = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]', 'secrets = ["RUNNER_TEMP"]', "ci.cache.secrets[0]", "sets itself"),
     ],
 )
 def test_bad_ci_tables_are_refused_with_file_line_and_fix(tmp_path, capsys, old, new, where, says):

@@ -55,7 +55,7 @@ def read_records(path: str) -> list[ledger.Record]:
 def import_records(root: Path, path: str) -> tuple[list[ledger.Record], int]:
     """(records appended, records skipped because the ledger has them already); a path with no .jsonl file is bad input."""
     if not _files(path):
-        raise BuildMatrixError(f"{path}: no .jsonl files (the ledger-records artifact holds build-*.jsonl, smoke-*.jsonl)")
+        raise BuildMatrixError(f"{path}: no .jsonl files (the ledger-records artifact holds build-*.jsonl, push-*.jsonl, smoke-*.jsonl)")
     incoming = read_records(path)
     try:
         have = {_key(r) for r in ledger.read(root)}

@@ -18,8 +18,11 @@ from .variant import Variant
 
 DEFAULT_PLAN_RUNNER = ("ubuntu-24.04",)
 DEFAULT_BUILD_TIMEOUT = 2880
+# The GitHub environment of the push job, the one job that gets the signing key and the cache's
+# credentials (docs/BUILDING.md, "Building at scale": its required reviewers and branch rule).
+DEFAULT_ENVIRONMENT = "binary-cache"
 # Variables the push step sets itself: a [ci.cache] secret of that name would clash.
-RESERVED_ENV = frozenset({"CACHE_PUSH", "SIGNING_KEY", "DEST", "SESSION", "ALIAS", "VARIANT", "PATH", "NIX_CONFIG"})
+RESERVED_ENV = frozenset({"CACHE_PUSH", "SIGNING_KEY", "DEST", "SESSION", "ALIAS", "VARIANT", "PATH", "NIX_CONFIG", "RUNNER_TEMP", "RUNNER_NAME"})
 NO_CI_FIX = 'add one (docs/BUILDING.md, "Building at scale")'
 
 
@@ -51,7 +54,8 @@ class CiConfig:
     max_parallel: int
     build_timeout: int
     cache: dict
-    flox_uses: str
+    environment: str
+    flox_uses: str | None  # None: the release ci/workflow.py pins
     flox_with: dict[str, str]
 
 
@@ -81,7 +85,7 @@ def read(raw: dict | None, t: Tables, variants: Iterable[Variant], c: Collector)
         seen.add(name)
     if cache["signing_key_secret"].upper().startswith("GITHUB_"):
         problem(("cache", "signing_key_secret"), "GitHub reserves secret names starting with GITHUB_", "rename the secret")
-    flox = raw["flox"]
+    flox = raw.get("flox", {})
     for name in flox.get("with", {}):
         if not name.replace("-", "").replace("_", "").isalnum():
             problem(("flox", "with", name), f"{name!r} is not an action input name", "use letters, digits, - and _")
@@ -93,7 +97,8 @@ def read(raw: dict | None, t: Tables, variants: Iterable[Variant], c: Collector)
         max_parallel=raw["max_parallel"],
         build_timeout=raw.get("build_timeout_minutes", DEFAULT_BUILD_TIMEOUT),
         cache=dict(cache),
-        flox_uses=flox["uses"],
+        environment=cache.get("environment", DEFAULT_ENVIRONMENT),
+        flox_uses=flox.get("uses"),
         flox_with=dict(flox.get("with", {})),
     )
 

@@ -56,13 +56,14 @@ FILE, ATTR, CODE, STRING, INDENTED, COMMENT, SHELL, VERSION, DOCS, REF, YAML = (
 # through `env:`, shell variables: each grammar keeps them inert in YAML, in a GitHub expression
 # (no `${{`, except the one secrets form of an action input) and in a double-quoted shell word.
 RUNNER_LABEL_RE = r"[A-Za-z0-9][A-Za-z0-9_.:-]*"
-ACTION_RE = r"[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[A-Za-z0-9_.-]+"
+ACTION_RE = r"[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}"  # pinned by commit, never by a movable tag
 SECRET_RE = r"[A-Za-z_][A-Za-z0-9_]*"
 STORE_URI_RE = r"(s3|https?|file)://[A-Za-z0-9_.~:/?=&%+@,-]+"
 CACHE_URL_RE = r"(https?|file|s3)://[A-Za-z0-9_.~:/?=&%+@,-]+"
 PUBLIC_KEY_RE = r"[A-Za-z0-9_.-]+:[A-Za-z0-9+/]+={0,2}"
 ACTION_INPUT_NAME_RE = r"[A-Za-z0-9_-]+"
-ACTION_INPUT_RE = r"\$\{\{ secrets\.[A-Za-z_][A-Za-z0-9_]* \}\}|[A-Za-z0-9_.,:/@+=-]*"
+ACTION_INPUT_RE = r"[A-Za-z0-9_.,:/@+=-]*"  # no secrets: the install step runs in jobs that run repository code
+ENVIRONMENT_RE = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 TEXT = (STRING, INDENTED, DOCS)  # free text shown in meta.description / longDescription and the docs
 # The fetch calls a recorded hash can be valid for (the recipe uses exactly the one named).
 PIN_FETCHERS = ("builtins.fetchTarball",)
@@ -518,7 +519,7 @@ SPECS: dict[str, Table] = {
                 minimum=1, maximum=7200,
             ),
             "cache": Key("table", "The Nix binary cache builds push to and smoke jobs pull from.", required=True, table="ci_cache"),
-            "flox": Key("table", "The step that installs Flox on a runner.", required=True, table="ci_flox"),
+            "flox": Key("table", "The step that installs Flox on a runner.", table="ci_flox"),
         },
     ),
     "ci_runners": Table(
@@ -557,16 +558,22 @@ SPECS: dict[str, Table] = {
                 "strlist", "Other GitHub secrets the push step gets as environment variables (AWS_ACCESS_KEY_ID, …).",
                 pattern=SECRET_RE, reaches=(YAML,),
             ),
+            "environment": Key(
+                "str", "The GitHub environment the push job runs in, the only job that gets the secrets "
+                "(default binary-cache; give it required reviewers and a branch rule on GitHub).",
+                pattern=ENVIRONMENT_RE, reaches=(YAML,),
+            ),
         },
     ),
     "ci_flox": Table(
         "The Flox install step (`uses:` and `with:`).",
         {
             "uses": Key(
-                "str", "The action, owner/name@ref (flox/install-flox-action@v2).", required=True, pattern=ACTION_RE, reaches=(YAML,)
+                "str", "The action, owner/name@<40-hex commit> (default: the release ci/workflow.py pins).",
+                pattern=ACTION_RE, reaches=(YAML,),
             ),
             "with": Key(
-                "strmap", "Its inputs; a value is plain text or `${{ secrets.NAME }}`.", pattern=ACTION_INPUT_RE, reaches=(YAML,),
+                "strmap", "Its inputs, plain text (no secrets: the step runs in jobs that run repository code).", pattern=ACTION_INPUT_RE, reaches=(YAML,),
                 key_pattern=ACTION_INPUT_NAME_RE, key_reaches=(YAML,), key_doc="action input name",
             ),
         },
