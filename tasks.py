@@ -228,8 +228,8 @@ def ci_plan(c, tags="", keyword="", json=False):
 
 @task(name="ci-import", help={"path": "the downloaded ledger-records artifact: a directory (or .jsonl files, comma-separated)"})
 def ci_import(c, path):
-    """Append the ledger records of a CI run (artifact ledger-records) to ledger/records.jsonl, skipping those already there."""
-    _done(cicli.cmd_import(str(ROOT), path))
+    """Check and append a CI run's ledger records (artifact ledger-records) to ledger/local.jsonl; then `invoke ledger --promote`."""
+    _done(cicli.cmd_import(str(ROOT), path, FILE))
 
 
 @task(

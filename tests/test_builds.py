@@ -476,9 +476,14 @@ def pub(tmp_path, m):
     return repo
 
 
-def add_record(repo: Path, variant: str, action: str, status: str = "ok", rev: str | None = None, result: str = "") -> None:
+def add_record(
+    repo: Path, variant: str, action: str, status: str = "ok", rev: str | None = None, result: str = "", store: str = ""
+) -> None:
     rev = rev or git(repo, "rev-parse", "HEAD")
-    ledger.append(repo, ledger.Record(variant, action, status, ledger.now(), ledger.now(), rev, "host", result=result))
+    extra = {"store_path": store} if store else {}
+    ledger.append(
+        repo, ledger.Record(variant, action, status, ledger.now(), ledger.now(), rev, "host", result=result, extra=extra)
+    )
 
 
 def commit_ledger(repo: Path, message: str = "ledger", push: bool = True) -> None:
@@ -502,9 +507,10 @@ def run_publish(repo, tmp_path, monkeypatch, capsys, mode="ok", with_flox=True, 
 def build_and_smoke(repo: Path, m: model.Matrix, smoke: bool = True) -> list[str]:
     names = [v.name for v in m.resolve(host_cpu_alias())]
     for n in names:
-        add_record(repo, n, "build")
+        store = f"/nix/store/{'0' * 32}-{n}"
+        add_record(repo, n, "build", result=f"result-{n}", store=store)
         if smoke:
-            add_record(repo, n, "smoke")
+            add_record(repo, n, "smoke", result=store)
     commit_ledger(repo)
     return names
 
@@ -611,6 +617,34 @@ def test_smoke_of_another_store_path_does_not_count(pub, m, tmp_path, monkeypatc
     commit_ledger(pub)
     rc, out = run_publish(pub, tmp_path, monkeypatch, capsys)
     assert rc == 1 and "the smoke test ran /nix/store/bbb-" in out
+
+
+def test_a_smoke_record_without_the_builds_store_path_does_not_count(pub, m, tmp_path, monkeypatch, capsys):
+    """A forged smoke record (no result path, or one the build did not make) proves nothing about the build."""
+    names = [v.name for v in m.resolve(host_cpu_alias())]
+    head = git(pub, "rev-parse", "HEAD")
+    for n in names:
+        ledger.append(
+            pub,
+            ledger.Record(n, "build", "ok", ledger.now(), ledger.now(), head, "h", extra={"store_path": f"/nix/store/aaa-{n}"}),
+        )
+        add_record(pub, n, "smoke")  # no result at all
+    commit_ledger(pub)
+    rc, out = run_publish(pub, tmp_path, monkeypatch, capsys)
+    assert rc == 1 and "FAIL  smoke" in out and "names no store path" in out, out
+    for n in names:
+        add_record(pub, n, "smoke", result=f"/home/x/python-{n}")  # an interpreter, not the build's output
+    commit_ledger(pub)
+    rc, out = run_publish(pub, tmp_path, monkeypatch, capsys)
+    assert rc == 1 and f"the smoke test ran /home/x/python-{names[0]}, the build made /nix/store/aaa-" in out, out
+    # a build record with no store path cannot be matched by any smoke record
+    for n in names:
+        add_record(pub, n, "build")
+        add_record(pub, n, "smoke", result=f"/nix/store/aaa-{n}")
+    commit_ledger(pub)
+    rc, out = run_publish(pub, tmp_path, monkeypatch, capsys)
+    assert rc == 1 and "the build record names no store path" in out, out
+    assert flox_calls(tmp_path) == []
 
 
 def test_publish_without_flox_and_failing_publish(pub, m, tmp_path, monkeypatch, capsys):

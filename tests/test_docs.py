@@ -653,7 +653,8 @@ def test_ledger_evidence_shows_up_in_the_docs(docs_root):
     assert f"| `{built}` | build | ok | — | builder1 | 2026-11-20 | `aaaaaaa` | — |" in ev
     assert f"| `{built}` | smoke test | ok | NVIDIA H100 80GB HBM3 (9.0), sapphirerapids | builder1 | 2026-11-21 |" in ev
     assert f"| `{flaky}` | build | ok | — | builder1 | 2026-11-20 | `bbbbbbb + uncommitted changes` |" in ev
-    assert "NVIDIA H100 \\| \\<b\\>x\\</b\\>" in ev  # free text cannot break the table or inject HTML
+    # free text cannot break the table or inject HTML: a session's record is cleaned when written, shown escaped
+    assert "NVIDIA H100 \\| ‹b&gt;x‹/b&gt;" in ev and "<b>" not in ev
     removed = "**Removed variants** (1: in the ledger, no longer in variants.toml; no recipe, not current): "
     assert removed + "`pytorch-python313-cuda12_8-sm999-avx` (build ok)." in ev
     assert "| `pytorch-python313-cuda12_8-sm999-avx`" not in ev

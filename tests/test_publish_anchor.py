@@ -96,8 +96,9 @@ def repo(tmp_path, case, monkeypatch):
     git(r, "commit", "-qm", "init")
     git(r, "remote", "add", "origin", str(remote))
     git(r, "push", "-q", "-u", "origin", "main")
-    add_record(r, v.name, "build")  # into ledger/local.jsonl (git-ignored): records at HEAD, the tree stays clean
-    add_record(r, v.name, "smoke")
+    store = f"/nix/store/{'0' * 32}-{v.name}"  # the smoke test ran what the build made (the publish guard checks)
+    add_record(r, v.name, "build", store=store)  # into ledger/local.jsonl (git-ignored): records at HEAD, the tree stays clean
+    add_record(r, v.name, "smoke", result=store)
     return r
 
 

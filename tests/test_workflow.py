@@ -526,10 +526,12 @@ def test_ci_records_are_imported_once_oldest_first(tmp_path, capsys):
     root = tmp_path / "repo"
     root.mkdir()
     assert cicli.cmd_import(str(root), str(art)) == 0
-    assert [r.variant for r in ledger.read(root)] == ["v-b", "v-a"]
-    assert "2 record(s) appended" in capsys.readouterr().out
+    assert [r.variant for r in ledger.pending(root)] == ["v-b", "v-a"]  # this machine's, until `invoke ledger --promote`
+    assert not (root / ledger.LEDGER).exists()
+    out = capsys.readouterr().out
+    assert "2 record(s) appended to ledger/local.jsonl" in out and "invoke ledger --promote" in out
     assert cicli.cmd_import(str(root), str(art)) == 0
-    assert "0 record(s) appended to ledger/records.jsonl, 2 already there" in capsys.readouterr().out
+    assert "0 record(s) appended to ledger/local.jsonl, 2 already in the ledger" in capsys.readouterr().out
     assert len(ledger.read(root)) == 2
 
 

@@ -1,19 +1,25 @@
-"""Bring the ledger records of a CI run back into ``ledger/records.jsonl``.
+"""Bring the ledger records of a CI run back into this checkout's local ledger, ``ledger/local.jsonl``.
 
-The workflow's jobs append records to their own checkout's ledger, exactly as a local
-``nox -s build-…`` or ``nox -s smoke`` does, and upload the new lines; its ``records`` job
+The workflow's jobs append records to their own checkout's local ledger, exactly as a local
+``nox -s build-…`` or ``nox -s smoke`` does, and upload those lines; its ``records`` job
 merges them into one artifact, ``ledger-records``. A maintainer downloads it (for example
 ``gh run download RUN_ID -n ledger-records -D ci-records``) and runs ``invoke ci-import
-ci-records``: every line is checked to be a ledger record, records already in the ledger
-are skipped (so importing twice changes nothing), the rest are appended oldest first. Then
-``invoke docs`` shows them in the same evidence as local runs; commit both.
+ci-records``: every line is checked (:func:`buildmatrix.ledger.check_line`: fields, types,
+timestamps, revisions, sizes, and the variant against variants.toml when it is at hand),
+records already in either ledger are skipped (so importing twice changes nothing), the rest
+are appended to ``ledger/local.jsonl`` oldest first, as if this machine had made them. Then
+``invoke ledger --promote`` makes them evidence (``ledger/records.jsonl``) and regenerates
+the docs, the same step as for local runs; commit both.
 
-Nothing is written when any line is not a record (the error names the file and line).
+The artifact comes from another machine: nothing in it is trusted. Nothing is written when
+any line is bad (the error names the file, the line and the field), nor when either ledger
+here has a bad line.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Container
 from dataclasses import asdict
 from pathlib import Path
 
@@ -38,29 +44,29 @@ def _key(r: ledger.Record) -> str:
     return json.dumps(asdict(r), sort_keys=True, ensure_ascii=False)
 
 
-def read_records(path: str) -> list[ledger.Record]:
-    """Every record in the .jsonl files under ``path``; BuildMatrixError naming file:line for a bad line."""
+def read_records(path: str, variants: Container[str] | None = None) -> list[ledger.Record]:
+    """Every record in the .jsonl files under ``path``, each checked; LedgerError naming file:line and field for a bad one."""
     records = []
     for f in _files(path):
-        for number, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(ledger.Record(**json.loads(line)))
-            except (ValueError, TypeError) as exc:
-                raise BuildMatrixError(f"{f}:{number}: not a ledger record ({exc}); nothing was imported") from None
+        try:
+            records += ledger.read_lines(f, "import", variants)
+        except ledger.LedgerError as exc:
+            raise ledger.LedgerError(f"{exc}\nnothing was imported") from None
     return records
 
 
-def import_records(root: Path, path: str) -> tuple[list[ledger.Record], int]:
-    """(records appended, records skipped because the ledger has them already); a path with no .jsonl file is bad input."""
+def import_records(root: Path, path: str, variants: Container[str] | None = None) -> tuple[list[ledger.Record], int]:
+    """(records appended to the local ledger, records skipped because a ledger has them already).
+
+    ``variants``: the names a record may be about (the model's), when the caller has the model.
+    A path with no .jsonl file is bad input; so is any bad line, here or in the artifact: then nothing is written."""
     if not _files(path):
         raise BuildMatrixError(f"{path}: no .jsonl files (the ledger-records artifact holds build-*.jsonl, push-*.jsonl, smoke-*.jsonl)")
-    incoming = read_records(path)
+    incoming = read_records(path, variants)
     try:
         have = {_key(r) for r in ledger.read(root)}
-    except ValueError as exc:  # a damaged ledger line: say where, import nothing
-        raise BuildMatrixError(str(exc)) from None
+    except ledger.LedgerError as exc:  # a damaged ledger line: say where, import nothing
+        raise ledger.LedgerError(f"{exc}\nnothing was imported") from None
     new, seen = [], set()
     for r in sorted(incoming, key=lambda r: (r.end, r.start, r.variant, r.action)):
         k = _key(r)
@@ -68,6 +74,6 @@ def import_records(root: Path, path: str) -> tuple[list[ledger.Record], int]:
             continue
         seen.add(k)
         new.append(r)
-    for r in new:
-        ledger.append(root, r)
+    if new:
+        ledger.append_all(root, new)  # one write: all of them or none
     return new, len(incoming) - len(new)

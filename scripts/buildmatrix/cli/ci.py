@@ -30,15 +30,22 @@ def cmd_ci_plan(file: str, tags: str, keyword: str, as_json: bool) -> int:
 
 
 @cli.guarded
-def cmd_import(root: str, path: str) -> int:
-    """``invoke ci-import PATH``."""
+def cmd_import(root: str, path: str, file: str | None = None) -> int:
+    """``invoke ci-import PATH``: into the local ledger; ``invoke ledger --promote`` makes them evidence.
+
+    Records are checked against the model ``file`` (default: ``root``'s variants.toml, when there is one)."""
     from .. import ledger
     from ..ci import records
 
-    new, skipped = records.import_records(Path(root), path)
+    model_file = Path(file) if file else Path(root) / "variants.toml"
+    variants = set(cli.load(model_file, quiet=True).by_name) if file or model_file.exists() else None
+    new, skipped = records.import_records(Path(root), path, variants)
     for r in new:
         print(f"imported  {r.action:<6} {r.status:<11} {r.variant}  ({r.host}, {r.git_rev[:12]}, {r.end})")
-    print(f"ci-import: {len(new)} record(s) appended to {ledger.LEDGER}, {skipped} already there; run `invoke docs`")
+    print(
+        f"ci-import: {len(new)} record(s) appended to {ledger.LOCAL}, {skipped} already in the ledger; "
+        f"`invoke ledger --promote` makes them evidence ({ledger.LEDGER}) and regenerates the docs"
+    )
     return EXIT_OK
 
 

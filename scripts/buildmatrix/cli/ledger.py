@@ -21,9 +21,12 @@ from . import common as cli
 def cmd_ledger(root: str, file: str, promote: bool, as_json: bool = False) -> int:
     base = Path(root)
     try:
-        records = ledger.promote(base) if promote else ledger.pending(base)
-    except ValueError as exc:  # a line that is not a record: named with file and line
-        raise UsageError(str(exc)) from None
+        if promote:  # only records of the model's variants become evidence; any bad line and nothing moves
+            records = ledger.promote(base, set(cli.load(file, quiet=True).by_name))
+        else:
+            records = ledger.pending(base)
+    except ledger.LedgerError as exc:  # a line that is not a record: named with file, line and field
+        raise UsageError(f"{exc}\nnothing was promoted" if promote else str(exc)) from None
     if as_json:
         print(json.dumps({"promoted" if promote else "pending": [asdict(r) for r in records]}, indent=2))
     elif not records:

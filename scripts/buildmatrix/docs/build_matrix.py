@@ -31,7 +31,7 @@ from .context import (
     ver,
 )
 from .facts import NIXPKGS_TREE, pin_link, section_heading
-from .markdown import code, plain, slug, table
+from .markdown import code, literal, plain, slug, table
 
 
 @generator("counts")
@@ -327,7 +327,7 @@ def gen_evidence(ctx: Context) -> str:
             lines.append("**Evaluations** (latest per variant):\n")
             for (_st, date, rev, detail), n in sorted(evals.items(), key=lambda x: (x[0][1], x[0][2], x[0][3])):
                 lines.append(
-                    f"- {n} variant{'s' if n != 1 else ''} evaluated ok on {date} at commit `{rev}`"
+                    f"- {n} variant{'s' if n != 1 else ''} evaluated ok on {plain(date)} at commit {literal(rev)}"
                     + (f": {plain(detail)}" if detail else "")
                 )
         rest = sorted(
@@ -337,13 +337,13 @@ def gen_evidence(ctx: Context) -> str:
         if rest:
             rows = [
                 [
-                    code(r.variant),
+                    literal(r.variant),
                     ACTION_WORDS[r.action],
                     plain(r.status),
                     plain(r.hardware),
                     plain(r.host),
                     plain(record_date(r)),
-                    f"`{record_rev(r)}`",
+                    literal(record_rev(r)),
                     plain(r.detail),
                 ]
                 for r in rest
@@ -355,11 +355,12 @@ def gen_evidence(ctx: Context) -> str:
         text = "\n".join(lines)
     if unknown:  # removed variants: their records stay in the ledger, shown as history, never as current
         steps = {
-            n: ", ".join(f"{ACTION_WORDS[a]} {r.status}" for (k, a), r in sorted(ctx.records.items()) if k == n) for n in unknown
+            n: ", ".join(f"{ACTION_WORDS[a]} {plain(r.status)}" for (k, a), r in sorted(ctx.records.items()) if k == n)
+            for n in unknown
         }
         text += (
             f"\n\n**Removed variants** ({len(unknown)}: in the ledger, no longer in variants.toml; no recipe, not current): "
-            + "; ".join(f"{code(n)} ({steps[n]})" for n in unknown)
+            + "; ".join(f"{literal(n)} ({steps[n]})" for n in unknown)
             + "."
         )
     return text

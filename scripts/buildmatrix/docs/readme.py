@@ -21,7 +21,7 @@ from .context import (
     ver,
 )
 from .facts import best_build, cudas_of, example_variants, isas_of, line_link, non_gpu_rows, release_lines, section_heading
-from .markdown import code, slug, table
+from .markdown import code, plain, slug, table
 
 
 @generator("summary")
@@ -109,7 +109,7 @@ def _evidence_line(ctx: Context) -> str:
     if not ok:
         return f"none yet (no evaluation, build, smoke test or publish is recorded in `ledger/records.jsonl`; [evidence]({link}))"
     parts = [f"{len(ok[a])} {ACTION_DONE[a]}" for a in ledger.ACTIONS if ok.get(a)]
-    return ", ".join(parts) + f" (latest record {max(dates)}; [evidence]({link}))"
+    return ", ".join(parts) + f" (latest record {plain(max(dates))}; [evidence]({link}))"
 
 
 @generator("gpu-picker")

@@ -13,7 +13,11 @@ Guards, all checked before anything is uploaded (every failing one is reported):
 7. The ledger has an ``ok`` ``build`` record for each variant made at this source:
    see :func:`rev_matches` for how a record's rev is matched with HEAD.
 8. Unless ``--no-smoke-required``: an ``ok`` ``smoke`` record for each variant at this
-   source (``skipped`` does not count: smoke records are only ok on matching hardware).
+   source (``skipped`` does not count: smoke records are only ok on matching hardware),
+   whose result is the store path the build record of guard 7 made (``extra.store_path``):
+   a smoke record with no result, or one that ran something else (another build, a plain
+   interpreter), proves nothing about this build, and neither does a build record
+   without a store path (:func:`_same_output`).
 
 Then ``flox publish -o ORG [--stability S] <variant>`` runs once per variant (flox
 publishes one package per call; pytorch before torchvision), streamed to the
@@ -109,6 +113,22 @@ def _record_guard(
     if not mine:
         return Guard(label, False, f"no {action} record in {ledger.LEDGER} or {ledger.LOCAL}", fix), None
     return Guard(label, False, f"none at this source; newest: {reasons[0]}", fix), None
+
+
+def _same_output(guard: Guard, smoke: ledger.Record, build: ledger.Record | None, fix: str) -> Guard:
+    """An ok smoke guard holds only when the smoke test ran what the build made: the build record's store path."""
+    if build is None:
+        return Guard(guard.name, False, "no ok build record at this source to match the smoke test with", fix)
+    store = build.extra.get("store_path") or ""
+    if not store.startswith("/nix/store/"):
+        why = f"the build record names no store path ({build.end} on {build.host}): no smoke test can be matched to it"
+        return Guard(guard.name, False, why, f"rebuild at this commit (`nox -s build-{build.variant}`), then smoke-test it")
+    if not smoke.result:
+        why = f"the smoke record names no store path ({smoke.end} on {smoke.host}): it proves nothing about {store}"
+        return Guard(guard.name, False, why, fix)
+    if smoke.result != store:
+        return Guard(guard.name, False, f"the smoke test ran {smoke.result}, the build made {store}", fix)
+    return Guard(guard.name, True, f"{guard.detail}; ran {store}, the build's output")
 
 
 def _alias_hint(m: model.Matrix, v: model.Variant) -> str:
@@ -212,10 +232,8 @@ def check_guards(
             f"then publish again (tested on another host: `invoke ledger --promote` there, commit and push {ledger.LEDGER}); or publish with --no-smoke-required"
         )
         guard, rec = _record_guard(records, v, "smoke", match, fix)
-        b = built.get(v.name)
-        store = b.extra.get("store_path", "") if b else ""
-        if guard.ok and rec and store and rec.result.startswith("/nix/store/") and rec.result != store:
-            guard = Guard(guard.name, False, f"the smoke test ran {rec.result}, the build made {store}", fix)
+        if guard.ok and rec:
+            guard = _same_output(guard, rec, built.get(v.name), fix)
         guards.append(guard)
     return guards
 
