@@ -650,3 +650,18 @@ def test_both_recorded_torchvision_versions_of_6a030d5_stop_nothing_that_does_no
         assert set(errors) == (users if value != pin.torchvision else set()), value
         assert all(f"variants.toml {key} says" in errors[n] for n in errors)
         assert [x.line() for x in report.mismatches if x.variant not in users] == [], value
+
+
+def test_cpu_torch_names_its_blas_as_the_anchor_does(shipped_model):
+    """BLAS=OpenBLAS, exported (not left to PyTorch's search); darwin keeps vecLib, CUDA and companions set none."""
+    require_tool("nix-instantiate")
+    m = shipped_model
+    cpu = [v.name for v in m.variants if v.target == "cpu" and not v.requires]
+    if not cpu:
+        pytest.skip("no CPU variant")
+    report = nixeval.evaluate(m, ROOT, cpu, instantiate=False)
+    assert report.mismatches == []
+    for name in cpu:
+        assert dict(nixcheck.exports(report.facts[name]["preConfigure"]))["BLAS"] == "OpenBLAS", name
+    others = [v for v in m.variants if v.target != "cpu" or v.requires]
+    assert all(dict(recipes.render.target_env(v)).get("BLAS") in (None, "vecLib") for v in others)
