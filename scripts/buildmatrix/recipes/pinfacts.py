@@ -98,7 +98,8 @@ def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | N
     By recipe kind: the pin's own torch asserts ``torch``; a source override does not (it builds
     its source's version) but asserts ``torch_patches`` (it keeps or drops them by name). Every
     torch asserts the Python minor; CUDA adds ``cuda`` / ``cuda_attrs``, CUDA 13 adds
-    ``torch_cuda13_broken`` and ``carries``; darwin adds ``apple_sdk`` / ``apple_sdk_version``.
+    ``torch_cuda13_broken``, a CUDA that wants a ``[patch.*]`` (MAGMA's, from 13.0) adds
+    ``carries``; darwin adds ``apple_sdk`` / ``apple_sdk_version``.
     """
     pin = v.pin
     key = f"[pin.{pin.name}]"
@@ -168,8 +169,9 @@ def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | N
                     p.name in pin.carries,
                 )
             )
-    # darwin (pin or source torch): buildInputs name this SDK attribute for Apple's frameworks, and
-    # USE_MPS / BLAS=vecLib rest on it being the major version recorded (MPS needs a recent SDK).
+    # darwin (pin or source torch): buildInputs name this SDK attribute for Apple's frameworks
+    # (apple_sdk), and USE_MPS=1 / BLAS=vecLib are chosen believing it is the SDK of the recorded
+    # major (apple_sdk_version; PyTorch's MPS backend needs a recent SDK's MPSGraph).
     if v.target_info.os == "darwin" and pin.apple_sdk:
         out.append(
             Assertion(f"{key} apple_sdk", f"whether {pin.apple_sdk} exists", f"pinned ? {nix.attr_name(pin.apple_sdk)}", True)
