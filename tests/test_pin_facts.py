@@ -93,13 +93,20 @@ def _mutations(m: model.Matrix):
     out = {}
     v, a = _first(m, "torch")
     if v:
-        out["torch"] = (v, lambda d, v=v: _pin(d, v).__setitem__("torch", "2.9.0"), '"2.9.0"', json.dumps(v.pin.torch))
+        wrong = v.pin.torch.rsplit(".", 1)[0] + ".99"  # the same release line: the names stay as they are
+        out["torch"] = (
+            v,
+            lambda d, v=v, wrong=wrong: _pin(d, v).__setitem__("torch", wrong),
+            json.dumps(wrong),
+            json.dumps(v.pin.torch),
+        )
     v, a = _first(m, "torchvision")
     if v:
+        wrong = v.pin.torchvision.rsplit(".", 1)[0] + ".99"  # the same series: it still pairs with the torch
         out["torchvision"] = (
             v,
-            lambda d, v=v: _pin(d, v).__setitem__("torchvision", "0.24.0"),
-            '"0.24.0"',
+            lambda d, v=v, wrong=wrong: _pin(d, v).__setitem__("torchvision", wrong),
+            json.dumps(wrong),
             json.dumps(v.pin.torchvision),
         )
     v, a = _first(m, "torchaudio")
@@ -446,3 +453,215 @@ def test_darwin_mps_is_built_as_the_anchor_builds_it(shipped_model):
             assert "clang19-template-warning.patch" in nixcheck._names(f["patches"])
         recipe = (ROOT / PKGS / f"{v.name}.nix").read_text(encoding="utf-8")
         assert all(fw in recipe for fw in ("Accelerate", "Metal", "MetalPerformanceShadersGraph", "CoreML"))
+
+
+# ------------------------------------------------- a recipe asserts only what it uses
+
+# A fact of the tree is flipped in a copy of the stand-in's pins.nix (the recipes then disagree with
+# the tree, not variants.toml with the recipes). Each flip is a Nix function of one pin's entry,
+# changing the fact behind one assertion family everywhere in that tree.
+RECORDED = "pins-recorded.nix"
+
+
+def _uses(m: model.Matrix, v: model.Variant) -> dict[str, str]:
+    """Family -> the key it names, for each pin fact a decision of ``v``'s recipe rests on.
+
+    Written from the recipe's decisions, not from pinfacts: a companion builds on its torch recipe
+    (whose assertions stop it too) and decides its own package's version or patches; a torch
+    decides its version (the pin's own only), patches (a source override), Python set, CUDA
+    attribute, allowBroken and MAGMA patch (CUDA 13), Apple SDK (darwin). A belief variants.toml
+    does not record is asserted by nothing.
+    """
+    t = m.by_name[v.requires] if v.requires else v
+    pin, key = v.pin, f"[pin.{v.pin.name}]"
+    uses = {"python": f'[python."{t.python.version}"] (attribute {t.python.attr})'}
+    if t.source is None and pin.torch:
+        uses["torch"] = f"{key} torch"
+    if t.source is not None and pin.torch_patches is not None:
+        uses["torch_patches"] = f"{key} torch_patches"
+    if t.cuda is not None:
+        named = "cuda_attrs" if t.cuda.version in dict(pin.cuda_attrs) else "cuda"
+        uses[named] = f"{key} {named}"
+        if t.cuda.major >= 13:
+            uses["torch_cuda13_broken"] = f"{key} torch_cuda13_broken"
+        for p in m.patches.values():
+            if p.nixpkgs_name and p.wanted_by(t.cuda):
+                uses["carries"] = f"{key} carries ({p.name})"
+    if t.target_info.os == "darwin" and pin.apple_sdk:
+        uses["apple_sdk"] = f"{key} apple_sdk"
+        if pin.apple_sdk_version:
+            uses["apple_sdk_version"] = f"{key} apple_sdk_version"
+    if v.requires:
+        attr = v.package.attr
+        if v.companion_source is not None and pin.patches_of(attr) is not None:
+            uses[f"{attr}_patches"] = f"{key} {attr}_patches"
+        elif v.companion_source is None and pin.version_of(attr):
+            uses[attr] = f"{key} {attr}"
+    return uses
+
+
+def _kind(m: model.Matrix, v: model.Variant) -> tuple:
+    """What a recipe decides from: its package, own source or the pin's, its torch's template, source
+    or pin, and which key names its CUDA attribute."""
+    t = m.by_name[v.requires] if v.requires else v
+    own = v.companion_source if v.requires else v.source
+    cuda_key = ("cuda_attrs" if t.cuda.version in dict(t.pin.cuda_attrs) else "cuda") if t.cuda else None
+    return (v.package.attr, own is not None, t.kind, t.source is not None, cuda_key)
+
+
+def _representatives(m: model.Matrix) -> list[model.Variant]:
+    reps: dict[tuple, model.Variant] = {}
+    for v in m.variants:
+        reps.setdefault(_kind(m, v), v)
+    return list(reps.values())
+
+
+def _other(value: str, choices) -> str:
+    return next(c for c in sorted(choices) if c != value)
+
+
+def _flip(family: str, m: model.Matrix, rev: str, tree: dict) -> str:
+    """The Nix function of pin ``rev``'s entry that makes the tree disagree on ``family``."""
+    mp = next((p for p in m.pins.values() if p.rev == rev), None)
+
+    def wrong(version: str) -> str:  # the same series, so that nothing else stops at the pairing
+        return nix_str(version.rsplit(".", 1)[0] + ".99")
+
+    if family in ("torch", "torchvision", "torchaudio"):
+        if family not in tree:
+            return "pin: pin"
+        return f"pin: pin // {{ {family} = pin.{family} // {{ version = {wrong(tree[family]['version'])}; }}; }}"
+    if family == "torch_patches":
+        extra = '{ name = "extra-fix.patch"; when = "always"; }'
+        return f"pin: pin // {{ torch = pin.torch // {{ patches = pin.torch.patches ++ [ {extra} ]; }}; }}"
+    if family in ("torchvision_patches", "torchaudio_patches"):
+        attr = family.removesuffix("_patches")
+        if attr not in tree:
+            return "pin: pin"
+        return f'pin: pin // {{ {attr} = pin.{attr} // {{ patches = pin.{attr}.patches ++ [ "extra-fix.patch" ]; }}; }}'
+    if family == "python":
+        versions = tree["python"]["versions"]
+        rotated = " ".join(f'python{x.replace(".", "")} = "{versions[(i + 1) % len(versions)]}";' for i, x in enumerate(versions))
+        return f"pin: pin // {{ python = pin.python // {{ versionOf = {{ {rotated} }}; }}; }}"
+    if family in ("cuda", "cuda_attrs"):
+        attrs = {}
+        for c in mp.cuda if mp else ():
+            named = dict(mp.cuda_attrs).get(c)
+            if (named is not None) == (family == "cuda_attrs"):
+                attrs[named or m.cudas[c].attr] = _other(c, tree["cuda"]["sets"])
+        body = " ".join(f"{a} = {nix_str(r)};" for a, r in attrs.items())
+        return f"pin: pin // {{ cuda = pin.cuda // {{ releaseOf = {{ {body} }}; }}; }}"
+    if family == "carries":
+        return (
+            "pin: pin // { magma = pin.magma // { carriesCuda13ClockRateFix = pin.magma.carriesCuda13ClockRateFix != true; }; }"
+        )
+    if family == "torch_cuda13_broken":
+        return (
+            'pin: pin // { torch = pin.torch // { supportedCudaMajors = if builtins.elem "13" pin.torch.supportedCudaMajors '
+            'then builtins.filter (x: x != "13") pin.torch.supportedCudaMajors else pin.torch.supportedCudaMajors ++ [ "13" ]; }; }'
+        )
+    if family in ("apple_sdk", "apple_sdk_version"):
+        if not (mp and mp.apple_sdk):
+            return "pin: pin"
+        sdk = nix_str(mp.apple_sdk)
+        sdks = (
+            f"builtins.removeAttrs pin.darwin.appleSdks [ {sdk} ]"
+            if family == "apple_sdk"
+            else f'pin.darwin.appleSdks // {{ {sdk} = "99.0"; }}'
+        )
+        return f"pin: pin // {{ darwin = pin.darwin // {{ appleSdks = {sdks}; }}; }}"
+    raise AssertionError(f"no flip for {family}")
+
+
+def nix_str(s: str) -> str:
+    return recipes.nix.string(s)
+
+
+def _flipped_standin(tmp: Path, flips: dict[str, str]) -> Path:
+    """A copy of the stand-in whose pins.nix is the recorded one with ``flips`` (rev -> function) applied."""
+    standin = tmp / "standin"
+    shutil.copytree(STANDIN, standin)
+    (standin / "pins.nix").rename(standin / RECORDED)
+    body = "\n".join(f"  {nix_str(rev)} = ({fn}) pins.{nix_str(rev)};" for rev, fn in flips.items())
+    (standin / "pins.nix").write_text(f"let\n  pins = import ./{RECORDED};\nin\npins // {{\n{body}\n}}\n", encoding="utf-8")
+    return standin
+
+
+@pytest.fixture(scope="module")
+def representatives(shipped_model, tmp_path_factory):
+    """One variant per recipe kind of the model, generated (with the torch each companion imports)."""
+    require_tool("nix-instantiate")
+    reps = _representatives(shipped_model)
+    root = _scratch(tmp_path_factory.mktemp("kinds"))
+    recipes.generate(shipped_model, root, [v.name for v in reps])
+    return root, reps
+
+
+def test_the_representatives_cover_every_kind_and_every_used_fact(shipped_model, representatives):
+    m, (_, reps) = shipped_model, representatives
+    assert {_kind(m, v) for v in reps} == {_kind(m, v) for v in m.variants}
+    assert {v.package.attr for v in reps} == {v.package.attr for v in m.variants}
+    used = {f for v in reps for f in _uses(m, v)}
+    assert used == {_family(a.key) for v in m.variants for a in _assertions(m, v)}
+    assert used <= set(FAMILIES)
+    for v in reps:  # what each recipe asserts (its own and its torch's) is exactly what it uses
+        t = m.by_name[v.requires] if v.requires else v
+        own = {_family(a.key): a.key for a in _assertions(m, v)} | {_family(a.key): a.key for a in _assertions(m, t)}
+        assert own == _uses(m, v), v.name
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_tree_fact_stops_exactly_the_recipes_that_use_it(tmp_path, shipped_model, representatives, family):
+    """Flip one fact of every pinned tree: each kind's recipe that uses it stops naming its key and
+    both values; every other stays green (no mismatch at all)."""
+    m, (root, reps) = shipped_model, representatives
+    tree = _pins_json()
+    standin = _flipped_standin(tmp_path, {rev: _flip(family, m, rev, pin) for rev, pin in tree.items()})
+    report = nixeval.evaluate(m, root, [v.name for v in reps], instantiate=False, standin=standin)
+    errors = {x.variant: x.actual for x in report.mismatches if x.check == "eval"}
+    for v in reps:
+        key = _uses(m, v).get(family)
+        if key is None:
+            assert [x.line() for x in report.mismatches if x.variant == v.name] == [], f"{family} stopped {v.name}"
+        else:
+            assert v.name in errors, f"{v.name} uses {family}, but evaluated against a tree that disagrees"
+            assert f"variants.toml {key} says " in errors[v.name] and f"correct {key} in variants.toml" in errors[v.name]
+
+
+def test_both_recorded_torchvision_versions_of_6a030d5_stop_nothing_that_does_not_use_them(tmp_path, shipped_model):
+    """[pin.nixpkgs-6a030d5] torchvision: 0.24.1 here, 0.24.0 by another source. With either in the
+    tree, only a recipe that builds the pin's own torchvision there may stop, naming that key."""
+    require_tool("nix-instantiate")
+    m = shipped_model
+    pin = m.pins.get("nixpkgs-6a030d5")
+    if pin is None:
+        pytest.skip("no pin nixpkgs-6a030d5 in this matrix")
+    names = [v.name for v in m.variants if v.pin is pin]
+    root = _scratch(tmp_path)
+    recipes.generate(m, root, names)
+    key = f"[pin.{pin.name}] torchvision"
+    for value in ("0.24.0", "0.24.1"):
+        flip = f"pin: pin // {{ torchvision = pin.torchvision // {{ version = {nix_str(value)}; }}; }}"
+        standin = _flipped_standin(tmp_path / value, {pin.rev: flip})
+        report = nixeval.evaluate(m, root, names, instantiate=False, standin=standin)
+        assert report.evaluated + len({x.variant for x in report.mismatches if x.check == "eval"}) == len(names)
+        errors = {x.variant: x.actual for x in report.mismatches if x.check == "eval"}
+        users = {n for n in names if _uses(m, m.by_name[n]).get("torchvision") == key}
+        assert set(errors) == (users if value != pin.torchvision else set()), value
+        assert all(f"variants.toml {key} says" in errors[n] for n in errors)
+        assert [x.line() for x in report.mismatches if x.variant not in users] == [], value
+
+
+def test_cpu_torch_names_its_blas_as_the_anchor_does(shipped_model):
+    """BLAS=OpenBLAS, exported (not left to PyTorch's search); darwin keeps vecLib, CUDA and companions set none."""
+    require_tool("nix-instantiate")
+    m = shipped_model
+    cpu = [v.name for v in m.variants if v.target == "cpu" and not v.requires]
+    if not cpu:
+        pytest.skip("no CPU variant")
+    report = nixeval.evaluate(m, ROOT, cpu, instantiate=False)
+    assert report.mismatches == []
+    for name in cpu:
+        assert dict(nixcheck.exports(report.facts[name]["preConfigure"]))["BLAS"] == "OpenBLAS", name
+    others = [v for v in m.variants if v.target != "cpu" or v.requires]
+    assert all(dict(recipes.render.target_env(v)).get("BLAS") in (None, "vecLib") for v in others)

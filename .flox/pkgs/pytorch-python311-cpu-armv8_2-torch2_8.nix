@@ -57,6 +57,7 @@ assert check
     preConfigure = (old.preConfigure or "") + ''
       export CXXFLAGS="-march=armv8.2-a+fp16+dotprod $CXXFLAGS"
       export CFLAGS="-march=armv8.2-a+fp16+dotprod $CFLAGS"
+      export BLAS=OpenBLAS
     '';
     passthru = old.passthru // {
       gpuArch = null;

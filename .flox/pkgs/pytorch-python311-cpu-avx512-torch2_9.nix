@@ -57,6 +57,7 @@ assert check
     preConfigure = (old.preConfigure or "") + ''
       export CXXFLAGS="-mavx512f -mavx512dq -mavx512vl -mavx512bw -mfma $CXXFLAGS"
       export CFLAGS="-mavx512f -mavx512dq -mavx512vl -mavx512bw -mfma $CFLAGS"
+      export BLAS=OpenBLAS
     '';
     passthru = old.passthru // {
       gpuArch = null;

@@ -57,6 +57,7 @@ assert check
     preConfigure = (old.preConfigure or "") + ''
       export CXXFLAGS="-mavx2 -mfma -mf16c $CXXFLAGS"
       export CFLAGS="-mavx2 -mfma -mf16c $CFLAGS"
+      export BLAS=OpenBLAS
     '';
     passthru = old.passthru // {
       gpuArch = null;

@@ -55,6 +55,7 @@ assert check
     preConfigure = (old.preConfigure or "") + ''
       export CXXFLAGS="-march=armv9-a+sve+sve2 $CXXFLAGS"
       export CFLAGS="-march=armv9-a+sve+sve2 $CFLAGS"
+      export BLAS=OpenBLAS
     '';
     passthru = old.passthru // {
       gpuArch = null;

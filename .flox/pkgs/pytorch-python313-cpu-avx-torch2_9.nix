@@ -67,6 +67,7 @@ assert check
       export USE_MKLDNN=0
       export USE_MKLDNN_CBLAS=0
       export USE_NNPACK=0
+      export BLAS=OpenBLAS
     '';
     passthru = old.passthru // {
       gpuArch = null;

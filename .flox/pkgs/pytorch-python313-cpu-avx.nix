@@ -79,9 +79,6 @@ let
     pin = "6a030d5";
   };
 in
-assert check "[pin.nixpkgs-6a030d5] torch" "python313Packages.torch.version" "2.9.1" (
-  pinned.python313Packages.torch.version
-);
 assert check
   "[python.\"3.13\"] (attribute python313Packages)"
   "python313Packages.python.pythonVersion"
@@ -112,6 +109,7 @@ assert check
       export USE_MKLDNN=0
       export USE_MKLDNN_CBLAS=0
       export USE_NNPACK=0
+      export BLAS=OpenBLAS
     '';
     passthru = old.passthru // {
       gpuArch = null;

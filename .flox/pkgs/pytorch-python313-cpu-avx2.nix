@@ -79,9 +79,6 @@ let
     pin = "6a030d5";
   };
 in
-assert check "[pin.nixpkgs-6a030d5] torch" "python313Packages.torch.version" "2.9.1" (
-  pinned.python313Packages.torch.version
-);
 assert check
   "[python.\"3.13\"] (attribute python313Packages)"
   "python313Packages.python.pythonVersion"
@@ -100,6 +97,7 @@ assert check
     preConfigure = (old.preConfigure or "") + ''
       export CXXFLAGS="-mavx2 -mfma -mf16c $CXXFLAGS"
       export CFLAGS="-mavx2 -mfma -mf16c $CFLAGS"
+      export BLAS=OpenBLAS
     '';
     passthru = old.passthru // {
       gpuArch = null;

@@ -55,6 +55,7 @@ assert check
     preConfigure = (old.preConfigure or "") + ''
       export CXXFLAGS="-mavx512f -mavx512dq -mavx512vl -mavx512bw -mavx512bf16 -mfma $CXXFLAGS"
       export CFLAGS="-mavx512f -mavx512dq -mavx512vl -mavx512bw -mavx512bf16 -mfma $CFLAGS"
+      export BLAS=OpenBLAS
     '';
     passthru = old.passthru // {
       gpuArch = null;

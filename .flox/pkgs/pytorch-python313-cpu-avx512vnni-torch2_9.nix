@@ -55,6 +55,7 @@ assert check
     preConfigure = (old.preConfigure or "") + ''
       export CXXFLAGS="-mavx512f -mavx512dq -mavx512vl -mavx512bw -mavx512vnni -mfma $CXXFLAGS"
       export CFLAGS="-mavx512f -mavx512dq -mavx512vl -mavx512bw -mavx512vnni -mfma $CFLAGS"
+      export BLAS=OpenBLAS
     '';
     passthru = old.passthru // {
       gpuArch = null;

@@ -88,9 +88,6 @@ let
   # Compute capability in dot form: what gpuTargets / TORCH_CUDA_ARCH_LIST accept.
   capability = "7.5";
 in
-assert check "[pin.nixpkgs-0182a36] torch" "python313Packages.torch.version" "2.9.1" (
-  pinned.python313Packages.torch.version
-);
 assert check
   "[python.\"3.13\"] (attribute python313Packages)"
   "python313Packages.python.pythonVersion"

@@ -22,9 +22,6 @@ let
     pin = "6a030d5";
   };
 in
-assert check "[pin.nixpkgs-6a030d5] torchvision" "python313Packages.torchvision.version" "0.24.1" (
-  pinned.python313Packages.torchvision.version
-);
 assert check
   "[pin.nixpkgs-6a030d5] torchvision_patches"
   "the names of python313Packages.torchvision.patches"

@@ -36,6 +36,7 @@ class Target:
     scope: str  # the recipe's longDescription: "<package> <torch> built from ... <scope>."
     gpu_line: str = ""  # the longDescription's GPU line when the target has no GPU axis
     gpu_arch: str | None = None  # passthru.gpuArch when there is no GPU entry to take it from
+    torch_env: tuple[tuple[str, str], ...] = ()  # switches its torch recipe exports (name, value)
     chosen: str = ""  # why `invoke detect` chose it, when that does not depend on the host
     count_label: str = ""  # the README summary's count of these variants ("CPU-only: 12")
     picker: tuple[str, str] = ("", "")  # README gpu-picker row: (your hardware, use)
@@ -114,6 +115,9 @@ CPU = Target(
     os="linux",
     scope="for one CPU ISA, without GPU support",
     gpu_line="No GPU support (CPU only).",
+    # BLAS named, as the anchor's CPU recipes do, not left to PyTorch's CMake search: OpenBLAS
+    # is nixpkgs' blas.provider at every pin (darwin's vecLib: recipes/darwin.py).
+    torch_env=(("BLAS", "OpenBLAS"),),
     count_label="CPU-only",
     picker=("no NVIDIA GPU (Linux)", "`cpu-<isa>`"),
     picker_long=("none (Linux)", "a CPU-only variant, `cpu-<isa>`"),

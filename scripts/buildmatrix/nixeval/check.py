@@ -20,7 +20,7 @@ from typing import Any
 
 from ..model import Matrix, Variant, entries, hashes
 from ..model.rules import paired_release
-from ..recipes import darwin, pinfacts
+from ..recipes import pinfacts, render
 
 # Variables nixpkgs' own preConfigure and the recipes' build plumbing export: not switches.
 NOT_SWITCHES = frozenset(
@@ -205,7 +205,7 @@ def expected_switches(v: Variant) -> dict[str, str]:
     out.update(dict(v.env))
     if v.gpu is not None and not v.gpu.cudnn:
         out["USE_CUDNN"] = "0"
-    out.update(dict(darwin.env(v)))
+    out.update(dict(render.target_env(v)))
     return out
 
 

@@ -91,12 +91,24 @@ def _sorted_names(expr: str) -> str:
 
 
 def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | None) -> list[Assertion]:
-    """The pin facts a torch recipe rests on."""
+    """The pin facts a torch recipe rests on, and only those: each is asserted where a decision of
+    this recipe rests on it (the comment above each says which). A pin fact no decision uses is
+    not asserted, so a wrong or disputed one cannot stop a recipe that never reads it.
+
+    By recipe kind: the pin's own torch asserts ``torch``; a source override does not (it builds
+    its source's version) but asserts ``torch_patches`` (it keeps or drops them by name). Every
+    torch asserts the Python minor; CUDA adds ``cuda`` / ``cuda_attrs``, CUDA 13 adds
+    ``torch_cuda13_broken``, a CUDA that wants a ``[patch.*]`` (MAGMA's, from 13.0) adds
+    ``carries``; darwin adds ``apple_sdk`` / ``apple_sdk_version``.
+    """
     pin = v.pin
     key = f"[pin.{pin.name}]"
     out = []
-    if pin.torch:
+    if pin.torch and not v.source:
+        # What the recipe builds: the pin's own torch, as that version (its name, meta.description,
+        # the companions paired with it). A source override builds its source's version instead.
         out.append(Assertion(f"{key} torch", f"{python_attr}.torch.version", f"pinned.{python_attr}.torch.version", pin.torch))
+    # Every torch recipe (pin or source, any target) builds in the Python set it names for this minor.
     py_key = f'[python."{v.python.version}"]'
     out.append(
         Assertion(
@@ -107,6 +119,8 @@ def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | N
         )
     )
     if v.cuda:
+        # Every CUDA torch (pin or source, 12 or 13) overlays this cudaPackages attribute as its CUDA
+        # release: `cuda_attrs` names it where recorded, else it is cudaPackages_X_Y of `cuda`.
         where = "cuda_attrs" if v.cuda.version in dict(pin.cuda_attrs) else "cuda"
         out.append(
             Assertion(
@@ -117,7 +131,9 @@ def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | N
             )
         )
     if v.cuda and v.cuda.major >= 13:
-        # allowBroken rests on it: the pin's own torch lists this CUDA major among its brokenConditions.
+        # allowBroken rests on it, for a pin's own torch and a source override alike: overrideAttrs
+        # keeps the pin's torch expression, whose brokenConditions list this CUDA major. CUDA 12
+        # recipes decide nothing on it (no allowBroken), so they do not assert it.
         out.append(
             Assertion(
                 f"{key} torch_cuda13_broken",
@@ -129,6 +145,8 @@ def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | N
                 pin.torch_cuda13_broken,
             )
         )
+    # A source override keeps or drops each of the pin's torch patches by name (the FindCUDAToolkit
+    # stub rests on it too); the pin's own torch keeps them as nixpkgs applies them (not asserted).
     if v.source and pin.torch_patches is not None:
         names = sorted(p.name for p, _ in torch_patch_decisions(m, v))
         out.append(
@@ -139,6 +157,8 @@ def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | N
                 names,
             )
         )
+    # Whether the recipe adds our patch (e.g. MAGMA's CUDA 13 fix) rests on whether the pin carries
+    # it: asserted where the patch is wanted (its CUDA and above: pin or source torch alike).
     for p in m.patches.values():
         if p.nixpkgs_name and p.wanted_by(v.cuda):  # wanted only with a CUDA
             out.append(
@@ -149,6 +169,9 @@ def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | N
                     p.name in pin.carries,
                 )
             )
+    # darwin (pin or source torch): buildInputs name this SDK attribute for Apple's frameworks
+    # (apple_sdk), and USE_MPS=1 / BLAS=vecLib are chosen believing it is the SDK of the recorded
+    # major (apple_sdk_version; PyTorch's MPS backend needs a recent SDK's MPSGraph).
     if v.target_info.os == "darwin" and pin.apple_sdk:
         out.append(
             Assertion(f"{key} apple_sdk", f"whether {pin.apple_sdk} exists", f"pinned ? {nix.attr_name(pin.apple_sdk)}", True)
@@ -166,13 +189,22 @@ def torch_assertions(m: Matrix, v: Variant, python_attr: str, cuda_attr: str | N
 
 
 def companion_assertions(m: Matrix, v: Variant, python_attr: str) -> list[Assertion]:
-    """The pin facts a companion recipe (torchvision, torchaudio) rests on (its torch recipe checks the rest)."""
+    """The pin facts a companion recipe (torchvision, torchaudio) rests on itself; the torch recipe it
+    imports asserts its own (they stop the companion's evaluation too: it builds on that torch).
+
+    The pin's own companion asserts its version (``torchvision`` / ``torchaudio``); one built from a
+    ``[source.*]`` override does not (it builds its source's version) but asserts the pin's patch
+    names of its package (``<attr>_patches``), which it keeps or drops by name.
+    """
     pin, attr = v.pin, v.package.attr
     key = f"[pin.{pin.name}]"
     pkg = f"{python_attr}.{nix.attr_name(attr)}"
     out = []
-    if pin.version_of(attr):
+    if pin.version_of(attr) and not v.companion_source:
+        # What the recipe builds: the pin's own package as that version (its name, description and
+        # pairing with the torch). A source override replaces version and src: it never reads this.
         out.append(Assertion(f"{key} {attr}", f"{pkg}.version", f"pinned.{pkg}.version", pin.version_of(attr)))
+    # A source override keeps or drops each of nixpkgs' patches of the package by name.
     if v.companion_source and pin.patches_of(attr) is not None:
         names = sorted(p.name for p, _ in companion_patch_decisions(m, v))
         out.append(

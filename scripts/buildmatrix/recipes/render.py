@@ -32,6 +32,14 @@ LIB_IMPORT = "../recipe-lib.nix"  # LIB_FILE as a recipe in PKGS_DIR imports it
 EXPORTS_ARCH_LIST = ("torchaudio",)
 
 
+def target_env(v: Variant) -> list[tuple[str, str]]:
+    """The switches a torch recipe exports for its target: its record's (the CPU target names its
+    BLAS, `BLAS=OpenBLAS`, as the anchor's CPU recipes do) and darwin's (MPS, vecLib)."""
+    if v.requires:
+        return []
+    return list(v.target_info.torch_env) + darwin.env(v)
+
+
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -121,7 +129,7 @@ def _long_facts(v: Variant, matrix: Matrix) -> str:
 
 def context(v: Variant, matrix: Matrix) -> dict:
     isa = v.isa
-    env = list(isa.env if isa else ()) + darwin.env(v) + list(v.env)
+    env = list(isa.env if isa else ()) + target_env(v) + list(v.env)
     if v.gpu is not None and not v.gpu.cudnn:
         env.append(("USE_CUDNN", "0"))
     python_attr = nix.attr_name(v.python.attr)

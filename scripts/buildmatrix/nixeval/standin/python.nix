@@ -204,10 +204,13 @@ let
     ) { };
 
   attrOf = v: "python" + builtins.replaceStrings [ "." ] [ "" ] v;
+  # Optional `python.versionOf` (no pin states it; tests/test_pin_facts.py does, in a copy):
+  # interpreter attribute -> the minor it really is, for a tree whose pythonXY is not X.Y.
   interpreters = lib.genAttrs (map attrOf pin.python.versions) (
     attr:
     mkPython (
-      lib.findFirst (v: attrOf v == attr) (throw "unreachable") pin.python.versions
+      pin.python.versionOf.${attr}
+        or (lib.findFirst (v: attrOf v == attr) (throw "unreachable") pin.python.versions)
     )
   );
 in

@@ -74,6 +74,9 @@ let
       );
 
   cudaAttr = v: "cudaPackages_" + builtins.replaceStrings [ "." ] [ "_" ] v;
+  # Optional (no pin states it; tests/test_pin_facts.py does, in a copy): attribute -> the CUDA
+  # release it really is, for a tree whose cudaPackages_X_Y or alias is not what its name says.
+  releaseOf = pin.cuda.releaseOf or { };
 
   # all-packages.nix, reduced to what torch, torchvision, torchaudio and magma take.
   allPackages =
@@ -193,11 +196,17 @@ let
     // lib.listToAttrs (
       map (v: {
         name = cudaAttr v;
-        value = lib.recurseIntoAttrs (mkCuda v);
+        value = lib.recurseIntoAttrs (mkCuda (releaseOf.${cudaAttr v} or v));
       }) pin.cuda.sets
     )
     // builtins.mapAttrs (
-      name: v: if v == null then unknownAlias name else final.${cudaAttr v}
+      name: v:
+      if releaseOf ? ${name} then
+        lib.recurseIntoAttrs (mkCuda releaseOf.${name})
+      else if v == null then
+        unknownAlias name
+      else
+        final.${cudaAttr v}
     ) pin.cuda.aliases
     // builtins.mapAttrs (name: version: leaf name version) (pin.darwin.appleSdks or { });
 
