@@ -5,7 +5,8 @@ in one TOML file, the first of these that exists (no merging, so what applies is
 one file you can read):
 
 1. the file ``$BUILDMATRIX_BUILDERS`` names (it must exist; ``/dev/null`` means "none");
-2. ``builders.local.toml`` in the repository root (git ignores it);
+2. ``builders.local.toml`` in the repository root (git ignores it; one git tracks is refused: a
+   branch must not choose the builders, substituters and keys of whoever builds it);
 3. ``$XDG_CONFIG_HOME/buildmatrix/builders.toml`` (default ``~/.config/buildmatrix/builders.toml``).
 
 No file: no builders, Nix's own substituters, builds local as before.
@@ -43,7 +44,10 @@ client's ``substituters`` only for trusted users or URLs in its ``trusted-substi
 and ssh to builders is then the daemon's (root's ssh configuration and known_hosts).
 
 Malformed files fail with every problem at once, each naming the file, line and key,
-like variants.toml (:class:`errors.ModelError`); nothing runs then.
+like variants.toml (:class:`errors.ModelError`); nothing runs then. The file is untrusted:
+every value is full-matched against its grammar and reach's ``nixconf`` rule (no whitespace,
+``#``, ``;`` or control character), integers are bounded, and the lines are composed by
+:func:`trust.setting`.
 """
 
 from __future__ import annotations
@@ -66,7 +70,8 @@ USER_FILE = Path("buildmatrix") / "builders.toml"
 
 # Every value is full-matched (reach.full) against one of these, after reach's rules for a nix.conf word
 # (no whitespace, '#' or control character): what reaches nix.conf, a URI, an argv or a file name.
-BUILDER_URI = r"(?:ssh|ssh-ng)://[A-Za-z0-9._~%+-]+(?:@[A-Za-z0-9._~%+:\[\]-]+)?(?::[0-9]{1,5})?"
+BUILDER_URI = (r"(?:ssh|ssh-ng)://[A-Za-z0-9._~%+-]+(?:@[A-Za-z0-9._~%+:\[\]-]+)?(?::[0-9]{1,5})?"
+               r"(?:/[A-Za-z0-9._~%+/-]*)?(?:\?[A-Za-z0-9._~%+/=&:@-]*)?")  # store parameters: ?remote-store=…
 SUBSTITUTER_SCHEMES = ("https", "http", "s3", "file", "ssh", "ssh-ng")
 SYSTEM = r"[a-z0-9_]+-[a-z0-9]+"
 FEATURE = r"[A-Za-z0-9_.+-]+"

@@ -11,6 +11,10 @@ URI is any Nix store URL: ``file:///srv/nix-cache``, ``s3://bucket?region=…``,
 makes Nix sign what it uploads (``nix-store --generate-binary-cache-key`` makes a key pair;
 consumers list the public half in ``public-keys`` of their builders file).
 
+``--to`` (and ``[push] to``) must be a conservative store URL (:func:`trust.store_url`). What is
+printed and recorded is redacted (:func:`trust.redact`: ``?secret-key=…``, ``user:password@``);
+``nix copy`` gets the URL as given.
+
 Records: one ``push`` ledger record per variant (ok when ``nix copy`` exited 0, failed or
 interrupted otherwise), with the destination and the store path. Nothing is recorded when
 the command refuses before running Nix (no such result link, no ``nix``, no destination).
