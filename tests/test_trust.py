@@ -162,6 +162,9 @@ def test_redact():
     env = trust.redact_env({"GITHUB_TOKEN": SECRET, "AWS_SECRET_ACCESS_KEY": SECRET, "MY_PASSWORD": SECRET,
                             "SIGN_KEY": SECRET, "PATH": "/bin", "NIX_CONFIG": f"access-tokens = {SECRET}"})  # fmt: skip
     assert SECRET not in repr(env) and env["PATH"] == "/bin"
+    assert trust.redact(f"env GITHUB_TOKEN={SECRET} AWS_SECRET_ACCESS_KEY={SECRET} make") == (
+        "env GITHUB_TOKEN=<redacted> AWS_SECRET_ACCESS_KEY=<redacted> make"
+    )
     assert trust.redact_argv(["nix", "copy", "--to", url]) == ["nix", "copy", "--to", trust.redact(url)]
 
 
@@ -182,6 +185,7 @@ def test_planted_secrets_reach_no_output_log_or_record_of_a_build(tmp_path, ship
     real: list[str] = []
     assert builds.build(repo, vs, builds.BuildOptions(cores=2), env=env, say=real.append).ok
     assert SECRET in flox_calls(tmp_path)[0]["nix_config"]  # flox itself gets the caller's NIX_CONFIG
+    assert list((repo / "logs").glob("*.log")) and ledger.read(repo)  # the logs and records are among what is searched
     captured = capfd.readouterr()
     everything = _everything(repo, dry + real, captured.out + captured.err)
     assert SECRET not in everything and KEYSECRET not in everything
