@@ -204,7 +204,7 @@ def test_cost_table_errors_name_file_line_and_key(tmp_path):
     with pytest.raises(ModelError) as exc:
         plancost.load_costs(f)
     text = str(exc.value)
-    assert f"{f}: rest: missing" in text and f"{f}:1: torch.cpu: needs a number >= 0" in text and "gpu: unknown class" in text
+    assert f"{f}: rest: missing" in text and f"{f}:3: torch.cpu: needs a finite number from 0" in text and "gpu: unknown class" in text
     assert f"{f}:" in text
 
 

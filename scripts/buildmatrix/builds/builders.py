@@ -5,7 +5,8 @@ in one TOML file, the first of these that exists (no merging, so what applies is
 one file you can read):
 
 1. the file ``$BUILDMATRIX_BUILDERS`` names (it must exist; ``/dev/null`` means "none");
-2. ``builders.local.toml`` in the repository root (git ignores it);
+2. ``builders.local.toml`` in the repository root (git ignores it; one git tracks is refused: a
+   branch must not choose the builders, substituters and keys of whoever builds it);
 3. ``$XDG_CONFIG_HOME/buildmatrix/builders.toml`` (default ``~/.config/buildmatrix/builders.toml``).
 
 No file: no builders, Nix's own substituters, builds local as before.
@@ -43,31 +44,43 @@ client's ``substituters`` only for trusted users or URLs in its ``trusted-substi
 and ssh to builders is then the daemon's (root's ssh configuration and known_hosts).
 
 Malformed files fail with every problem at once, each naming the file, line and key,
-like variants.toml (:class:`errors.ModelError`); nothing runs then.
+like variants.toml (:class:`errors.ModelError`); nothing runs then. The file is untrusted:
+every value is full-matched against its grammar and reach's ``nixconf`` rule (no whitespace,
+``#``, ``;`` or control character), integers are bounded, and the lines are composed by
+:func:`trust.setting`.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-import re
+import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ModelError, Problem
-from ..spec import loadguard
+from ..spec import loadguard, reach
 from ..spec.tomlpos import LineIndex
+from . import trust
 
 ENV_VAR = "BUILDMATRIX_BUILDERS"
 REPO_FILE = "builders.local.toml"
 USER_FILE = Path("buildmatrix") / "builders.toml"
 
-URI_SCHEMES = ("ssh://", "ssh-ng://")
-SYSTEM = re.compile(r"^[a-z0-9_]+-[a-z0-9]+$")
-FEATURE = re.compile(r"^[A-Za-z0-9_.+-]+$")
-PUBLIC_KEY = re.compile(r"^[^\s:]+:[A-Za-z0-9+/]+={0,2}$")
-NO_SPACE = re.compile(r"^\S+$")
+# Every value is full-matched (reach.full) against one of these, after reach's rules for a nix.conf word
+# (no whitespace, '#' or control character): what reaches nix.conf, a URI, an argv or a file name.
+BUILDER_URI = (r"(?:ssh|ssh-ng)://[A-Za-z0-9._~%+-]+(?:@[A-Za-z0-9._~%+:\[\]-]+)?(?::[0-9]{1,5})?"
+               r"(?:/[A-Za-z0-9._~%+/-]*)?(?:\?[A-Za-z0-9._~%+/=&:@-]*)?")  # store parameters: ?remote-store=…
+SUBSTITUTER_SCHEMES = ("https", "http", "s3", "file", "ssh", "ssh-ng")
+SYSTEM = r"[a-z0-9_]+-[a-z0-9]+"
+FEATURE = r"[A-Za-z0-9_.+-]+"
+PUBLIC_KEY = r"[A-Za-z0-9._+-]+:[A-Za-z0-9+/]+={0,2}"
+HOST_KEY = r"[A-Za-z0-9+/]+={0,2}"  # base64 of an ssh public key line
+PATH = r"[A-Za-z0-9._~/+@%,=-]+"  # ssh-key: a path, no ':' (ssh would read host:path), no space
+# Bounds of the integers that reach Nix.
+MAX_JOBS = 10_000
+MAX_SPEED_FACTOR = 1_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,14 +96,13 @@ class Builder:
     mandatory_features: tuple[str, ...] = ()
     public_host_key: str = ""
 
-    def machine_line(self) -> str:
+    def machine_words(self) -> list[str]:
         """``URI systems key max-jobs speed-factor supported mandatory host-key`` (``-`` = default)."""
 
         def field_(items) -> str:
             return ",".join(items) if items else "-"
 
-        return " ".join(
-            [
+        return [
                 self.uri,
                 ",".join(self.systems),
                 self.ssh_key or "-",
@@ -100,7 +112,10 @@ class Builder:
                 field_(self.mandatory_features),
                 self.public_host_key or "-",
             ]
-        )
+
+    def machine_line(self) -> str:
+        """One line of a machines file; ValueError for a field that would break it (see trust.setting)."""
+        return trust.setting("builders", self.machine_words())[len("builders = "):]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,13 +164,14 @@ class Config:
         """The ``NIX_CONFIG`` lines for builders and substituters (not ``max-jobs``: see :meth:`max_jobs`)."""
         lines = []
         if self.builders:
-            lines.append("builders = " + " ; ".join(b.machine_line() for b in self.builders))
-            lines.append(f"builders-use-substitutes = {'true' if self.use_substitutes else 'false'}")
+            words = [w for i, b in enumerate(self.builders) for w in ([";"] if i else []) + b.machine_words()]
+            lines.append(trust.setting("builders", words))
+            lines.append(trust.setting("builders-use-substitutes", self.use_substitutes))
         if self.substituters:
-            lines.append("substituters = " + " ".join(s.url for s in self.substituters))
+            lines.append(trust.setting("substituters", [s.url for s in self.substituters]))
             keys = list(dict.fromkeys(k for s in self.substituters for k in s.public_keys))
             if keys:
-                lines.append("trusted-public-keys = " + " ".join(keys))
+                lines.append(trust.setting("trusted-public-keys", keys))
         return lines
 
     def warnings(self, platforms: Iterable[str]) -> list[str]:
@@ -207,8 +223,24 @@ def locate(root: Path, env: Mapping[str, str] | None = None) -> Path | None:
         return path
     for path in (Path(root) / REPO_FILE, user_file(env)):
         if path.is_file():
+            if path == Path(root) / REPO_FILE and git_tracked(Path(root), REPO_FILE):
+                raise ModelError(
+                    path,
+                    [Problem((), f"is tracked by git: a {REPO_FILE} committed on a branch would choose your builders and "
+                             "replace Nix's substituters and keys", f"git rm --cached {REPO_FILE} (the file stays here, "
+                             "untracked and git-ignored)")],
+                )  # fmt: skip
             return path
     return None
+
+
+def git_tracked(root: Path, rel: str) -> bool:
+    """Whether git tracks ``rel`` in the work tree at ``root`` (False without git or outside a work tree)."""
+    try:
+        out = subprocess.run(["git", "ls-files", "--error-unmatch", "--", rel], cwd=root, capture_output=True, text=True)
+    except OSError:
+        return False
+    return out.returncode == 0
 
 
 def load(root: Path, env: Mapping[str, str] | None = None) -> Config:
@@ -265,27 +297,41 @@ class _Reader:
             return []
         return value
 
-    def integer(self, data: Mapping, key: str, path: tuple, default: int | None, minimum: int) -> int | None:
+    def integer(self, data: Mapping, key: str, path: tuple, default: int | None, minimum: int, maximum: int) -> int | None:
         value = data.get(key, default)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            self.problem((*path, key), f"must be an integer >= {minimum}, not {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+            big = isinstance(value, int) and not isinstance(value, bool) and value > maximum
+            shown = f"a {len(str(value))}-digit number" if big and value >= 10**12 else repr(value)
+            self.problem((*path, key), f"must be {'at most ' + str(maximum) if big else f'an integer >= {minimum}'}, not {shown}",
+                         f"write a whole number from {minimum} to {maximum}")  # fmt: skip
             return default
         return value
 
-    def string(self, data: Mapping, key: str, path: tuple, *, required: bool = False, pattern: re.Pattern = NO_SPACE) -> str:
+    def check(self, value: object, where: tuple, pattern: str, what: str, fix: str) -> bool:
+        """Whether ``value`` is a string that may reach nix.conf and full-matches ``pattern``; a problem if not."""
+        if not isinstance(value, str):
+            self.problem(where, f"must be a string ({what}), not {type(value).__name__}", fix)
+            return False
+        if len(value) <= reach.MAX_STRING and not reach.full(pattern, value):
+            self.problem(where, f"{reach.show(value)} is not {what}", fix)
+            return False
+        found = reach.problem(value, (reach.NIXCONF,))  # length, control characters, what breaks a nix.conf line
+        if found:
+            self.problem(where, f"{found[0]} ({what})", f"{found[1]}; {fix}")
+            return False
+        return True
+
+    def string(self, data: Mapping, key: str, path: tuple, pattern: str, what: str, fix: str, *, required: bool = False) -> str:
         value = data.get(key)
         if value is None:
             if required:
                 self.problem(path, f"{key} is missing", f'add {key} = "…"')
             return ""
-        if not isinstance(value, str) or not pattern.match(value):
-            self.problem((*path, key), f"must be a string without spaces, not {value!r}")
-            return ""
-        return value
+        return value if self.check(value, (*path, key), pattern, what, fix) else ""
 
-    def strings(self, data: Mapping, key: str, path: tuple, pattern: re.Pattern, what: str, *, required: bool = False) -> tuple:
+    def strings(self, data: Mapping, key: str, path: tuple, pattern: str, what: str, *, required: bool = False) -> tuple:
         value = data.get(key)
         if value is None:
             if required:
@@ -296,9 +342,7 @@ class _Reader:
             return ()
         out = []
         for i, item in enumerate(value):
-            if not isinstance(item, str) or not pattern.match(item):
-                self.problem((*path, key, i), f"{item!r} is not {what}")
-            else:
+            if self.check(item, (*path, key, i), pattern, what, f"write {what}"):
                 out.append(item)
         return tuple(out)
 
@@ -311,7 +355,7 @@ def parse(text: str, file: Path | str) -> Config:
     r.unknown(data, _TOP, ())
     local = r.table(data, "local")
     r.unknown(local, {"max-jobs"}, ("local",))
-    local_max_jobs = r.integer(local, "max-jobs", ("local",), None, 0)
+    local_max_jobs = r.integer(local, "max-jobs", ("local",), None, 0, MAX_JOBS)
     use_subs = data.get("builders-use-substitutes", True)
     if not isinstance(use_subs, bool):
         r.problem(("builders-use-substitutes",), f"must be true or false, not {use_subs!r}")
@@ -320,34 +364,39 @@ def parse(text: str, file: Path | str) -> Config:
     for i, b in enumerate(r.tables(data, "builder")):
         path = ("builder", i)
         r.unknown(b, _BUILDER, path)
-        uri = r.string(b, "uri", path, required=True)
-        if uri and not uri.startswith(URI_SCHEMES):
-            r.problem((*path, "uri"), f"{uri!r} is not a remote builder URI", 'use "ssh://user@host" or "ssh-ng://user@host"')
-        key = r.string(b, "ssh-key", path)
+        uri = r.string(b, "uri", path, BUILDER_URI, "a remote builder URI",
+                       'use "ssh://user@host" or "ssh-ng://user@host" (letters, digits, . _ - ~ % +; no ; # or spaces)',
+                       required=True)  # fmt: skip
+        key = r.string(b, "ssh-key", path, PATH, "a path to an ssh key",
+                       "use a path of letters, digits and . _ ~ / + @ % , = - (no spaces)")  # fmt: skip
+        if key and not reach.full(PATH, str((file.parent / Path(key).expanduser()).resolve())):
+            r.problem((*path, "ssh-key"), f"resolves to {(file.parent / key).resolve()}, a path a machines line cannot hold",
+                      "give an absolute path without spaces")  # fmt: skip
+            key = ""
         builders.append(
             Builder(
                 uri=uri,
                 systems=r.strings(b, "systems", path, SYSTEM, "a Nix system such as x86_64-linux", required=True),
                 ssh_key=str((file.parent / Path(key).expanduser()).resolve()) if key else "",  # relative: to this file
-                max_jobs=r.integer(b, "max-jobs", path, 1, 1),
-                speed_factor=r.integer(b, "speed-factor", path, 1, 1),
+                max_jobs=r.integer(b, "max-jobs", path, 1, 1, MAX_JOBS),
+                speed_factor=r.integer(b, "speed-factor", path, 1, 1, MAX_SPEED_FACTOR),
                 supported_features=r.strings(b, "supported-features", path, FEATURE, "a feature name such as big-parallel"),
                 mandatory_features=r.strings(b, "mandatory-features", path, FEATURE, "a feature name such as big-parallel"),
-                public_host_key=r.string(b, "public-host-key", path),
+                public_host_key=r.string(b, "public-host-key", path, HOST_KEY, "base64 of a host's public key line",
+                                         "write `base64 -w0 /etc/ssh/ssh_host_ed25519_key.pub` of the builder"),
             )
         )
     substituters = []
     for i, s in enumerate(r.tables(data, "substituter")):
         path = ("substituter", i)
         r.unknown(s, _SUBSTITUTER, path)
-        url = r.string(s, "url", path, required=True)
-        if url and "://" not in url:
-            r.problem((*path, "url"), f"{url!r} is not a store URL", 'use e.g. "https://cache.nixos.org" or "file:///srv/cache"')
+        url = r.string(s, "url", path, trust.store_url_pattern(SUBSTITUTER_SCHEMES), "a store URL",
+                       trust.store_url_fix(SUBSTITUTER_SCHEMES), required=True)  # fmt: skip
         keys = r.strings(s, "public-keys", path, PUBLIC_KEY, "a public key NAME:BASE64")
         substituters.append(Substituter(url=url, public_keys=keys))
     push = r.table(data, "push")
     r.unknown(push, {"to"}, ("push",))
-    push_to = r.string(push, "to", ("push",))
+    push_to = r.string(push, "to", ("push",), trust.store_url_pattern(), "a store URL", trust.store_url_fix())
     if r.problems:
         raise ModelError(file, sorted(r.problems, key=lambda p: p.line or 0))  # in file order (stable)
     return Config(

@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import ledger, model
 from ..errors import BuildMatrixError
-from . import builders, parallelism
+from . import builders, parallelism, trust
 from . import flox as floxrun
 
 
@@ -40,8 +40,8 @@ def dry_run(
     run_env, note = parallelism.nix_config_env(env, par, forced=options.cores is not None, extra=remote.nix_config_lines())
     logs = [floxrun.LOG_DIR / f"{v.name}.log" for v in variants]
     say("build (dry run: nothing is built or recorded)")
-    say(f"  command:     {' '.join(argv)}   (in {root})")
-    say(f"  NIX_CONFIG:  {run_env.get('NIX_CONFIG', '')!r}")
+    say(f"  command:     {' '.join(trust.redact_argv(argv))}   (in {root})")
+    say(f"  NIX_CONFIG:  {trust.show_nix_config(run_env.get('NIX_CONFIG', ''))!r}")  # as the build prints it, redacted
     say(f"  parallelism: cores={par.cores} max-jobs={par.max_jobs} ({par.reason}){'; ' + note if note else ''}")
     say(f"  builders:    {remote.describe()}")
     rels = {v.name: floxrun.recipe_path(root, v.name) for v in variants}

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 from .. import model
 from ..detect import host as hostinfo
+from . import trust
 
 CUDA_GIB_PER_JOB = 8
 CPU_GIB_PER_JOB = 4
@@ -101,7 +102,8 @@ def nix_config_env(
     env = dict(base)
     existing = env.get("NIX_CONFIG", "")
     already = set() if forced else set(_NIX_KEY.findall(existing))
-    lines = [f"{k} = {v}" for k, v in (("cores", par.cores), ("max-jobs", par.max_jobs)) if k not in already]
+    lines = [trust.setting(k, v) for k, v in (("cores", par.cores), ("max-jobs", par.max_jobs)) if k not in already]
+    extra = [trust.check_setting(ln) for ln in extra]  # one setting each, as trust.setting forms them; else ValueError
     given = set(re.findall(r"^\s*([\w-]+)\s*=", existing, re.MULTILINE))
     kept = sorted(already | {ln.split("=")[0].strip() for ln in extra if ln.split("=")[0].strip() in given})
     lines += [ln for ln in extra if ln.split("=")[0].strip() not in given]

@@ -38,7 +38,7 @@ from typing import BinaryIO, NamedTuple
 from .. import ledger, model
 from ..detect import host as hostinfo
 from ..errors import NOT_STARTED, BuildMatrixError, UsageError
-from . import builders, dryrun, parallelism
+from . import builders, dryrun, parallelism, trust
 from . import flox as floxrun
 
 # flox's general options go before the subcommand (`flox -v build …`).
@@ -289,8 +289,9 @@ def build(
     run_env, note = parallelism.nix_config_env(env, par, forced=options.cores is not None, extra=remote.nix_config_lines())
     argv = flox_build_argv(variants, options.stability, options.flox_args)
     logs = [floxrun.LOG_DIR / f"{v.name}.log" for v in variants]
-    nix_config = run_env.get("NIX_CONFIG", "").replace("\n", "; ")
-    say(f"build: {' '.join(argv)}")
+    nix_config = trust.show_nix_config(run_env.get("NIX_CONFIG", ""))  # redacted, as the dry run shows it
+    shown_argv = " ".join(trust.redact_argv(argv))
+    say(f"build: {shown_argv}")
     say(f"build: parallelism cores={par.cores} max-jobs={par.max_jobs} ({par.reason}){'; ' + note if note else ''}")
     say(f"build: builders: {remote.describe()}")
     for warning in remote.warnings({v.platform for v in variants}):
@@ -301,7 +302,7 @@ def build(
     start, t0 = ledger.now(), time.time()
     before = {v.name: floxrun.link_state(root, v.name) for v in variants}
     header = (
-        f"== {' '.join(argv)}\n== cwd {root}\n== NIX_CONFIG {nix_config}\n== parallelism: {par.reason}\n"
+        f"== {shown_argv}\n== cwd {root}\n== NIX_CONFIG {nix_config}\n== parallelism: {par.reason}\n"
         f"== git {rev}  host {host} ({hardware})  start {start}\n\n"
     )
     rc: int | None = None
@@ -339,7 +340,7 @@ def build(
                 log=str(log),
                 detail=v_detail,
                 extra={
-                    "argv": argv,
+                    "argv": trust.redact_argv(argv),
                     "exit_code": rc,
                     "store_path": target if fresh else "",
                     "platform": hostinfo.host_platform(),

@@ -17,8 +17,10 @@ from . import common as cli
 @cli.guarded
 def cmd_ci_plan(file: str, tags: str, keyword: str, as_json: bool) -> int:
     """``invoke ci-plan``: what the workflow would run for these inputs."""
+    from ..builds import trust
     from ..ci import workflow
 
+    trust.selection(tags, keyword)  # bounded before any parsing
     m = cli.load(file, quiet=as_json)
     result = workflow.plan(m, m.ci, tags, keyword)
     if as_json:
@@ -54,8 +56,10 @@ def cmd_plan_step(file: str, tags: str, keyword: str, smoke: bool, github_output
     """The workflow's plan step: the summary (appended to ``summary``) and the matrices as GitHub outputs.
 
     Exit 1 when the inputs select no torch configuration (after writing the outputs)."""
+    from ..builds import trust
     from ..ci import workflow
 
+    trust.selection(tags, keyword)  # workflow_dispatch inputs: anyone who may run the workflow writes them
     m = cli.load(file, quiet=True)
     result = workflow.plan(m, m.ci, tags, keyword, smoke=smoke)
     text = workflow.summary(result)

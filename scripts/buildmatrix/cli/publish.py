@@ -37,6 +37,9 @@ def cmd_publish(
         raise UsageError("--dry-run and --json go with --as-anchor (the plain publish has --check)")
     if not org:
         raise UsageError("--org ORG is required (your Flox user name or organisation)")
+    from ..builds import trust
+
+    trust.org(org, "--org")  # it reaches flox's argv, a branch and the messages
     root = Path(root)
     m = cli.load(file)
     variants = builds.resolve_target(m, name, torch or None)

@@ -7,6 +7,7 @@ durations where real builds are recorded. Reading only: nothing here writes.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,12 +15,13 @@ from pathlib import Path
 
 from .. import ledger, model
 from ..errors import ModelError, Problem
-from ..spec import loadguard
+from ..spec import loadguard, reach
 from ..spec.tomlpos import LineIndex
 
 COSTS_FILE = Path("build-costs.toml")
 CLASSES = ("torch", "torchvision", "magma", "nccl", "cuda-redist", "rest")
 KINDS = ("cuda", "cpu")
+MAX_CORE_HOURS = 1_000_000.0  # of one derivation: a figure above is a typo (or an attack on the plan's arithmetic)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +57,10 @@ def load_costs(path: Path) -> CostTable:
         source = t.get("source")
         if not isinstance(source, str) or not source.strip():
             problems.append(Problem((cls, "source"), "every figure needs its source", 'add source = "…"', index.line_of((cls,))))
+        for k in ("source", "note"):  # printed by `invoke plan` and in its JSON: one line of text
+            found = reach.problem(t[k], (reach.DOCS,)) if isinstance(t.get(k), str) else None
+            if found:
+                problems.append(Problem((cls, k), found[0], found[1], index.line_of((cls, k))))
         for k in t:
             if k not in ("core-hours", "cuda", "cpu", "source", "note"):
                 problems.append(
@@ -62,10 +68,15 @@ def load_costs(path: Path) -> CostTable:
                 )
         for kind in KINDS:
             value = t.get(kind, t.get("core-hours"))
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            if (isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+                    or not 0 <= value <= MAX_CORE_HOURS):  # fmt: skip
+                where = (cls, kind) if kind in t else (cls, "core-hours")
                 problems.append(
                     Problem(
-                        (cls, kind), f"needs a number >= 0 (core-hours per derivation), not {value!r}", "", index.line_of((cls,))
+                        where,
+                        f"needs a finite number from 0 to {MAX_CORE_HOURS:g} (core-hours per derivation), not {value!r}",
+                        "write the measured or published core-hours, e.g. core-hours = 12.5",
+                        index.line_of(where) or index.line_of((cls,)),
                     )
                 )
                 continue

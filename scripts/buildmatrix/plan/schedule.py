@@ -12,19 +12,28 @@ from collections.abc import Iterable, Mapping
 
 from ..errors import UsageError
 
+MAX_MACHINES = 1000  # builders of one fleet
+MAX_CORES = 1024  # cores of one builder
+MAX_FLEETS = 16  # fleets of one --builders
+
 
 def parse_builders(spec: str) -> list[tuple[int, int]]:
     """``"1x32,4x32"`` (or ``4×32``) -> [(1, 32), (4, 32)]."""
     out = []
+    if len(spec) > 200:
+        raise UsageError(f"--builders is {len(spec)} characters long: give at most {MAX_FLEETS} fleets N×CORES, e.g. 1x32,4x32")
     for part in spec.replace("×", "x").replace(" ", ",").split(","):
         if not part:
             continue
-        mt = re.fullmatch(r"(\d+)x(\d+)", part.lower())
-        if not mt or int(mt.group(1)) < 1 or int(mt.group(2)) < 1:
+        mt = re.fullmatch(r"([0-9]{1,6})x([0-9]{1,6})", part.lower())
+        if not mt or not 1 <= int(mt.group(1)) <= MAX_MACHINES or not 1 <= int(mt.group(2)) <= MAX_CORES:
             raise UsageError(
-                f"--builders {part!r}: give N×CORES (or NxCORES) with N, CORES >= 1, e.g. 4x32; several comma-separated"
+                f"--builders {part[:40]!r}: give N×CORES (or NxCORES) with N from 1 to {MAX_MACHINES} and CORES from 1 "
+                f"to {MAX_CORES}, e.g. 4x32; several comma-separated"
             )
         out.append((int(mt.group(1)), int(mt.group(2))))
+    if len(out) > MAX_FLEETS:
+        raise UsageError(f"--builders names {len(out)} fleets: give at most {MAX_FLEETS}, e.g. 1x32,4x32")
     if not out:
         raise UsageError("--builders: give N×CORES, e.g. 4x32")
     return out

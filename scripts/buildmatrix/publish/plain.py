@@ -35,6 +35,7 @@ from pathlib import Path
 
 from .. import ledger, model
 from ..builds import flox as floxrun
+from ..builds import trust
 from ..builds.flox import git as _git
 from ..detect import host as hostinfo
 from ..errors import FailedError
@@ -240,7 +241,7 @@ def check_guards(
 
 def publish_argv(name: str, org: str, stability: str | None = None) -> list[str]:
     """``flox publish -o ORG [--stability S] NAME`` (flags as in flox-publish(1))."""
-    argv = ["flox", "publish", "-o", org]
+    argv = ["flox", "publish", "-o", trust.org(org, "--org")]  # every publish argv, whoever forms it
     if stability:
         argv += ["--stability", stability]
     return argv + [name]

@@ -11,6 +11,10 @@ URI is any Nix store URL: ``file:///srv/nix-cache``, ``s3://bucket?region=…``,
 makes Nix sign what it uploads (``nix-store --generate-binary-cache-key`` makes a key pair;
 consumers list the public half in ``public-keys`` of their builders file).
 
+``--to`` (and ``[push] to``) must be a conservative store URL (:func:`trust.store_url`). What is
+printed and recorded is redacted (:func:`trust.redact`: ``?secret-key=…``, ``user:password@``);
+``nix copy`` gets the URL as given.
+
 Records: one ``push`` ledger record per variant (ok when ``nix copy`` exited 0, failed or
 interrupted otherwise), with the destination and the store path. Nothing is recorded when
 the command refuses before running Nix (no such result link, no ``nix``, no destination).
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import ledger, model
-from ..builds import builders
+from ..builds import builders, trust
 from ..errors import EXIT_FAILED, EXIT_OK, BuildMatrixError, UsageError
 
 NIX_INSTALL_HINT = "install Nix (Debian/Ubuntu: apt-get install nix-bin; or https://nixos.org/download)"
@@ -81,9 +85,10 @@ def destination(to: str, cfg: builders.Config) -> str:
         raise UsageError(
             f"name the cache: --to URI (file:///srv/nix-cache, s3://bucket, ssh://host), or set [push] to in {where}"
         )
-    if "://" not in dest:
+    if "://" not in dest and not trust.store_url_problem(f"file://{Path(dest).resolve()}"):
         raise UsageError(f"--to {dest!r} is not a Nix store URL: use e.g. file://{Path(dest).resolve()} or s3://bucket")
-    return dest
+    # [push] to was checked when the builders file was read; --to is checked here, before anything runs
+    return trust.store_url(dest, "--to" if to else f"[push] to of {cfg.source}")
 
 
 def push(
@@ -103,7 +108,8 @@ def push(
     dest = destination(to, cfg)
     chosen = items(root, m, names, env)
     argv = nix_copy_argv(dest, [i.store_path for i in chosen])
-    say(f"push: {shlex.join(argv)}")
+    shown = trust.redact(dest)  # what is printed and recorded: no ?secret-key=, no user:password@
+    say(f"push: {shlex.join(trust.redact_argv(argv))}")
     if dry_run:
         say(f"push: dry run: nothing copied, nothing recorded ({len(chosen)} variant(s))")
         return EXIT_OK
@@ -118,7 +124,7 @@ def push(
         say(f"push: could not run nix: {exc}")
     finally:
         status = "ok" if rc == 0 else ("interrupted" if rc is None and sys.exc_info()[0] is KeyboardInterrupt else "failed")
-        detail = f"nix copy --to {dest}: " + ("exit 0" if rc == 0 else f"exit {rc}" if rc is not None else "did not finish")
+        detail = f"nix copy --to {shown}: " + ("exit 0" if rc == 0 else f"exit {rc}" if rc is not None else "did not finish")
         end = ledger.now()
         for i in chosen:
             ledger.append(
@@ -134,13 +140,13 @@ def push(
                     result=i.link,
                     detail=detail,
                     extra={
-                        "to": dest,
+                        "to": shown,
                         "store_path": i.store_path,
-                        "argv": argv,
+                        "argv": trust.redact_argv(argv),
                         "exit_code": rc,
                         "duration_s": round(time.time() - t0, 1),
                     },
                 ),
             )
-    say(f"push: {len(chosen)} variant(s) {'copied to' if rc == 0 else 'NOT copied to'} {dest}; ledger: push={status}")
+    say(f"push: {len(chosen)} variant(s) {'copied to' if rc == 0 else 'NOT copied to'} {shown}; ledger: push={status}")
     return EXIT_OK if rc == 0 else EXIT_FAILED

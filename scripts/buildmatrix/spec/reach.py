@@ -31,6 +31,8 @@ VERSION = "version"  # compared as a version (packaging.version.Version)
 DOCS = "docs"  # the generated Markdown (docs.cell escapes pipes and line breaks)
 REF = "ref"  # only compared with the names of another table: it must equal one of them
 YAML = "yaml"  # a scalar of the generated GitHub Actions workflow (JSON-quoted; reaches shell only through env:)
+# Not of variants.toml: the builders file's values (builds/builders.py) reach nix.conf (NIX_CONFIG) as words.
+NIXCONF = "nixconf"  # one word of a nix.conf setting: whitespace separates words and lines, '#' starts a comment
 
 # Longest string any key accepts, longest version, longest part of a file name.
 MAX_STRING = 1000
@@ -49,6 +51,8 @@ VERSION_TEXT_RE = r"[0-9][0-9A-Za-z.+-]*"
 CODE_CHARS_RE = r"[A-Za-z0-9_./+'-]+"
 # A file-name part before the derived tokens drop their dots.
 FILE_PART_RE = r"[a-z0-9][a-z0-9._-]*"
+# A word of a nix.conf value (the key's own grammar is full-matched after this one).
+NIXCONF_WORD_RE = r"[^\s#;'\"`$\\]+"
 # An attribute name nix.attr_name can emit bare or quote.
 ATTR_PART_RE = r"[A-Za-z0-9_][A-Za-z0-9_'-]*"
 
@@ -125,12 +129,18 @@ CONTEXTS: dict[str, Context] = {
         Context(DOCS, "the generated docs (escaped)", free_text=True),
         Context(REF, "a reference to another table's entry"),
         Context(YAML, "the generated GitHub Actions workflow", needs_own_grammar=True, free_text=True),
+        Context(NIXCONF, "a nix.conf setting (NIX_CONFIG)", NIXCONF_WORD_RE,
+                "characters other than whitespace, '#', ';', quotes, '`', '$' and '\\'", needs_own_grammar=True, free_text=True),
     )
 }  # fmt: skip
 
 
-def _show(text: str) -> str:
+def show(text: str) -> str:
+    """``text`` quoted for a message, cut to 60 characters."""
     return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+_show = show
 
 
 def problem(text: str, reaches: tuple[str, ...]) -> tuple[str, str] | None:
