@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from buildmatrix import model, recipes
+from buildmatrix import model, recipes, targets
 from buildmatrix.cli import invokeargs
 from conftest import ROOT
 
@@ -125,3 +125,37 @@ def test_help_shows_every_option_help(task):
     assert options, out
     bare = [line for line in options if len(line.strip().split("  ")) < 2]
     assert not bare, f"options without help text:\n{out}"
+
+
+# Every filter option: a value the model lacks is bad input (2) naming the valid values, where the
+# model keeps them, and the closest one; a value the model has but no variant matches is no error.
+BAD_FILTERS = [
+    ("--isa", "avx3", "CPU ISA", "avx2", lambda m: list(m.isas)),
+    ("--cuda", "13", "CUDA version", "13.0", lambda m: list(m.cudas)),
+    ("--target", "gpu", "target", "cpu", lambda m: sorted({v.target for v in m.variants}, key=targets.order)),
+    ("--python", "3.10", "Python version", "3.11", lambda m: list(m.pythons)),
+    ("--gpu", "sm999", "GPU architecture", None, lambda m: list(m.gpus)),
+    ("--package", "torchvison", "package", "torchvision", lambda m: list(m.packages)),
+    ("--torch", "2.7", "torch line", "2.8", lambda m: list(m.torch_lines)),
+]
+
+
+@pytest.mark.parametrize("task", ["list", "gen"])
+@pytest.mark.parametrize("flag, value, what, closest, valid", BAD_FILTERS, ids=[f[0] for f in BAD_FILTERS])
+def test_a_filter_value_the_model_lacks_is_bad_input_listing_the_valid_ones(shipped, task, flag, value, what, closest, valid):
+    if task == "gen" and flag == "--torch":
+        pytest.skip("gen has no --torch")
+    proc = run(task, flag, value)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "no variant matches" not in proc.stdout
+    error = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and error[0].startswith(f"error: {flag} {value}: no such {what}"), proc.stderr
+    listed = error[0].split("; valid: ", 1)[1]
+    assert [x.split(" (")[0] for x in listed.split(", ")] == valid(shipped)
+    assert (f"(did you mean {closest}" in error[0]) == (closest is not None), error[0]
+
+
+def test_a_known_value_no_variant_has_is_no_error(shipped):
+    # both values are known; no variant has both (a CPU target has no CUDA)
+    proc = run("list", "--target", "cpu", "--cuda", shipped.defaults.cuda)
+    assert proc.returncode == 0 and "no variant matches" in proc.stdout, proc.stdout + proc.stderr

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from .. import model
-from ..errors import EXIT_FAILED, BuildMatrixError, ModelError, SkippedError
+from ..errors import EXIT_FAILED, BuildMatrixError, ModelError, SkippedError, UsageError
 
 
 def _err(text: str) -> None:
@@ -30,6 +30,57 @@ def load(file: str | Path = model.DEFAULT_FILE, quiet: bool = False) -> model.Ma
             _err(f"warning: {w}")
         _WARNED.add(w)
     return m
+
+
+# What each filter option names, in its error message ("--isa avx3: no such CPU ISA").
+FILTER_WORDS = {
+    "package": "package",
+    "python": "Python version",
+    "cuda": "CUDA version",
+    "gpu": "GPU architecture",
+    "isa": "CPU ISA",
+    "target": "target",
+    "torch": "torch line",
+}
+
+
+def _distance(a: str, b: str) -> int:
+    """Edits (insert, delete, replace a character) from ``a`` to ``b``, ignoring case."""
+    a, b = a.lower(), b.lower()
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def _closest(value: str, valid: list[str]) -> list[str]:
+    """What ``value`` was probably meant as: the versions it is the start of (``13`` -> 13.0, 13.1),
+    else the one fewest edits away (ties: the same length, then file order); none if all are far."""
+    started = [v for v in valid if v.startswith(f"{value}.")]
+    if started:
+        return started
+    ranked = sorted((_distance(value, v), abs(len(v) - len(value)), i, v) for i, v in enumerate(valid))
+    return [ranked[0][3]] if ranked and ranked[0][0] <= max(1, len(value) // 3) else []
+
+
+def check_filters(m: model.Matrix, filters: dict) -> None:
+    """Raise UsageError (exit 2) for a filter value the model does not know, listing the valid ones.
+
+    ``filters``: option name (a key of :data:`FILTER_WORDS`) -> value; empty values are no filter.
+    The valid values are :meth:`Matrix.filter_values`, so a value that is valid but selects no
+    variant is no error ("no variant matches")."""
+    for key, value in filters.items():
+        if not value:
+            continue
+        valid = m.filter_values(key)
+        if value in valid:
+            continue
+        close = _closest(value, valid)
+        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+        listed = m.describe_lines() if key == "torch" else ", ".join(valid)
+        raise UsageError(f"--{key} {value}: no such {FILTER_WORDS[key]}{hint}; valid: {listed}")
 
 
 def guarded(fn):

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from .. import generated, ledger, model
 from ..errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from ..spec.schema import SCHEMA_FILE
-from .common import _err, guarded, load, split_names
+from .common import _err, check_filters, guarded, load, split_names
 
 __all__ = ["SCHEMA_FILE", "cmd_ci", "cmd_docs", "cmd_gen", "cmd_schema"]
 
@@ -123,6 +123,7 @@ def cmd_gen(
     """Write (or check) the recipes, the jobset and the workflow. A full run deletes generated recipes no variant
     produces any more (``prune``; hand-written files are never touched); ``--check`` fails on them."""
     m = load(file, quiet=quiet or as_json)
+    check_filters(m, filters or {})
     chosen = _filtered(m, split_names(names), filters or {})
     if chosen is not None and not chosen:
         _err("error: the names and filters select no variant")
