@@ -159,3 +159,36 @@ def test_a_known_value_no_variant_has_is_no_error(shipped):
     # both values are known; no variant has both (a CPU target has no CUDA)
     proc = run("list", "--target", "cpu", "--cuda", shipped.defaults.cuda)
     assert proc.returncode == 0 and "no variant matches" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["list"], ["show", "sm120-avx"], ["plan", "sm120-avx"], ["ci-plan"], ["detect", "--cpu", "zen4"]], ids=" ".join
+)
+def test_queries_say_nothing_about_unverified_fetches(args):
+    proc = run(*args)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "unverified" not in proc.stderr and "warning:" not in proc.stderr, proc.stderr
+
+
+def _one_unverified_line(proc) -> str:
+    lines = [x for x in proc.stderr.splitlines() if "unverified" in x]
+    assert len(lines) == 1 and lines[0].startswith("warning: "), proc.stdout + proc.stderr
+    assert "invoke pin" in lines[0] and "docs/BUILD_MATRIX.md#unverified-fetches" in lines[0] and len(lines[0]) < 250
+    assert "unverified" not in proc.stdout, proc.stdout
+    return lines[0]
+
+
+def test_gen_publish_and_push_say_one_line_about_unverified_fetches(repo, shipped):
+    from buildmatrix.model import hashes
+
+    affected = hashes.unverified(shipped)
+    if not affected:
+        pytest.skip("nothing fetches unverified")
+    alias = next(a for a, vs in shipped.alias_groups.items() if all(v.name in affected for v in vs))
+    line = _one_unverified_line(run("gen", alias, cwd=repo))
+    assert line.startswith(f"warning: {len(shipped.alias_groups[alias])} variant(s)")
+    _one_unverified_line(run("publish", alias, "--check", cwd=repo))
+    _one_unverified_line(run("push", alias, "--dry-run", cwd=repo))
+    proc = run("gen", alias, "--json", cwd=repo)  # --json keeps the full list, and no warning
+    assert proc.returncode == 0 and "warning:" not in proc.stderr, proc.stderr
+    assert json.loads(proc.stdout)["unverified"] == affected

@@ -1,4 +1,4 @@
-"""What every command shares: loading with warnings once, the one guard that turns errors into exit statuses, name splitting.
+"""What every command shares: loading with warnings once, the one unverified-fetch line of the commands that build or publish, the one guard that turns errors into exit statuses, name splitting.
 
 Each ``cmd_*`` function (here, and in the other modules of :mod:`buildmatrix.cli`) loads,
 calls the package, prints, and returns a process exit status (``errors.EXIT_*``); the generated
@@ -10,10 +10,12 @@ errors this package raises on purpose carry their status (:mod:`buildmatrix.erro
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .. import model
 from ..errors import EXIT_FAILED, BuildMatrixError, ModelError, SkippedError, UsageError
+from ..model import hashes
 
 
 def _err(text: str) -> None:
@@ -81,6 +83,26 @@ def check_filters(m: model.Matrix, filters: dict) -> None:
         hint = f" (did you mean {' or '.join(close)}?)" if close else ""
         listed = m.describe_lines() if key == "torch" else ", ".join(valid)
         raise UsageError(f"--{key} {value}: no such {FILTER_WORDS[key]}{hint}; valid: {listed}")
+
+
+def say_unverified(m: model.Matrix, names: Iterable[str] | None = None) -> None:
+    """For a command that builds or publishes ``names`` (None: all): one warning line, once, if any of
+    them fetches something unverified (:func:`hashes.unverified_line`). Queries never call it."""
+    line = hashes.unverified_line(m, names)
+    if line and line not in _WARNED:
+        _err(f"warning: {line}")
+        _WARNED.add(line)
+
+
+def warn_unverified(file: str | Path, pick: Callable[[model.Matrix], Iterable[str] | None]) -> None:
+    """:func:`say_unverified` for a command that loads the file itself (publish, push): ``pick`` names
+    what it acts on. Silent if the file does not load or ``pick`` raises: the command then says why."""
+    try:
+        m = model.load(file)
+        names = pick(m)
+    except BuildMatrixError:
+        return
+    say_unverified(m, None if names is None else list(names))
 
 
 def guarded(fn):
