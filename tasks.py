@@ -10,7 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
-from invoke import Exit, Task, task
+from invoke import Exit, Task
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -29,6 +29,8 @@ from buildmatrix.cli import magma as magmacli  # noqa: E402
 from buildmatrix.cli import plan as plancli  # noqa: E402
 from buildmatrix.cli import publish as publishcli  # noqa: E402
 from buildmatrix.cli import push as pushcli  # noqa: E402
+
+task = invokeargs.task  # one meaning per short flag across the tasks (invokeargs.SHORT_FLAGS)
 
 if hasattr(signal, "SIGPIPE"):  # `invoke list | head` ends quietly, like other command-line tools
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)

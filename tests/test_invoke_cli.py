@@ -7,6 +7,7 @@ The command-line tests run the real `invoke` executable of this virtualenv in th
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -192,3 +193,26 @@ def test_gen_publish_and_push_say_one_line_about_unverified_fetches(repo, shippe
     proc = run("gen", alias, "--json", cwd=repo)  # --json keeps the full list, and no warning
     assert proc.returncode == 0 and "warning:" not in proc.stderr, proc.stderr
     assert json.loads(proc.stdout)["unverified"] == affected
+
+
+def _task_names() -> list[str]:
+    out = subprocess.run([INVOKE, "--list", "--list-format=json"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return [t["name"] for t in json.loads(out)["tasks"]]
+
+
+def test_each_short_flag_has_one_meaning_across_every_task():
+    """`invoke --help TASK` for every task: every option is spelled --long-name (no `--,`), and a short
+    flag means the same option wherever it exists."""
+    option = re.compile(r"^  (?:-([a-zA-Z])(?: STRING)?, )?--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)(?:=STRING)?(?:\s{2,}\S|$)")
+    meaning: dict[str, set[str]] = {}
+    names = _task_names()
+    assert {"gen", "list", "add", "publish", "ci-plan", "detect", "pin", "push"} <= set(names)
+    for task in names:
+        out = subprocess.run([INVOKE, "--help", task], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        lines = [line for line in out.splitlines() if line.startswith("  -")]
+        for line in lines:
+            found = option.match(line)
+            assert found, f"invoke --help {task}: unusable option line {line!r}"
+            if found.group(1):
+                meaning.setdefault(found.group(1), set()).add(found.group(2))
+    assert meaning and all(len(longs) == 1 for longs in meaning.values()), meaning
