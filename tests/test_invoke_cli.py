@@ -216,3 +216,14 @@ def test_each_short_flag_has_one_meaning_across_every_task():
             if found.group(1):
                 meaning.setdefault(found.group(1), set()).add(found.group(2))
     assert meaning and all(len(longs) == 1 for longs in meaning.values()), meaning
+
+
+def test_ci_plan_lists_the_smoke_jobs_it_counts():
+    data = json.loads(run("ci-plan", "--json").stdout)
+    proc = run("ci-plan")
+    assert proc.returncode == 0, proc.stderr
+    assert f"**{len(data['smoke'])} smoke job(s)**" in proc.stdout
+    listed = re.findall(r"^- (\S+) \(build job (\S+); runs-on: (.+)\)$", proc.stdout, re.M)
+    assert [(v, a, labels.split(", ")) for v, a, labels in listed] == [
+        (s["variant"], s["alias"], s["runner"]) for s in data["smoke"]
+    ]
