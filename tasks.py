@@ -146,7 +146,7 @@ def patch_magma(c, source="", pin="", patch="magma-cuda13-clockrate", json=False
 
 @task
 def bench(c):
-    """Print timing figures: load, gen, gen --check and `invoke list` on the shipped matrix; gen at 1k-10k variants."""
+    """Print timing figures: `invoke gen --check`, `nox -l`, `nox -s eval`; load, gen, `invoke list` on the shipped matrix; gen at 2,500 / 5,000 / 10,000 / 20,000 variants (those above the shipped size)."""
     _done(benchcli.cmd_bench(ROOT))
 
 

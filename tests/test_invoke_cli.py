@@ -227,3 +227,11 @@ def test_ci_plan_lists_the_smoke_jobs_it_counts():
     assert [(v, a, labels.split(", ")) for v, a, labels in listed] == [
         (s["variant"], s["alias"], s["runner"]) for s in data["smoke"]
     ]
+
+
+def test_bench_help_names_the_sizes_bench_measures():
+    from buildmatrix import bench
+
+    out = run("--help", "bench").stdout
+    sizes = [int(x.replace(",", "")) for x in re.findall(r"\b\d{1,3}(?:,\d{3})+\b", out)]
+    assert sizes == list(bench.SIZES), out
