@@ -235,3 +235,23 @@ def test_bench_help_names_the_sizes_bench_measures():
     out = run("--help", "bench").stdout
     sizes = [int(x.replace(",", "")) for x in re.findall(r"\b\d{1,3}(?:,\d{3})+\b", out)]
     assert sizes == list(bench.SIZES), out
+
+
+def test_ledger_table_columns_line_up(tmp_path, capsys):
+    from buildmatrix import ledger
+    from buildmatrix.cli import ledger as ledgercli
+
+    base = dict(start="2026-12-01T10:00:00Z", git_rev="0" * 40, host="h")
+    for variant, action, status, detail in [
+        ("pytorch-python313-cpu-avx2", "build", "ok", "flox exited 0"),
+        ("torchvision-python313-cuda13_0-sm120-avx512bf16-torch2_9", "smoke", "interrupted", "SIGTERM"),
+        ("x", "publish", "failed", ""),
+    ]:
+        ledger.append(tmp_path, ledger.Record(variant=variant, action=action, status=status, end="2026-12-01T10:05:00Z",
+                                              detail=detail, **base))  # fmt: skip
+    assert ledgercli.cmd_ledger(str(tmp_path), str(tmp_path / "variants.toml"), False) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith(("20", "END"))]
+    assert len(lines) == 4
+    for column in ("ACTION", "STATUS", "VARIANT", "DETAIL"):
+        at = lines[0].index(column)
+        assert all(line[at - 2 : at] == "  " and line[at] != " " for line in lines[1:] if len(line) > at), (column, lines)
