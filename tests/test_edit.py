@@ -210,6 +210,23 @@ def test_pin_rejects_bad_input_and_failures(toml, tmp_path, monkeypatch):
     assert toml.read_text() == before
 
 
+def test_pin_failure_keeps_the_end_of_the_error_whole(toml, tmp_path, monkeypatch):
+    """Offline, nix-prefetch-url prints a long error; the message keeps its end, cut between lines or words."""
+    words = " ".join(f"word{i:03d}" for i in range(120))  # one line of 959 characters
+    bindir = tmp_path / "bin"
+    fake_tool(bindir, "nix-prefetch-url", "", rc=1)
+    script = bindir / "nix-prefetch-url"
+    script.write_text(f"#!/bin/sh\necho 'error: first line' >&2\necho '{words}' >&2\n"
+                      "echo \"error: unable to download 'https://github.com/x.tar.gz': Couldn't resolve host name (6)\" >&2\nexit 1\n")  # fmt: skip
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(BuildMatrixError) as info:
+        edit.pin(toml, "nixpkgs-6a030d5")
+    said = str(info.value).split("failed (1): ", 1)[1]
+    # the last line fits whole; the 959-character line before it does not, so it is left out, said with "…"
+    assert said == "…\nerror: unable to download 'https://github.com/x.tar.gz': Couldn't resolve host name (6)", said
+    assert edit.tail("x " * 400).startswith("… x") and len(edit.tail("y" * 30 + " " + "z" * 600)) <= 500
+
+
 def test_pin_source_with_nix_prefetch_git(toml, tmp_path, monkeypatch):
     bindir = tmp_path / "bin"
     digest = hashlib.sha256(b"x").digest()

@@ -403,8 +403,23 @@ def _run(argv: list[str]) -> str:
         raise BuildMatrixError(f"`{argv[0]}` is not installed: `invoke pin` needs Nix and network access to GitHub")
     proc = subprocess.run([exe, *argv[1:]], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise BuildMatrixError(f"`{' '.join(argv)}` failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+        raise BuildMatrixError(f"`{' '.join(argv)}` failed ({proc.returncode}): {tail(proc.stderr)}")
     return proc.stdout
+
+
+def tail(text: str, limit: int = 500) -> str:
+    """The end of a tool's error output, at most ``limit`` characters, cut only between lines (or, for one
+    long last line, between words), with "…" where something was left out: never mid-word."""
+    lines = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
+    kept: list[str] = []
+    while lines and sum(len(x) + 1 for x in kept) + len(lines[-1]) <= limit:
+        kept.insert(0, lines.pop())
+    if not kept and lines:  # the last line alone is longer: its end, from a word
+        words = lines.pop().split(" ")
+        while words and sum(len(w) + 1 for w in kept) + len(words[-1]) <= limit - 2:
+            kept.insert(0, words.pop())
+        return "… " + " ".join(kept) if words else " ".join(kept)
+    return ("…\n" if lines else "") + "\n".join(kept)
 
 
 def given_hash(text: str) -> str:
