@@ -132,6 +132,15 @@ def test_add_places_its_block_after_the_last_matrix_block(toml):
     assert [c for c in comments(after) if not c.startswith("# added by `invoke add")] == comments(before)
 
 
+def test_add_then_remove_gives_the_file_back_byte_for_byte(toml):
+    """remove takes the block out with the comment add wrote above it, and leaves the next section's comment."""
+    alias, cuda = matrices.absent_gpu_addition(toml)
+    before = toml.read_text()
+    added = edit.add(toml, alias, cuda=cuda).added
+    assert set(edit.remove(toml, [f"cuda{cuda.replace('.', '_')}-{alias}"]).removed) == set(added)
+    assert toml.read_text() == before
+
+
 def test_add_refusal_names_the_command_and_the_nearest_edit_the_rules_allow(toml):
     m = model.load(toml)
     alias, cuda = matrices.absent_gpu_addition(toml)

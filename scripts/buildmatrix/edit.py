@@ -209,21 +209,35 @@ def _new_block(
     return entry
 
 
+_HEADER = re.compile(r"\s*\[\[?\s*([A-Za-z0-9_.\"-]+)\s*\]\]?\s*(#.*)?\n?")
+_MATRIX_HEADER = re.compile(r"\s*\[\[\s*matrix\s*\]\]\s*(#.*)?\n?")
+
+
+def _block_spans(lines: list[str]) -> list[tuple[int, int]]:
+    """(header line, line after its last key) of each [[matrix]] block, in file order: a block runs to the
+    next table header that is not one of its own sub-tables, less the comments and blank lines before
+    that header (they introduce what follows)."""
+    starts = [i for i, line in enumerate(lines) if _MATRIX_HEADER.fullmatch(line)]
+    spans = []
+    for start in starts:
+        end = len(lines)
+        for i in range(start + 1, len(lines)):
+            found = _HEADER.fullmatch(lines[i])
+            if found and not found.group(1).strip('"').startswith("matrix."):
+                end = i
+                break
+        while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
+            end -= 1
+        spans.append((start, end))
+    return spans
+
+
 def _with_block(text: str, entry: Table, command: str) -> str:
     """``text`` with ``entry`` as a new [[matrix]] block right after the last one's last key (before
     any comments and blank lines that follow it: those introduce the next section), a blank line and
     a comment naming ``command`` before it. Checked: the result parses to the old data plus the block."""
     lines = text.splitlines(keepends=True)
-    header = re.compile(r"\s*\[\[?\s*([A-Za-z0-9_.\"-]+)\s*\]\]?")
-    starts = [i for i, line in enumerate(lines) if re.fullmatch(r"\s*\[\[\s*matrix\s*\]\]\s*(#.*)?\n?", line)]
-    end = len(lines)
-    for i in range(starts[-1] + 1, len(lines)):
-        found = header.match(lines[i])
-        if found and not found.group(1).strip('"').startswith("matrix."):
-            end = i
-            break
-    while end > starts[-1] + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
-        end -= 1
+    end = _block_spans(lines)[-1][1]
     head = "".join(lines[:end])
     if head and not head.endswith("\n"):
         head += "\n"
@@ -237,6 +251,27 @@ def _with_block(text: str, entry: Table, command: str) -> str:
     want["matrix"].append(tomllib.loads(tomlkit.dumps(doc))["matrix"][0])
     if tomllib.loads(new) != want:
         raise BuildMatrixError(f"cannot place the new block in this file; add it by hand:\n{block}")
+    return new
+
+
+def _without_blocks(text: str, indices: list[int]) -> str:
+    """``text`` without the [[matrix]] blocks at ``indices``: each with the comment lines right above
+    its header (what `invoke add` writes there) and the blank line before them, but not the comments
+    after its last key (the next section's). Checked: the result parses to the old data less those blocks."""
+    lines = text.splitlines(keepends=True)
+    spans = _block_spans(lines)
+    for index in sorted(indices, reverse=True):
+        start, end = spans[index]
+        while start > 0 and lines[start - 1].lstrip().startswith("#"):
+            start -= 1
+        if start > 0 and not lines[start - 1].strip():
+            start -= 1
+        del lines[start:end]
+    new = "".join(lines)
+    want = tomllib.loads(text)
+    want["matrix"] = [b for i, b in enumerate(want["matrix"]) if i not in set(indices)]
+    if tomllib.loads(new) != want:
+        raise BuildMatrixError("cannot take the emptied blocks out of this file; remove them by hand")
     return new
 
 
@@ -344,11 +379,12 @@ def remove(path: Path, aliases: list[str]) -> EditResult:
             if set(pkgs) != set(block["packages"]):
                 fields.insert(0, ("package", sorted(pkgs)[0] if len(pkgs) == 1 else sorted(pkgs)))
             block["exclude"].append(_inline(fields))
-    for index in sorted(empty_blocks, reverse=True):
-        del matrix[index]
-    if not len(matrix):
+    if len(empty_blocks) == len(matrix):
         raise UsageError("that would remove every variant: the matrix cannot be empty")
-    return _save(path, doc, m)
+    text = _without_blocks(tomlkit.dumps(doc), empty_blocks)
+    after = model.loads(text, path)  # raises ModelError: nothing is written
+    write_atomic(path, text)
+    return EditResult(sorted(set(after.by_name) - set(m.by_name)), sorted(set(m.by_name) - set(after.by_name)))
 
 
 def _inline(fields: list[tuple[str, object]]):
