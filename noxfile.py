@@ -25,6 +25,7 @@ from buildmatrix.builds import sessions as builds  # noqa: E402
 from buildmatrix.cli import common as cli  # noqa: E402
 from buildmatrix.cli import noxargs  # noqa: E402
 from buildmatrix.errors import EXIT_SKIPPED, BuildMatrixError  # noqa: E402
+from buildmatrix.model import hashes  # noqa: E402
 
 nox.options.error_on_external_run = False
 # The check sessions' virtualenvs: the standard library's venv, always there (nox would
@@ -133,6 +134,9 @@ def _run_build(session: nox.Session, variants, opts: builds.BuildOptions, allow_
         return
     if MATRIX is None:
         session.error(f"variants.toml does not load, nothing to build:\n{LOAD_ERROR}")
+    unverified = hashes.unverified_line(MATRIX, [v.name for v in variants])
+    if unverified:  # the one line about unverified fetches a build prints
+        session.warn(unverified)
     outcome = builds.build(ROOT, variants, opts, say=session.log)
     if not outcome.ok:
         session.error(outcome.message.rstrip("."))

@@ -10,13 +10,14 @@ import signal
 import sys
 from pathlib import Path
 
-from invoke import Exit, Task, task
+from invoke import Exit, Task
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from buildmatrix.cli import bench as benchcli  # noqa: E402
 from buildmatrix.cli import ci as cicli  # noqa: E402
+from buildmatrix.cli import common as clicommon  # noqa: E402
 from buildmatrix.cli import detect as detectcli  # noqa: E402
 from buildmatrix.cli import (  # noqa: E402
     edits,
@@ -28,6 +29,8 @@ from buildmatrix.cli import magma as magmacli  # noqa: E402
 from buildmatrix.cli import plan as plancli  # noqa: E402
 from buildmatrix.cli import publish as publishcli  # noqa: E402
 from buildmatrix.cli import push as pushcli  # noqa: E402
+
+task = invokeargs.task  # one meaning per short flag across the tasks (invokeargs.SHORT_FLAGS)
 
 if hasattr(signal, "SIGPIPE"):  # `invoke list | head` ends quietly, like other command-line tools
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
@@ -143,7 +146,7 @@ def patch_magma(c, source="", pin="", patch="magma-cuda13-clockrate", json=False
 
 @task
 def bench(c):
-    """Print timing figures: load, gen, gen --check and `invoke list` on the shipped matrix; gen at 1k-10k variants."""
+    """Print timing figures: `invoke gen --check`, `nox -l`, `nox -s eval`; load, gen, `invoke list` on the shipped matrix; gen at 2,500 / 5,000 / 10,000 / 20,000 variants (those above the shipped size)."""
     _done(benchcli.cmd_bench(ROOT))
 
 
@@ -165,6 +168,8 @@ def publish(
 ):
     """Publish variants with `flox publish`, behind guards (clean tree, pushed HEAD, ledger shows built + smoke-tested)."""
     args = (stability, no_smoke_required, check, torch, as_anchor, dry_run, json)
+    if not json:  # the one line about unverified fetches (queries print none)
+        clicommon.warn_unverified(FILE, lambda m: [v.name for v in m.resolve(name, torch or None)])
     _done(publishcli.cmd_publish(str(ROOT), FILE, name, org, *args))
 
 
@@ -241,6 +246,8 @@ def ci_import(c, path):
 )
 def push(c, names="", to="", dry_run=False):
     """Copy built results (result-<name>) to a binary cache with `nix copy --to`, and record it in the ledger."""
+    links = [p.name.removeprefix("result-") for p in ROOT.glob("result-*")]
+    clicommon.warn_unverified(FILE, lambda m: [v.name for n in names.replace(",", " ").split() for v in m.resolve(n)] or links)
     _done(pushcli.cmd_push(str(ROOT), FILE, names, to, dry_run))
 
 

@@ -358,3 +358,16 @@ def test_the_module_runs_as_a_script():
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["isa"] == "avx512vnni"
+
+
+def test_the_isa_reason_is_about_this_cpu_not_its_archspec_name(shipped):
+    """archspec can name a CPU by an older microarchitecture (icelake) than its flags show (AVX-512 BF16):
+    the reasons say what this CPU has, never that icelake has avx512_bf16."""
+    import dataclasses
+
+    real = detect.detect_host(nvml=None, run=None, cpu="sapphirerapids")
+    host = dataclasses.replace(real, cpu="icelake")  # the flags of a BF16 CPU archspec calls icelake
+    rec = choice.recommend(shipped, host)
+    text = detect.render_text(rec)
+    assert "avx512bf16" in text and "this CPU has" in text, text
+    assert "icelake has" not in text, text

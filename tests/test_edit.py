@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import stat
 import subprocess
 import tomllib
@@ -17,6 +18,7 @@ from buildmatrix.errors import BuildMatrixError, ModelError, UsageError
 from conftest import require_tool
 from hypothesis import given
 from hypothesis import strategies as st
+from packaging.version import Version
 from textedit import mutate
 
 
@@ -38,8 +40,9 @@ def comments(text: str) -> list[str]:
 
 def test_add_an_existing_variant_is_refused(toml):
     before = toml.read_text()
-    with pytest.raises(ModelError, match="is produced twice"):
+    with pytest.raises(UsageError, match="is produced twice") as info:
         edit.add(toml, "sm89-avx512", cuda="12.9")
+    assert "it exists already: `invoke show " in str(info.value)
     assert toml.read_text() == before
 
 
@@ -98,13 +101,69 @@ def test_add_single_variant_block(toml):
 
 def test_add_refuses_an_invalid_variant_and_writes_nothing(toml):
     before = toml.read_text()
-    with pytest.raises(ModelError, match="CUDA 13.0 dropped sm70"):
+    with pytest.raises(UsageError, match="CUDA 13.0 dropped sm70"):
         edit.add(toml, "sm70-avx2")
-    with pytest.raises(ModelError, match="sm110 exists only on aarch64-linux"):
+    with pytest.raises(UsageError, match="sm110 exists only on aarch64-linux"):
         edit.add(toml, "sm110-avx512", cuda="13.1")
     with pytest.raises(UsageError, match="unknown GPU"):
         edit.add(toml, "sm99-avx2")
     assert toml.read_text() == before
+
+
+def test_add_places_its_block_after_the_last_matrix_block(toml):
+    """Not between the next section's comment and its header: after the last block's last key, a blank
+    line and a comment naming the command before it."""
+    alias, cuda = matrices.absent_gpu_addition(toml)
+    before = toml.read_text()
+    lines = before.splitlines()
+    last_key = max(i for i, line in enumerate(lines) if line.startswith("[[matrix]]"))
+    while not lines[last_key + 1].startswith(("#", "[")) and lines[last_key + 1].strip():
+        last_key += 1
+    tail = "\n".join(lines[last_key + 1 :])  # the blank line, the CI section's comment, [ci] ...
+    edit.add(toml, alias, cuda=cuda)
+    after = toml.read_text()
+    head, added, rest = after.partition(f"\n\n# added by `invoke add {alias} --cuda {cuda}`\n[[matrix]]\n")
+    assert added, after[-3000:]
+    assert head == "\n".join(lines[: last_key + 1])
+    assert rest.endswith("\n" + tail + "\n") and "\n".join(rest.split("\n")[:-1]).count("[[matrix]]") == 0
+    block, _, after_block = rest.partition("\n\n")
+    assert f'name = "added-{alias}-{cuda.replace(".", "_")}"' in block
+    assert after_block.strip("\n") == tail.strip("\n")  # the blank line, then the next section as it was
+    assert [c for c in comments(after) if not c.startswith("# added by `invoke add")] == comments(before)
+
+
+def test_add_then_remove_gives_the_file_back_byte_for_byte(toml):
+    """remove takes the block out with the comment add wrote above it, and leaves the next section's comment."""
+    alias, cuda = matrices.absent_gpu_addition(toml)
+    before = toml.read_text()
+    added = edit.add(toml, alias, cuda=cuda).added
+    assert set(edit.remove(toml, [f"cuda{cuda.replace('.', '_')}-{alias}"]).removed) == set(added)
+    assert toml.read_text() == before
+
+
+def test_add_refusal_names_the_command_and_the_nearest_edit_the_rules_allow(toml):
+    m = model.load(toml)
+    alias, cuda = matrices.absent_gpu_addition(toml)
+    gpu = m.gpus[alias.split("-")[0]]
+    newer = [c for c in m.cudas if gpu.max_cuda and m.cudas[c].v > Version(gpu.max_cuda)]
+    if not newer:
+        pytest.skip(f"no CUDA version newer than {gpu.name} supports")
+    before = toml.read_text()
+    with pytest.raises(UsageError) as info:
+        edit.add(toml, alias, cuda=newer[0])
+    text = str(info.value)
+    assert text.startswith(f"invoke add {alias} --cuda {newer[0]}: {gpu.name} × CUDA {newer[0]}: "), text
+    assert "variants.toml:" not in text and "matrix[" not in text  # no file line of a block never written
+    fix = re.search(rf"fix: `invoke add {alias} --cuda ([0-9.]+)`", text)
+    assert fix, text
+    supported = [c for c in m.cudas if Version(gpu.min_cuda) <= m.cudas[c].v <= Version(gpu.max_cuda)]
+    assert fix.group(1) in supported and fix.group(1) == max(supported, key=lambda c: m.cudas[c].v) or fix.group(1) == cuda
+    assert toml.read_text() == before
+    # the shipped sm61 case: every CUDA version the rules allow is built already: the fix says so
+    if "sm61" in m.gpus and m.gpus["sm61"].max_cuda and newer:
+        with pytest.raises(UsageError) as info:
+            edit.add(toml, "sm61-avx", cuda=newer[0])
+        assert "the rules allow --cuda " in str(info.value) and "invoke list --gpu sm61" in str(info.value)
 
 
 def test_remove_whole_block_and_narrow_excludes(toml):
@@ -158,6 +217,23 @@ def test_pin_rejects_bad_input_and_failures(toml, tmp_path, monkeypatch):
     with pytest.raises(BuildMatrixError, match="not installed"):
         edit.pin(toml, "nixpkgs-6a030d5")
     assert toml.read_text() == before
+
+
+def test_pin_failure_keeps_the_end_of_the_error_whole(toml, tmp_path, monkeypatch):
+    """Offline, nix-prefetch-url prints a long error; the message keeps its end, cut between lines or words."""
+    words = " ".join(f"word{i:03d}" for i in range(120))  # one line of 959 characters
+    bindir = tmp_path / "bin"
+    fake_tool(bindir, "nix-prefetch-url", "", rc=1)
+    script = bindir / "nix-prefetch-url"
+    script.write_text(f"#!/bin/sh\necho 'error: first line' >&2\necho '{words}' >&2\n"
+                      "echo \"error: unable to download 'https://github.com/x.tar.gz': Couldn't resolve host name (6)\" >&2\nexit 1\n")  # fmt: skip
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(BuildMatrixError) as info:
+        edit.pin(toml, "nixpkgs-6a030d5")
+    said = str(info.value).split("failed (1): ", 1)[1]
+    # the last line fits whole; the 959-character line before it does not, so it is left out, said with "…"
+    assert said == "…\nerror: unable to download 'https://github.com/x.tar.gz': Couldn't resolve host name (6)", said
+    assert edit.tail("x " * 400).startswith("… x") and len(edit.tail("y" * 30 + " " + "z" * 600)) <= 500
 
 
 def test_pin_source_with_nix_prefetch_git(toml, tmp_path, monkeypatch):

@@ -7,13 +7,14 @@ The command-line tests run the real `invoke` executable of this virtualenv in th
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from buildmatrix import model, recipes
+from buildmatrix import model, recipes, targets
 from buildmatrix.cli import invokeargs
 from conftest import ROOT
 
@@ -125,3 +126,132 @@ def test_help_shows_every_option_help(task):
     assert options, out
     bare = [line for line in options if len(line.strip().split("  ")) < 2]
     assert not bare, f"options without help text:\n{out}"
+
+
+# Every filter option: a value the model lacks is bad input (2) naming the valid values, where the
+# model keeps them, and the closest one; a value the model has but no variant matches is no error.
+BAD_FILTERS = [
+    ("--isa", "avx3", "CPU ISA", "avx2", lambda m: list(m.isas)),
+    ("--cuda", "13", "CUDA version", "13.0", lambda m: list(m.cudas)),
+    ("--target", "gpu", "target", "cpu", lambda m: sorted({v.target for v in m.variants}, key=targets.order)),
+    ("--python", "3.10", "Python version", "3.11", lambda m: list(m.pythons)),
+    ("--gpu", "sm999", "GPU architecture", None, lambda m: list(m.gpus)),
+    ("--package", "torchvison", "package", "torchvision", lambda m: list(m.packages)),
+    ("--torch", "2.7", "torch line", "2.8", lambda m: list(m.torch_lines)),
+]
+
+
+@pytest.mark.parametrize("task", ["list", "gen"])
+@pytest.mark.parametrize("flag, value, what, closest, valid", BAD_FILTERS, ids=[f[0] for f in BAD_FILTERS])
+def test_a_filter_value_the_model_lacks_is_bad_input_listing_the_valid_ones(shipped, task, flag, value, what, closest, valid):
+    if task == "gen" and flag == "--torch":
+        pytest.skip("gen has no --torch")
+    proc = run(task, flag, value)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "no variant matches" not in proc.stdout
+    error = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and error[0].startswith(f"error: {flag} {value}: no such {what}"), proc.stderr
+    listed = error[0].split("; valid: ", 1)[1]
+    assert [x.split(" (")[0] for x in listed.split(", ")] == valid(shipped)
+    assert (f"(did you mean {closest}" in error[0]) == (closest is not None), error[0]
+
+
+def test_a_known_value_no_variant_has_is_no_error(shipped):
+    # both values are known; no variant has both (a CPU target has no CUDA)
+    proc = run("list", "--target", "cpu", "--cuda", shipped.defaults.cuda)
+    assert proc.returncode == 0 and "no variant matches" in proc.stdout, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["list"], ["show", "sm120-avx"], ["plan", "sm120-avx"], ["ci-plan"], ["detect", "--cpu", "zen4"]], ids=" ".join
+)
+def test_queries_say_nothing_about_unverified_fetches(args):
+    proc = run(*args)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert "unverified" not in proc.stderr and "warning:" not in proc.stderr, proc.stderr
+
+
+def _one_unverified_line(proc) -> str:
+    lines = [x for x in proc.stderr.splitlines() if "unverified" in x]
+    assert len(lines) == 1 and lines[0].startswith("warning: "), proc.stdout + proc.stderr
+    assert "invoke pin" in lines[0] and "docs/BUILD_MATRIX.md#unverified-fetches" in lines[0] and len(lines[0]) < 250
+    assert "unverified" not in proc.stdout, proc.stdout
+    return lines[0]
+
+
+def test_gen_publish_and_push_say_one_line_about_unverified_fetches(repo, shipped):
+    from buildmatrix.model import hashes
+
+    affected = hashes.unverified(shipped)
+    if not affected:
+        pytest.skip("nothing fetches unverified")
+    alias = next(a for a, vs in shipped.alias_groups.items() if all(v.name in affected for v in vs))
+    line = _one_unverified_line(run("gen", alias, cwd=repo))
+    assert line.startswith(f"warning: {len(shipped.alias_groups[alias])} variant(s)")
+    _one_unverified_line(run("publish", alias, "--check", cwd=repo))
+    _one_unverified_line(run("push", alias, "--dry-run", cwd=repo))
+    proc = run("gen", alias, "--json", cwd=repo)  # --json keeps the full list, and no warning
+    assert proc.returncode == 0 and "warning:" not in proc.stderr, proc.stderr
+    assert json.loads(proc.stdout)["unverified"] == affected
+
+
+def _task_names() -> list[str]:
+    out = subprocess.run([INVOKE, "--list", "--list-format=json"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return [t["name"] for t in json.loads(out)["tasks"]]
+
+
+def test_each_short_flag_has_one_meaning_across_every_task():
+    """`invoke --help TASK` for every task: every option is spelled --long-name (no `--,`), and a short
+    flag means the same option wherever it exists."""
+    option = re.compile(r"^  (?:-([a-zA-Z])(?: STRING)?, )?--([a-z][a-z0-9]*(?:-[a-z0-9]+)*)(?:=STRING)?(?:\s{2,}\S|$)")
+    meaning: dict[str, set[str]] = {}
+    names = _task_names()
+    assert {"gen", "list", "add", "publish", "ci-plan", "detect", "pin", "push"} <= set(names)
+    for task in names:
+        out = subprocess.run([INVOKE, "--help", task], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        lines = [line for line in out.splitlines() if line.startswith("  -")]
+        for line in lines:
+            found = option.match(line)
+            assert found, f"invoke --help {task}: unusable option line {line!r}"
+            if found.group(1):
+                meaning.setdefault(found.group(1), set()).add(found.group(2))
+    assert meaning and all(len(longs) == 1 for longs in meaning.values()), meaning
+
+
+def test_ci_plan_lists_the_smoke_jobs_it_counts():
+    data = json.loads(run("ci-plan", "--json").stdout)
+    proc = run("ci-plan")
+    assert proc.returncode == 0, proc.stderr
+    assert f"**{len(data['smoke'])} smoke job(s)**" in proc.stdout
+    listed = re.findall(r"^- (\S+) \(build job (\S+); runs-on: (.+)\)$", proc.stdout, re.M)
+    assert [(v, a, labels.split(", ")) for v, a, labels in listed] == [
+        (s["variant"], s["alias"], s["runner"]) for s in data["smoke"]
+    ]
+
+
+def test_bench_help_names_the_sizes_bench_measures():
+    from buildmatrix import bench
+
+    out = run("--help", "bench").stdout
+    sizes = [int(x.replace(",", "")) for x in re.findall(r"\b\d{1,3}(?:,\d{3})+\b", out)]
+    assert sizes == list(bench.SIZES), out
+
+
+def test_ledger_table_columns_line_up(tmp_path, capsys):
+    from buildmatrix import ledger
+    from buildmatrix.cli import ledger as ledgercli
+
+    base = dict(start="2026-12-01T10:00:00Z", git_rev="0" * 40, host="h")
+    for variant, action, status, detail in [
+        ("pytorch-python313-cpu-avx2", "build", "ok", "flox exited 0"),
+        ("torchvision-python313-cuda13_0-sm120-avx512bf16-torch2_9", "smoke", "interrupted", "SIGTERM"),
+        ("x", "publish", "failed", ""),
+    ]:
+        ledger.append(tmp_path, ledger.Record(variant=variant, action=action, status=status, end="2026-12-01T10:05:00Z",
+                                              detail=detail, **base))  # fmt: skip
+    assert ledgercli.cmd_ledger(str(tmp_path), str(tmp_path / "variants.toml"), False) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith(("20", "END"))]
+    assert len(lines) == 4
+    for column in ("ACTION", "STATUS", "VARIANT", "DETAIL"):
+        at = lines[0].index(column)
+        assert all(line[at - 2 : at] == "  " and line[at] != " " for line in lines[1:] if len(line) > at), (column, lines)

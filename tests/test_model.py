@@ -67,22 +67,31 @@ def test_the_alias_rule_is_one_rule(shipped):
 
 
 def test_gen_names_each_unverified_variant_once(shipped):
-    """One warning with the counts; `invoke gen` groups them; the full report names every affected variant exactly once."""
+    """No load warning; one line for the commands that build (scoped to what they build); the full report names every
+    affected variant exactly once."""
     from collections import Counter
 
     from buildmatrix.model import hashes
 
     affected = hashes.unverified(shipped)
-    warns = [w for w in shipped.warnings if "declared unverified" in w]
+    assert not [w for w in shipped.warnings if "unverified" in w]  # queries print none: no load warning
+    one_line = hashes.unverified_line(shipped)
     report = "\n".join(hashes.unverified_report(shipped, limit=None))
     short = hashes.unverified_report(shipped)  # what `invoke gen` prints: at most 3 names a group
     for line, (_why, names) in zip(short[1:], hashes.unverified_groups(shipped), strict=True):
         assert f"({len(names)}, fill with" in line and names[0] in line
         assert (f"and {len(names) - 3} more" in line) == (len(names) > 3)
     if not affected:
-        assert warns == [] and report == ""
+        assert one_line == "" and report == ""
         return
-    assert len(warns) == 1 and f"{len(affected)} variant(s)" in warns[0]
+    assert one_line.startswith(f"{len(affected)} variant(s) fetch") and "`invoke pin NAME`" in one_line
+    assert "docs/BUILD_MATRIX.md#unverified-fetches" in one_line and "\n" not in one_line and len(one_line) < 250
+    one = next(iter(affected))  # scoped to what a command builds: its count and its fill command
+    scoped = hashes.unverified_line(shipped, [one, *[v.name for v in shipped.variants if v.name not in affected][:3]])
+    assert scoped.startswith("1 variant(s) fetch")
+    if len(affected[one]) == 1:
+        assert f"`{hashes.fill_command(affected[one][0])}`" in scoped
+    assert hashes.unverified_line(shipped, [v.name for v in shipped.variants if v.name not in affected]) == ""
     named = re.findall(r"[a-z0-9][a-z0-9_-]*-python3[0-9]+-[a-z0-9_-]+", report.split(":", 1)[1])
     assert Counter(named) == Counter(list(affected)), "each affected variant once, no other"
     for why in {w for ws in affected.values() for w in ws}:

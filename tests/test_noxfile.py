@@ -17,9 +17,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from buildmatrix import ledger
+from buildmatrix import ledger, model
 from buildmatrix.builds import flox as floxrun
 from buildmatrix.builds import sessions as builds
+from buildmatrix.model import hashes
 from test_builds import HOST, HOST_ISA, fake_env, flox_calls, git
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,8 +42,6 @@ def listing(cwd: Path, *args: str) -> list[tuple[str, str, str]]:
 
 @pytest.fixture(scope="module")
 def table():
-    from buildmatrix import model
-
     return builds.sessions(model.load(ROOT / "variants.toml"))
 
 
@@ -107,6 +106,13 @@ def test_build_alias_calls_flox_once_with_both_packages(tree, tmp_path):
     assert call["argv"] == ["build", "--stability", "unstable", *names]
     assert re.fullmatch(r"cores = \d+\nmax-jobs = 1", call["nix_config"])
     assert f"Completed build of {names[1]}" in proc.stdout  # flox output streamed
+    # one line about what it fetches unverified, pointing to the command that records the hash
+    said = [line for line in (proc.stdout + proc.stderr).splitlines() if "unverified" in line]
+    m = model.load(tree / "variants.toml")
+    if any(n in hashes.unverified(m) for n in names):
+        assert len(said) == 1 and "invoke pin" in said[0] and "#unverified-fetches" in said[0], said
+    else:
+        assert said == []
     assert [(r.variant, r.action, r.status) for r in ledger.read(tree)] == [(n, "build", "ok") for n in names]
     for n in names:
         assert "Completed build of" in (tree / "logs" / f"{n}.log").read_text()

@@ -240,7 +240,7 @@ def test_list_torch_selects_the_line(two_lines, capsys):
         v.name for v in m.on_line("2.9") if v.package.name == "torchvision"
     ]
     assert matrix.cmd_list(str(two_lines), {}, False, "2.7") == 2
-    assert "the lines are: 2.9, 2.10 (default)" in capsys.readouterr().err
+    assert "--torch 2.7: no such torch line (did you mean 2.9?); valid: 2.9, 2.10 (default)" in capsys.readouterr().err
 
 
 def test_detect_torch_recommends_that_line(two_lines, capsys):
@@ -260,7 +260,7 @@ def test_detect_torch_recommends_that_line(two_lines, capsys):
     out = capsys.readouterr().out
     assert "Recommended for Python 3.13, torch 2.9:" in out and rec.recommended[0].variant.name in out
     assert detectcli.cmd_detect(str(two_lines), False, "haswell", "2.7") == 2
-    assert "no torch line '2.7'" in capsys.readouterr().err
+    assert "--torch 2.7: no such torch line" in capsys.readouterr().err
 
 
 def test_an_alias_only_other_pythons_build_names_the_variants(tmp_path):

@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import AoT, Table
 
 from . import model, targets
-from .errors import BuildMatrixError, UsageError
+from .errors import BuildMatrixError, ModelError, UsageError
 from .files import write_atomic
 from .spec import check as speccheck
 from .spec import loadguard, reach
@@ -151,6 +152,34 @@ def add(
 
     if not alias:
         raise UsageError("name the variant to add: GPU-ISA (sm89-avx512), cpu-ISA or darwin-mps")
+    options = {"cuda": cuda, "python": python, "packages": packages, "pin": pin, "torch": torch, "suffix": suffix}
+    command = _command_line(alias, options)
+    text = loadguard.read(path)
+    existing = {b["name"] for b in matrix}
+    new_text = _with_block(text, _new_block(m, alias, existing, **options), command)
+    try:
+        after = model.loads(new_text, path)
+    except ModelError as exc:
+        raise UsageError(_refusal(exc, m, text, alias, existing, options, command)) from None
+    write_atomic(path, new_text)
+    old, new = set(m.by_name), set(after.by_name)
+    return EditResult(sorted(new - old), sorted(old - new))
+
+
+def _command_line(alias: str, options: dict) -> str:
+    """``invoke add sm61-avx --cuda 13.0``: the command as the user typed it (the options given)."""
+    words = ["invoke", "add", alias]
+    for key, value in options.items():
+        if value:
+            words += [f"--{key}", ",".join(value) if isinstance(value, list) else value]
+    return " ".join(words)
+
+
+def _new_block(
+    m: model.Matrix, alias: str, existing: set[str], *, cuda: str, python: str, packages: list[str] | None, pin: str, torch: str, suffix: str
+) -> Table:
+    """The [[matrix]] table ``invoke add ALIAS`` writes: one combination; what is not given is the defaults'
+    or what the matrix already uses for this target and CUDA version (pin, torch, companion sources)."""
     facts = _parse_alias(alias, m)
     target = facts["target"]
     axes = targets.of(target).axes
@@ -159,7 +188,6 @@ def add(
         raise UsageError(f"{alias} is a {target} variant: it takes no --cuda")
     entry = tomlkit.table()
     name = "added-" + alias + (f"-{cuda.replace('.', '_')}" if cuda else "") + (f"-{suffix}" if suffix else "")
-    existing = {b["name"] for b in matrix}
     if name in existing:
         raise UsageError(f"a block named {name!r} exists already; remove it first or extend it with --block {name}")
     entry["name"] = name
@@ -178,8 +206,145 @@ def add(
         companion = _infer(m, target, cuda or None, attr)
         if companion and any(m.packages[p].requires and m.packages[p].attr == attr for p in entry["packages"]):
             entry[attr] = companion
-    matrix.append(entry)
-    return _save(path, doc, m)
+    return entry
+
+
+_HEADER = re.compile(r"\s*\[\[?\s*([A-Za-z0-9_.\"-]+)\s*\]\]?\s*(#.*)?\n?")
+_MATRIX_HEADER = re.compile(r"\s*\[\[\s*matrix\s*\]\]\s*(#.*)?\n?")
+
+
+def _block_spans(lines: list[str]) -> list[tuple[int, int]]:
+    """(header line, line after its last key) of each [[matrix]] block, in file order: a block runs to the
+    next table header that is not one of its own sub-tables, less the comments and blank lines before
+    that header (they introduce what follows)."""
+    starts = [i for i, line in enumerate(lines) if _MATRIX_HEADER.fullmatch(line)]
+    spans = []
+    for start in starts:
+        end = len(lines)
+        for i in range(start + 1, len(lines)):
+            found = _HEADER.fullmatch(lines[i])
+            if found and not found.group(1).strip('"').startswith("matrix."):
+                end = i
+                break
+        while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
+            end -= 1
+        spans.append((start, end))
+    return spans
+
+
+def _with_block(text: str, entry: Table, command: str) -> str:
+    """``text`` with ``entry`` as a new [[matrix]] block right after the last one's last key (before
+    any comments and blank lines that follow it: those introduce the next section), a blank line and
+    a comment naming ``command`` before it. Checked: the result parses to the old data plus the block."""
+    lines = text.splitlines(keepends=True)
+    end = _block_spans(lines)[-1][1]
+    head = "".join(lines[:end])
+    if head and not head.endswith("\n"):
+        head += "\n"
+    doc = tomlkit.document()
+    doc.append("matrix", tomlkit.aot())
+    doc["matrix"].append(entry)
+    block = f"\n# added by `{command}`\n" + tomlkit.dumps(doc).lstrip("\n")
+    rest = "".join(lines[end:])
+    new = head + block + ("\n" if rest and not rest.startswith("\n") else "") + rest
+    want = tomllib.loads(text)
+    want["matrix"].append(tomllib.loads(tomlkit.dumps(doc))["matrix"][0])
+    if tomllib.loads(new) != want:
+        raise BuildMatrixError(f"cannot place the new block in this file; add it by hand:\n{block}")
+    return new
+
+
+def _without_blocks(text: str, indices: list[int]) -> str:
+    """``text`` without the [[matrix]] blocks at ``indices``: each with the comment lines right above
+    its header (what `invoke add` writes there) and the blank line before them, but not the comments
+    after its last key (the next section's). Checked: the result parses to the old data less those blocks."""
+    lines = text.splitlines(keepends=True)
+    spans = _block_spans(lines)
+    for index in sorted(indices, reverse=True):
+        start, end = spans[index]
+        while start > 0 and lines[start - 1].lstrip().startswith("#"):
+            start -= 1
+        if start > 0 and not lines[start - 1].strip():
+            start -= 1
+        del lines[start:end]
+    new = "".join(lines)
+    want = tomllib.loads(text)
+    want["matrix"] = [b for i, b in enumerate(want["matrix"]) if i not in set(indices)]
+    if tomllib.loads(new) != want:
+        raise BuildMatrixError("cannot take the emptied blocks out of this file; remove them by hand")
+    return new
+
+
+def _refusal(
+    exc: ModelError, m: model.Matrix, text: str, alias: str, existing: set[str], options: dict, command: str
+) -> str:
+    """The problems of a refused ``invoke add``, named by its command line (the block was never written,
+    so no file line), each with the nearest option value that would be accepted, found by trying them."""
+    index = len(tomllib.loads(text)["matrix"])
+    name = _new_block(m, alias, existing, **options)["name"]
+    ours = [p for p in exc.problems if p.path[:2] == ("matrix", index) or f"matrix[{index}]" in p.message]
+    others = [p for p in exc.problems if p not in ours]
+    lines = []
+    for p in ours:
+        message = p.message.replace(f"matrix[{index}] ({name})", "the new block")
+        key = p.path[2] if len(p.path) > 2 and p.path[:2] == ("matrix", index) else None
+        twice = _TWICE.search(p.message)
+        if twice:
+            fix = f"it exists already: `invoke show {twice.group(1)}`"
+        else:
+            fix = _nearest_edit(m, text, alias, existing, options, key)
+        lines.append(f"{command}: {message}" + (f"\n    fix: {fix}" if fix else ""))
+    if others:  # not about the new block: the file's own problems, as the model reports them
+        lines.append(str(ModelError(exc.file, others, exc.omitted)))
+    return "\n".join(lines) + "\nnothing was written"
+
+
+OK, EXISTS = "ok", "exists"
+_TWICE = re.compile(r"variant '([^']+)' is produced twice")
+
+
+def _trial(m: model.Matrix, text: str, alias: str, existing: set[str], options: dict) -> str:
+    """What ``invoke add`` would make of this alias and these options: OK, EXISTS (the rules allow it
+    but the matrix builds it already) or "" (refused)."""
+    try:
+        model.loads(_with_block(text, _new_block(m, alias, existing, **options), _command_line(alias, options)), m.path)
+    except ModelError as exc:
+        return EXISTS if exc.problems and all(_TWICE.search(p.message) for p in exc.problems) else ""
+    except BuildMatrixError:
+        return ""
+    return OK
+
+
+def _nearest_edit(m: model.Matrix, text: str, alias: str, existing: set[str], options: dict, key: str | None) -> str:
+    """The accepted command nearest to the refused one, changing only the option (or the alias's ISA) the
+    problem is about: the model's own rules decide, by trying each value of that axis, nearest first."""
+    facts = _parse_alias(alias, m)
+    if key in ("cuda", "python"):
+        table = list(m.cudas if key == "cuda" else m.pythons)
+        given = options[key] or (m.defaults.cuda if key == "cuda" else m.defaults.python)
+        tries = [(v, alias, {**options, key: v}) for v in table if v != given]
+        what = f"--{key}"
+    elif key in ("isa", "gpu") and "isa" in facts and "gpu" in facts:
+        table = list(m.isas)
+        given, short = facts["isa"], targets.of(facts["target"]).short_of
+        tries = [(i, short(gpu=m.gpus[facts["gpu"]], isa=m.isas[i]), options) for i in table if i != given]
+        what = f"{facts['gpu']} with ISA"
+    else:
+        return ""
+    at = table.index(given) if given in table else 0
+    found = [(abs(table.index(v) - at), v, a, o, _trial(m, text, a, existing, o)) for v, a, o in tries]
+    allowed = sorted((f for f in found if f[4]), key=lambda f: f[0])
+    if not allowed:
+        return ""
+    values = ", ".join(v for v in table if any(f[1] == v for f in allowed))
+    ok = [f for f in allowed if f[4] == OK]
+    if ok:
+        return f"`{_command_line(ok[0][2], ok[0][3])}` (the rules allow {what} {values})"
+    shown = {k: v for k, v in _parse_alias(alias, m).items() if k in ("gpu", "isa")}
+    shown.pop("isa" if key in ("isa", "gpu") else "", None)
+    shown.update({k: options[k] for k in ("python",) if options[k]})
+    listing = " ".join(["invoke list", *(f"--{k} {v}" for k, v in shown.items())])
+    return f"the rules allow {what} {values}, and the matrix builds those already (`{listing}`)"
 
 
 def remove(path: Path, aliases: list[str]) -> EditResult:
@@ -214,11 +379,12 @@ def remove(path: Path, aliases: list[str]) -> EditResult:
             if set(pkgs) != set(block["packages"]):
                 fields.insert(0, ("package", sorted(pkgs)[0] if len(pkgs) == 1 else sorted(pkgs)))
             block["exclude"].append(_inline(fields))
-    for index in sorted(empty_blocks, reverse=True):
-        del matrix[index]
-    if not len(matrix):
+    if len(empty_blocks) == len(matrix):
         raise UsageError("that would remove every variant: the matrix cannot be empty")
-    return _save(path, doc, m)
+    text = _without_blocks(tomlkit.dumps(doc), empty_blocks)
+    after = model.loads(text, path)  # raises ModelError: nothing is written
+    write_atomic(path, text)
+    return EditResult(sorted(set(after.by_name) - set(m.by_name)), sorted(set(m.by_name) - set(after.by_name)))
 
 
 def _inline(fields: list[tuple[str, object]]):
@@ -273,8 +439,23 @@ def _run(argv: list[str]) -> str:
         raise BuildMatrixError(f"`{argv[0]}` is not installed: `invoke pin` needs Nix and network access to GitHub")
     proc = subprocess.run([exe, *argv[1:]], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise BuildMatrixError(f"`{' '.join(argv)}` failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+        raise BuildMatrixError(f"`{' '.join(argv)}` failed ({proc.returncode}): {tail(proc.stderr)}")
     return proc.stdout
+
+
+def tail(text: str, limit: int = 500) -> str:
+    """The end of a tool's error output, at most ``limit`` characters, cut only between lines (or, for one
+    long last line, between words), with "…" where something was left out: never mid-word."""
+    lines = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
+    kept: list[str] = []
+    while lines and sum(len(x) + 1 for x in kept) + len(lines[-1]) <= limit:
+        kept.insert(0, lines.pop())
+    if not kept and lines:  # the last line alone is longer: its end, from a word
+        words = lines.pop().split(" ")
+        while words and sum(len(w) + 1 for w in kept) + len(words[-1]) <= limit - 2:
+            kept.insert(0, words.pop())
+        return "… " + " ".join(kept) if words else " ".join(kept)
+    return ("…\n" if lines else "") + "\n".join(kept)
 
 
 def given_hash(text: str) -> str:

@@ -246,6 +246,8 @@ def summary(result: dict) -> str:
     b, s, u = result["builds"], result["smoke"], result["untested"]
     lines = [f"**{len(b)} build job(s)**, {sum(len(j.variants) for j in b)} variant(s); **{len(s)} smoke job(s)**", ""]
     lines += [f"- `nox -s {j.session}` ({j.platform})" for j in b]
+    lines += ["", f"**Smoke jobs** ({len(s)}: `nox -s smoke` after the variant's build job):", ""]
+    lines += [f"- {j.variant} (build job {j.alias}; runs-on: {', '.join(j.runner)})" for j in s] or ["- none"]
     lines += ["", f"**Not smoke-tested** ({len(u)}: no `[[ci.smoke_runner]]` matches, or smoke off):", ""]
     lines += [f"- {n}" for n in u] or ["- none"]
     return "\n".join(lines) + "\n"

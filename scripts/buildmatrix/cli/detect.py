@@ -19,8 +19,7 @@ def cmd_detect(file: str, as_json: bool, cpu: str | None = None, torch: str | No
     from ..detect import choice, probe
 
     m = cli.load(file, quiet=True)
-    if torch:
-        m.on_line(torch)  # an unknown line fails before probing the host
+    cli.check_filters(m, {"torch": torch})  # an unknown line fails before probing the host
     host = probe.detect_host(cpu=cpu) if cpu else probe.detect_host()
     rec = choice.recommend(m, host, torch=torch or None)
     if as_json:

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from .. import generated, ledger, model
 from ..errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 from ..spec.schema import SCHEMA_FILE
-from .common import _err, guarded, load, split_names
+from .common import _err, check_filters, guarded, load, say_unverified, split_names
 
 __all__ = ["SCHEMA_FILE", "cmd_ci", "cmd_docs", "cmd_gen", "cmd_schema"]
 
@@ -103,7 +103,7 @@ def _gen_write_says(m: model.Matrix, report: generated.Report, as_json: bool, sa
         print(json.dumps(out, indent=2))
         return EXIT_OK
     why = {"deleted": "  (stale: no variant produces it)", "stale": "  (no variant produces it; a full `invoke gen` deletes it)"}
-    for line in [*report.lines(_label, lambda field, path: why.get(field, "")), *hashes.unverified_report(m)]:
+    for line in report.lines(_label, lambda field, path: why.get(field, "")):
         say(line)
     say(f"gen: {report.summary()}")
     return EXIT_OK
@@ -123,6 +123,7 @@ def cmd_gen(
     """Write (or check) the recipes, the jobset and the workflow. A full run deletes generated recipes no variant
     produces any more (``prune``; hand-written files are never touched); ``--check`` fails on them."""
     m = load(file, quiet=quiet or as_json)
+    check_filters(m, filters or {})
     chosen = _filtered(m, split_names(names), filters or {})
     if chosen is not None and not chosen:
         _err("error: the names and filters select no variant")
@@ -132,6 +133,8 @@ def cmd_gen(
     if check:
         count = len(chosen) if chosen is not None else len(m.variants)
         return _gen_check_says(generated.check(planned), count, as_json, say)
+    if not (quiet or as_json):  # what the written recipes fetch unverified: one line (--json lists them all)
+        say_unverified(m, chosen)
     return _gen_write_says(m, generated.write(planned, prune=prune), as_json, say)
 
 

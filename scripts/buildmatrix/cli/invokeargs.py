@@ -1,4 +1,4 @@
-"""Positional words for invoke tasks, the way the docs print them: ``invoke gen sm120-avx cpu-avx2``.
+"""Positional words for invoke tasks, the way the docs print them: ``invoke gen sm120-avx cpu-avx2``; one short flag spelling.
 
 invoke's parser gives each positional parameter exactly one word and reads any further
 word as the name of another task ("No idea what 'cpu-avx2' is!"). tasks.py therefore
@@ -17,6 +17,45 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Mapping
+
+import invoke
+
+# One meaning per short flag across every task. invoke would otherwise give each option the first
+# letter of its name still free in that task (-p was --package, --python, --path, --pin or
+# --promote; publish's --no-smoke-required got "--"): an option not named here has no short flag.
+SHORT_FLAGS = {
+    "check": "c",
+    "json": "j",
+    "quiet": "q",
+    "names": "n",
+    "dry_run": "d",
+    "gpu": "g",
+    "isa": "i",
+    "tags": "t",  # like nox -t
+    "keyword": "k",  # like nox -k
+    "rev": "r",
+    "org": "o",
+}
+
+
+class Task(invoke.Task):
+    """An invoke task whose options get their short flag from :data:`SHORT_FLAGS` only."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["auto_shortflags"] = False
+        super().__init__(*args, **kwargs)
+
+    def arg_opts(self, name, default, taken_names):
+        opts = super().arg_opts(name, default, taken_names)
+        short = SHORT_FLAGS.get(name)
+        if short and short not in taken_names and name not in self.positional:
+            opts["names"].append(short)
+        return opts
+
+
+def task(*args, **kwargs):
+    """``invoke.task`` making a :class:`Task`: ``@task`` or ``@task(help=...)``, as with invoke's own."""
+    return invoke.task(*args, klass=Task, **kwargs)
 
 
 def fold(

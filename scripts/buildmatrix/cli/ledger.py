@@ -15,6 +15,7 @@ from pathlib import Path
 from .. import ledger
 from ..errors import EXIT_OK, UsageError
 from . import common as cli
+from .matrix import table
 
 
 @cli.guarded
@@ -32,8 +33,8 @@ def cmd_ledger(root: str, file: str, promote: bool, as_json: bool = False) -> in
     elif not records:
         print(f"no local records ({ledger.LOCAL} is empty): nothing to promote")
     else:
-        for r in records:
-            print(f"{r.end}  {r.action:<8} {r.status:<11} {r.variant}  {r.detail}".rstrip())
+        rows = [[r.end, r.action, r.status, r.variant, r.detail] for r in records]
+        print(table(["END", "ACTION", "STATUS", "VARIANT", "DETAIL"], rows))  # columns as wide as their longest cell
         if promote:
             print(f"promoted {len(records)} record(s) from {ledger.LOCAL} to {ledger.LEDGER}")
         else:

@@ -34,6 +34,7 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 def cmd_list(file: str, filters: dict, as_json: bool, torch: str = "") -> int:
     """`invoke list`: the variants the filters select; ``torch`` ("2.9") keeps that torch line's (unknown: exit 2)."""
     m = cli.load(file, quiet=as_json)
+    cli.check_filters(m, {**filters, "torch": torch})
     chosen = m.select(**filters)
     if torch:
         chosen = m.on_line(torch, chosen)

@@ -189,5 +189,5 @@ def _why(matrix: Any, host: Host, best: Choice, isa: Any, driver_cuda: str | Non
     if v.isa is not None and host.cpu_source == "none":
         out.append(f"ISA {v.isa.name}: CPU features unknown, so the most conservative ISA (install archspec)")
     elif v.isa is not None and isa is not None:
-        out.append(f"ISA {isa.name}: the highest-ranked ISA whose features ({', '.join(isa.features)}) {host.cpu} has")
+        out.append(f"ISA {isa.name}: the highest-ranked ISA whose features ({', '.join(isa.features)}) this CPU has")
     return out

@@ -60,7 +60,7 @@ def assess(matrix: Any, v: Any, host: Host) -> Verdict:
         missing = missing_features(v.isa, host)
         if missing and host.cpu_source != "none":
             rejected.append(
-                ("isa", f"ISA {v.isa.name} needs CPU feature(s) {', '.join(missing)}, which {host.cpu} does not report")
+                ("isa", f"ISA {v.isa.name} needs CPU feature(s) {', '.join(missing)}, which this CPU does not report")
             )
     ok_gpus: list[int] = []
     if v.gpu is not None:
@@ -92,11 +92,11 @@ def assess(matrix: Any, v: Any, host: Host) -> Verdict:
         if best and best.name != v.isa.name:
             extra = [f for f in best.features if f not in v.isa.features]
             reasons.append(
-                f"ISA {v.isa.name} is a subset of what {host.cpu} has (it runs, but leaves "
+                f"ISA {v.isa.name} is a subset of what this CPU has (it runs, but leaves "
                 f"{', '.join(extra) or best.name} unused; best: {best.name})"
             )
         else:
-            reasons.append(f"ISA {v.isa.name}: {host.cpu} has all of {', '.join(v.isa.features)}")
+            reasons.append(f"ISA {v.isa.name}: this CPU has all of {', '.join(v.isa.features)}")
     if v.gpu is not None:
         exact = [g for g in host.gpus if g.index in ok_gpus and g.capability == v.gpu.capability]
         if exact:

@@ -12,8 +12,7 @@ rules, such as ``pin-torch-patches``, are in :mod:`buildmatrix.model.rules`).
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..spec import shape as spec
@@ -124,19 +123,27 @@ def unverified_groups(m: Matrix) -> list[tuple[tuple[str, ...], list[str]]]:
     return sorted(groups.items())
 
 
-def unverified_warnings(m: Matrix) -> list[str]:
-    """One short warning for every command; `invoke gen` prints the groups (:func:`unverified_report`)."""
-    groups = unverified_groups(m)
-    if not groups:
-        return []
-    total = sum(len(names) for _, names in groups)
-    counts = Counter(w for why, names in groups for w in why for _ in names)
-    parts = ", ".join(f"{w} ({n})" for w, n in sorted(counts.items()))
-    return [
-        f"{total} variant(s) fetch a pin or source declared unverified ({parts}); "
-        "`invoke gen` groups them, `invoke gen --json` names them all, and docs/BUILD_MATRIX.md#unverified-fetches "
-        "counts them per torch line"
-    ]
+UNVERIFIED_DOCS = "docs/BUILD_MATRIX.md#unverified-fetches"
+
+
+def unverified_line(m: Matrix, names: Iterable[str] | None = None) -> str:
+    """The one line a command that builds or publishes ``names`` (None: every variant) prints, or "" if none
+    fetches anything unverified: how many do, what, and the command that records the hash.
+
+    Queries print nothing; `invoke gen --json` lists every affected variant (:func:`unverified`)."""
+    affected = unverified(m)
+    if names is not None:
+        wanted = set(names)
+        affected = {n: why for n, why in affected.items() if n in wanted}
+    if not affected:
+        return ""
+    things = sorted({w for why in affected.values() for w in why})
+    what = "unverified " + " and ".join(things) if len(things) <= 2 else f"an unverified pin or source ({len(things)} in all)"
+    record = fill_command(things[0]) if len(things) == 1 else "invoke pin NAME"
+    return (
+        f"{len(affected)} variant(s) fetch {what}: the first build stops at that fetch and prints the hash; "
+        f"record it with `{record}` (see {UNVERIFIED_DOCS})"
+    )
 
 
 def unverified_report(m: Matrix, limit: int | None = 3) -> list[str]:

@@ -16,7 +16,7 @@ from ..errors import ProblemList
 from ..spec import check as speccheck
 from ..spec import loadguard
 from ..spec.tomlpos import LineIndex
-from . import ci, expand, hashes, rules, tables
+from . import ci, expand, rules, tables
 from .collect import Collector
 from .entries import Tables
 from .matrix import Matrix
@@ -64,7 +64,6 @@ def loads(text: str, path: Path | str = DEFAULT_FILE) -> Matrix:
 
 def _matrix(path: Path, t: Tables, variants: list[Variant], ci_config: ci.CiConfig | None) -> Matrix:
     matrix = Matrix(path=path, variants=variants, ci_config=ci_config, **{f.name: getattr(t, f.name) for f in fields(Tables)})
-    matrix.warnings.extend(hashes.unverified_warnings(matrix))
     if t.defaults.torch and t.defaults.torch not in matrix.torch_lines:
         matrix.warnings.append(
             f"[defaults] torch = {t.defaults.torch!r}: no variant builds that line, so every name carries its line "

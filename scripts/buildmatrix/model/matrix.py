@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from .. import targets
 from ..errors import ModelError, Problem, UsageError
 from .ci import NO_CI_FIX, CiConfig
 from .entries import Tables
@@ -56,6 +57,15 @@ class Matrix(Tables):
             values = {wanted} if isinstance(wanted, str) else set(wanted)
             out = [v for v in out if v.matches(key, values)]
         return out
+
+    def filter_values(self, key: str) -> list[str]:
+        """The values a filter on ``key`` can name, in file order: the entries of its axis table
+        (package, python, cuda, gpu, isa), the targets, or the torch lines (``torch``)."""
+        if key == "torch":
+            return list(self.torch_lines)
+        if key == "target":
+            return list(targets.NAMES)
+        return list(self.axis(key))
 
     def resolve(self, alias: str, torch: str | None = None) -> list[Variant]:
         """Variants an alias names: a full name, ``sm120-avx`` (defaults) or ``cuda13_1-sm120-avx``.
