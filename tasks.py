@@ -17,7 +17,6 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from buildmatrix.cli import bench as benchcli  # noqa: E402
 from buildmatrix.cli import ci as cicli  # noqa: E402
-from buildmatrix.cli import common as clicommon  # noqa: E402
 from buildmatrix.cli import detect as detectcli  # noqa: E402
 from buildmatrix.cli import (  # noqa: E402
     edits,
@@ -168,8 +167,6 @@ def publish(
 ):
     """Publish variants with `flox publish`, behind guards (clean tree, pushed HEAD, ledger shows built + smoke-tested)."""
     args = (stability, no_smoke_required, check, torch, as_anchor, dry_run, json)
-    if not json:  # the one line about unverified fetches (queries print none)
-        clicommon.warn_unverified(FILE, lambda m: [v.name for v in m.resolve(name, torch or None)])
     _done(publishcli.cmd_publish(str(ROOT), FILE, name, org, *args))
 
 
@@ -246,8 +243,6 @@ def ci_import(c, path):
 )
 def push(c, names="", to="", dry_run=False):
     """Copy built results (result-<name>) to a binary cache with `nix copy --to`, and record it in the ledger."""
-    links = [p.name.removeprefix("result-") for p in ROOT.glob("result-*")]
-    clicommon.warn_unverified(FILE, lambda m: [v.name for n in names.replace(",", " ").split() for v in m.resolve(n)] or links)
     _done(pushcli.cmd_push(str(ROOT), FILE, names, to, dry_run))
 
 

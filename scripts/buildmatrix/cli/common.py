@@ -10,7 +10,7 @@ errors this package raises on purpose carry their status (:mod:`buildmatrix.erro
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from .. import model
@@ -92,17 +92,6 @@ def say_unverified(m: model.Matrix, names: Iterable[str] | None = None) -> None:
     if line and line not in _WARNED:
         _err(f"warning: {line}")
         _WARNED.add(line)
-
-
-def warn_unverified(file: str | Path, pick: Callable[[model.Matrix], Iterable[str] | None]) -> None:
-    """:func:`say_unverified` for a command that loads the file itself (publish, push): ``pick`` names
-    what it acts on. Silent if the file does not load or ``pick`` raises: the command then says why."""
-    try:
-        m = model.load(file)
-        names = pick(m)
-    except BuildMatrixError:
-        return
-    say_unverified(m, None if names is None else list(names))
 
 
 def guarded(fn):

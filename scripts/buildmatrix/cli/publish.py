@@ -43,6 +43,8 @@ def cmd_publish(
     root = Path(root)
     m = cli.load(file)
     variants = builds.resolve_target(m, name, torch or None)
+    if not as_json:  # the one line about unverified fetches (queries print none)
+        cli.say_unverified(m, [v.name for v in variants])
     if as_anchor:
         return _as_anchor(root, m, variants, org, stability, no_smoke_required, check_only, dry_run, as_json)
     from ..publish import plain

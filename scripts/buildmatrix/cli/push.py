@@ -12,4 +12,8 @@ def cmd_push(root: str | Path, file: str | Path, names: str, to: str, dry_run: b
     """``invoke push``: exit 0 pushed, 1 ``nix copy`` failed, 2 bad input (message on stderr)."""
     from ..publish import push
 
-    return push.push(Path(root), cli.load(file), cli.split_names(names) or [], to, dry_run=dry_run)
+    m, root = cli.load(file), Path(root)
+    chosen = cli.split_names(names) or []
+    picked = [v.name for n in chosen for v in m.resolve(n)] or [v.name for v in m.variants if (root / f"result-{v.name}").is_symlink()]
+    cli.say_unverified(m, picked)  # the one line about unverified fetches of what is pushed
+    return push.push(root, m, chosen, to, dry_run=dry_run)
