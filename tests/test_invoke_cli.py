@@ -188,7 +188,7 @@ def test_gen_publish_and_push_say_one_line_about_unverified_fetches(repo, shippe
     alias = next(a for a, vs in shipped.alias_groups.items() if all(v.name in affected for v in vs))
     line = _one_unverified_line(run("gen", alias, cwd=repo))
     assert line.startswith(f"warning: {len(shipped.alias_groups[alias])} variant(s)")
-    _one_unverified_line(run("publish", alias, "--check", cwd=repo))
+    _one_unverified_line(run("publish", alias, "--org", "test-org", "--check", cwd=repo))  # a usage error comes first
     _one_unverified_line(run("push", alias, "--dry-run", cwd=repo))
     proc = run("gen", alias, "--json", cwd=repo)  # --json keeps the full list, and no warning
     assert proc.returncode == 0 and "warning:" not in proc.stderr, proc.stderr
