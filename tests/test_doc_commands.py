@@ -16,6 +16,14 @@ SKIP (exact text as extracted, value = reason); one the docs say fails goes in
 EXPECTED_FAILURES (value = substrings of its output). Placeholders NAME/NAMES are replaced
 by a real alias from the model; other placeholders (ORG, <branch>, /path/to/) make a
 command a template, skipped as such.
+
+Edits: the docs' ``invoke add`` examples are valid on the shipped variants.toml and run as
+printed there. Once a maintainer has run one (then ``invoke gen``, ``invoke docs``), the
+file holds that edit and the same line is refused ("exists already", "is produced
+twice"); only then does it run for the first other alias (or block) the same options
+accept, and the report says so (``_on_this_matrix``). A documented edit refused for any
+other reason still fails. test_the_documented_add_once_run_leaves_the_doc_commands_green
+runs README's example in a clone and checks the edits, checks and views on that tree.
 """
 
 from __future__ import annotations
@@ -24,16 +32,19 @@ import os
 import platform
 import re
 import shutil
+import tomllib
+from pathlib import Path
 
 import clone as clonemod
 import doccommands
+import matrices
 import pytest
-from buildmatrix import model
+from buildmatrix import edit, model
 from buildmatrix.builds import sessions as builds
 from buildmatrix.detect import fit
 from buildmatrix.detect import host as hostinfo
 from buildmatrix.detect import probe as detect
-from buildmatrix.errors import UsageError
+from buildmatrix.errors import BuildMatrixError, UsageError
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get(clonemod.INNER)), reason="inside a clone run: no recursion")
 
@@ -182,16 +193,72 @@ def test_the_docs_print_commands_and_every_list_entry_is_still_in_them(root):
     assert not stale, f"tests/test_doc_commands.py lists commands no doc prints any more (delete them there): {stale}"
 
 
-def test_every_documented_command_succeeds_or_fails_as_documented(root, docclone, capsys):
+EDIT = re.compile(r"^(?:\.venv/bin/)?invoke add (\S+)((?: --\S+ \S+)*)$")
+
+
+def _on_this_matrix(text: str, path: Path) -> tuple[str, str]:
+    """A documented ``invoke add`` as it runs on ``path``: as printed, or, when the file holds it already, the same edit for another alias.
+
+    The docs print an edit that is valid on the shipped variants.toml; once a maintainer has
+    run it (``invoke add sm70-avx2 --cuda 12.9``, then ``invoke gen`` and ``invoke docs``),
+    the same line is refused (the block or the variants exist). Only then is the alias
+    replaced, by the first alias of the same kind that the same options accept, and the
+    note says so; a documented edit refused for any other reason runs as printed and fails.
+    """
+    found = EDIT.match(text)
+    if not found:
+        return text, ""
+    alias, opts = found.group(1), found.group(2).split()
+    kw = {k.removeprefix("--").replace("-", "_"): v for k, v in zip(opts[::2], opts[1::2], strict=True)}
+    if set(kw) - {"cuda", "python", "block", "pin", "torch", "suffix"} or not _refused_as_made(path, alias, kw):
+        return text, ""
+    m = model.load(path)
+    if alias.startswith("cpu-"):
+        candidates = [f"cpu-{i}" for i in m.isas]
+    else:
+        candidates = [f"{g}-{i}" for g in m.gpus for i in m.isas]
+    trials = [(a, kw) for a in candidates if a != alias]
+    if "block" in kw:  # a block's lists extended: the same extension of another block first, then any alias there
+        declared = tomllib.loads(path.read_text(encoding="utf-8")).get("matrix", [])
+        blocks = [b["name"] for b in declared if b["name"] != kw["block"]]
+        trials += [(a, {**kw, "block": b}) for a in [alias, *candidates] for b in blocks]
+    other = next(((a, o) for a, o in trials if matrices._fits(path, a, **o)), None)
+    if other is None:
+        return text, ""
+    a, o = other
+    opts = "".join(f" --{k} {v}" for k, v in o.items())
+    prefix = text[: text.index("invoke add ")]
+    return f"{prefix}invoke add {a}{opts}", f"`{text}` is in variants.toml already (the edit was made): ran it for {a}{opts}"
+
+
+ALREADY_MADE = ("exists already", "is produced twice")  # what edit.add says when the file holds the edit
+
+
+def _refused_as_made(path: Path, alias: str, kw: dict) -> bool:
+    """Whether ``invoke add alias`` is refused on ``path`` because the file holds that edit already."""
+    trial = path.with_name(path.name + ".doc-trial")
+    shutil.copy(path, trial)
+    try:
+        edit.add(trial, alias, **kw)
+    except BuildMatrixError as e:
+        return any(w in str(e) for w in ALREADY_MADE)
+    finally:
+        trial.unlink(missing_ok=True)
+    return False
+
+
+def check(root: Path, clone: clonemod.Clone, select=None) -> tuple[list[str], list[str]]:
+    """Run the commands the docs under ``root`` print (those ``select`` keeps) in ``clone``: (failures, report)."""
     m = model.load(root / "variants.toml")
     failures, report = [], []
-    env = dict(docclone.env)
+    env = dict(clone.env)
     venv_bin = os.path.dirname(os.path.realpath(shutil.which("python", path=env["PATH"]) or ""))
     env["PATH"] = os.pathsep.join(d for d in env["PATH"].split(os.pathsep) if os.path.realpath(d) != venv_bin)
-    env["HOME"] = env["XDG_CONFIG_HOME"] = str(docclone.aux / "home")  # no user builders.toml
-    docclone.env = env
+    env["HOME"] = env["XDG_CONFIG_HOME"] = str(clone.aux / "home")  # no user builders.toml
+    clone.env = env
     seen: set[str] = set()
-    for c, action, detail in plan(doccommands.extract(root), m):
+    commands = [c for c in doccommands.extract(root) if select is None or select(c)]
+    for c, action, detail in plan(commands, m):
         key = f"{action}:{c.text}:{detail if action == 'run' else ''}"
         if key in seen:  # the same command printed twice runs once
             continue
@@ -206,9 +273,10 @@ def test_every_documented_command_succeeds_or_fails_as_documented(root, docclone
             report.append(f"SKIP  {c.where}: {c.text}  -- {tool} not on PATH here")
             continue
         text = detail if action == "run" else _concrete(c.text, m)
-        docclone.reset()
-        result = docclone.run(f". .venv/bin/activate && {text}")
-        report.append(f"{action.upper():5} {c.where}: {text}  -> exit {result.returncode}")
+        text, note = _on_this_matrix(text, root / "variants.toml") if action == "run" else (text, "")
+        clone.reset()
+        result = clone.run(f". .venv/bin/activate && {text}")
+        report.append(f"{action.upper():5} {c.where}: {text}  -> exit {result.returncode}" + (f"  ({note})" if note else ""))
         noise = [w for w in NOISE if w in result.output]
         if "&&" not in text:  # one process: each warning at most once
             lines = result.output.splitlines()
@@ -226,6 +294,11 @@ def test_every_documented_command_succeeds_or_fails_as_documented(root, docclone
                     f"{c.where}: `{text}` should fail as the docs say (exit != 0, output containing {detail}); "
                     f"got exit {result.returncode}, missing {missing}.\n{result.tail()}"
                 )
+    return failures, report
+
+
+def test_every_documented_command_succeeds_or_fails_as_documented(root, docclone, capsys):
+    failures, report = check(root, docclone)
     with capsys.disabled():
         if os.environ.get("BUILDMATRIX_SHOW_DOC_COMMANDS"):
             print("\n" + "\n".join(report))
@@ -236,3 +309,47 @@ def test_every_documented_command_succeeds_or_fails_as_documented(root, docclone
     assert not failures, "\n\n".join(failures) + hint
     docclone.reset()
     assert docclone.status() == "", "the clone is not clean after a reset"
+
+
+def _is_edit_or_check(c: doccommands.DocCommand) -> bool:
+    """The commands the edited tree is checked with: every documented edit, and the checks and views it must pass."""
+    text = c.text.removeprefix(".venv/bin/")
+    return text.startswith(("invoke add ", "invoke remove ", "invoke gen", "invoke docs", "invoke list", "invoke show "))
+
+
+def test_the_documented_add_once_run_leaves_the_doc_commands_green(root, tmp_path, capsys):
+    """README's own edit example, run as printed with `invoke gen` and `invoke docs` after it, keeps every documented edit working.
+
+    The edited tree is committed in a clone (what reset() goes back to) and the doc-commands
+    check runs on it for the edits (the ones that edit variants.toml) and the checks and views
+    after them; the rest of the docs' commands do not read what an edit changes differently.
+    """
+    readme_adds = [c for c in doccommands.extract(root) if c.file == "README.md" and c.text.startswith("invoke add ")]
+    assert readme_adds, "README.md prints no `invoke add` any more: which example should this test run?"
+    documented = readme_adds[0].text
+    quickstart = [c.text.removeprefix(".venv/bin/") for c in doccommands.extract(root) if c.file == "docs/QUICKSTART.md"]
+    assert documented in quickstart, f"README.md's `{documented}` is not QUICKSTART's example any more"
+
+    clone = clonemod.Clone(tmp_path)
+    if not _refused_as_made(clone.root / "variants.toml", documented.split()[2], {"cuda": documented.split()[-1]}):
+        edited = clone.run(f". .venv/bin/activate && {documented} && invoke gen && invoke docs")
+        assert edited.returncode == 0, f"`{documented} && invoke gen && invoke docs` failed:\n{edited.tail()}"
+        added = re.findall(r"\b((?:pytorch|torchvision)-\S+)", edited.output)
+        assert added, f"`{documented}` printed no variant name:\n{edited.tail()}"
+        # QUICKSTART's next steps: flox builds only git-tracked recipes, so the build asks for `git add` first.
+        untracked = clone.run(f". .venv/bin/activate && nox -s build -- {added[0]} -- --dry-run")
+        assert "untracked" in untracked.output, f"the dry run before `git add` names no untracked recipe:\n{untracked.tail()}"
+        built = clone.run(f". .venv/bin/activate && git add .flox/pkgs && nox -s build -- {added[0]}")
+        assert built.returncode == 0, f"`git add .flox/pkgs && nox -s build -- {added[0]}` failed:\n{built.tail()}"
+        clonemod._git(clone.root, "add", "-A")  # commit the edited tree (results and logs are ignored): reset() goes back to it
+        clonemod._git(clone.root, "commit", "-qm", documented)
+
+    failures, report = check(clone.root, clone, select=_is_edit_or_check)
+    with capsys.disabled():
+        if os.environ.get("BUILDMATRIX_SHOW_DOC_COMMANDS"):
+            print("\n" + "\n".join(report))
+    assert not failures, "\n\n".join(failures)
+    ran = [r for r in report if r.startswith("RUN") and "invoke add " in r]
+    assert any("edit was made" in r for r in ran), "no documented edit met the matrix it had made:\n" + "\n".join(report)
+    clone.reset()
+    assert clone.status() == "", "the clone is not clean after a reset"
