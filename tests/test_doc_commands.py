@@ -182,6 +182,7 @@ def test_the_docs_print_commands_and_every_list_entry_is_still_in_them(root):
     assert not stale, f"tests/test_doc_commands.py lists commands no doc prints any more (delete them there): {stale}"
 
 
+@pytest.mark.slow  # fast tier: pytest -m "not slow" (docs/TESTING.md)
 def test_every_documented_command_succeeds_or_fails_as_documented(root, docclone, capsys):
     m = model.load(root / "variants.toml")
     failures, report = [], []
