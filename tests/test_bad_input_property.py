@@ -211,6 +211,7 @@ def _check(workdir: Path, table: str, key: str, how: str, path: tuple, text: str
     return "generated"
 
 
+@pytest.mark.slow  # fast tier: pytest -m "not slow" (docs/TESTING.md)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(case=_case())
 def test_any_string_in_any_field_is_refused_or_reaches_nix_intact(workdir, case):

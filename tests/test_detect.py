@@ -176,11 +176,12 @@ def test_h100_driver_580(shipped):
         "pytorch-python313-cuda13_0-sm90-avx512bf16",
         "torchvision-python313-cuda13_0-sm90-avx512bf16",
     ]
-    assert rec.driver_cuda == "13.0"
-    assert any("CUDA 13.1 needs ≥ 590.44.01" in n for n in rec.driver_notes)
-    v = rejected(rec, "pytorch-python313-cuda13_1-sm90-avx512bf16")
-    assert v.kind == "driver" and "590.44.01" in v.reasons[0] and "minor-version compatibility" in v.reasons[0]
-    assert "not counted as a fit" in v.reasons[0]
+    # 580.95.05 runs CUDA 13.1 through minor-version compatibility, but the default 13.0 needs nothing of it
+    assert rec.driver_cuda == "13.1"
+    assert any("CUDA 13.1 through minor-version compatibility" in n and "590.44.01" in n for n in rec.driver_notes)
+    v = alternative(rec, "pytorch-python313-cuda13_1-sm90-avx512bf16")
+    assert v.kind == "exact" and v.limited and any("590.44.01" in r and "limited feature set" in r for r in v.reasons)
+    assert not alternative(rec, "pytorch-python313-cuda13_0-sm90-avx512").limited
     assert alternative(rec, "pytorch-python313-cuda12_9-sm90-avx512bf16").kind == "exact"
     assert alternative(rec, "pytorch-python313-cuda13_0-sm90-avx512").kind == "exact"
     assert alternative(rec, "pytorch-python313-cpu-avx512bf16").kind == "cpu-on-gpu-host"
@@ -210,14 +211,92 @@ def test_rtx3090_through_nvidia_smi(shipped):
     assert rejected(rec, "pytorch-python313-cuda12_9-sm86-avx512").kind == "isa"
 
 
-def test_l4_with_an_old_driver_gets_cpu_variants(shipped):
+def test_l4_with_a_535_driver_runs_cuda_12_through_minor_version_compatibility(shipped):
     h = host("cascadelake", nvml=FakeNvml([("NVIDIA L4", (8, 9))], driver="535.104.05", cuda=12020))
+    rec = choice.recommend(shipped, h)
+    assert rec.driver_cuda == "12.9" and "minor-version compatibility" in rec.driver_notes[0]
+    assert names(rec.recommended) == [
+        "pytorch-python313-cuda12_9-sm89-avx512vnni",
+        "torchvision-python313-cuda12_9-sm89-avx512vnni",
+    ]
+    assert all(c.verdict.limited for c in rec.recommended)
+    v = rejected(rec, "pytorch-python313-cuda13_0-sm89-avx512vnni")
+    assert v.kind == "driver" and "older than 580" in v.reasons[0] and "580.65.06" in v.reasons[0]
+
+
+def test_a_driver_older_than_every_major_minimum_gets_cpu_variants(shipped):
+    h = host("cascadelake", nvml=FakeNvml([("NVIDIA L4", (8, 9))], driver="520.61.05", cuda=11080))
     rec = choice.recommend(shipped, h)
     assert rec.driver_cuda is None and "older than every CUDA" in rec.driver_notes[0]
     assert names(rec.recommended) == ["pytorch-python313-cpu-avx512vnni", "torchvision-python313-cpu-avx512vnni"]
     assert any("no CUDA variant fits" in w for w in rec.why)
     v = rejected(rec, "pytorch-python313-cuda12_8-sm89-avx512vnni")
-    assert v.kind == "driver" and "570.26" in v.reasons[0] and "minor-version" not in v.reasons[0]
+    assert v.kind == "driver" and fit.MAJOR_MIN_DRIVER[12] in v.reasons[0]
+
+
+def _cudas(shipped, major):
+    return sorted((c for c in shipped.cudas.values() if c.major == major), key=lambda c: c.v)
+
+
+def _gpu_variant(shipped, cuda, platform="x86_64-linux"):
+    """A shipped GPU variant of ``cuda`` whose GPU needs no newer driver than the major's minimum."""
+    floor = fit.MAJOR_MIN_DRIVER[cuda.major]
+    return next(
+        v
+        for v in sorted(shipped.variants, key=lambda v: v.name)
+        if v.cuda is cuda and v.gpu is not None and v.platform == platform and fit.driver_at_least(floor, v.gpu.min_driver)
+    )
+
+
+def _gpu_host(v, driver):
+    return host("sapphirerapids", nvml=FakeNvml([("GPU", tuple(int(x) for x in v.gpu.capability.split(".")))], driver=driver))
+
+
+def test_a_major_minimum_driver_runs_every_cuda_release_of_that_major(shipped):
+    """Minor-version compatibility: the major's minimum driver (580 for 13.x) runs every 13.x release of the model,
+    the newest included, whose own min_driver is higher; the fit says its feature set is limited."""
+    newest = _cudas(shipped, 13)[-1]
+    floor = fit.MAJOR_MIN_DRIVER[13]
+    assert not fit.driver_at_least(floor, newest.min_driver)  # the release itself ships with a newer driver
+    for cuda in _cudas(shipped, 13):
+        v = _gpu_variant(shipped, cuda)
+        verdict = fit.assess(shipped, v, _gpu_host(v, floor))
+        assert verdict.fits and verdict.kind == "exact", verdict.reasons
+        assert verdict.limited == (not fit.driver_at_least(floor, cuda.min_driver))
+    v = _gpu_variant(shipped, newest)
+    verdict = fit.assess(shipped, v, _gpu_host(v, floor))
+    assert any(
+        "limited feature set" in r and newest.min_driver in r and fit.MINOR_VERSION_COMPAT_URL in r for r in verdict.reasons
+    )
+    # and the driver the newest release ships with runs it without the note
+    full = fit.assess(shipped, v, _gpu_host(v, newest.min_driver))
+    assert full.fits and not full.limited
+
+
+def test_a_driver_below_the_major_minimum_runs_no_release_of_that_major(shipped):
+    """A 570 driver (the CUDA 12.8 era) runs no CUDA 13.x variant: 580 is 13.x's minimum."""
+    driver = _cudas(shipped, 12)[0].min_driver  # 570.26
+    assert not fit.driver_at_least(driver, fit.MAJOR_MIN_DRIVER[13])
+    for cuda in _cudas(shipped, 13):
+        v = _gpu_variant(shipped, cuda)
+        verdict = fit.assess(shipped, v, _gpu_host(v, driver))
+        assert not verdict.fits and verdict.kind == "driver"
+        assert f"older than {fit.MAJOR_MIN_DRIVER[13]}" in verdict.reasons[0]
+    assert fit.newest_cuda(shipped, driver) == _cudas(shipped, 12)[-1].version
+
+
+def test_the_cuda_floor_is_never_above_a_release_s_own_driver(shipped):
+    for c in shipped.cudas.values():
+        floor = fit.cuda_floor(c)
+        assert fit.driver_at_least(c.min_driver, floor)
+        assert floor == fit.MAJOR_MIN_DRIVER.get(c.major, c.min_driver)
+
+
+def test_the_quickstart_driver_table_follows_minor_version_compatibility(shipped):
+    text = (ROOT / "docs" / "QUICKSTART.md").read_text(encoding="utf-8")
+    assert fit.MINOR_VERSION_COMPAT_URL in text
+    for c in shipped.cudas.values():
+        assert f"| ≥ {fit.cuda_floor(c)} | CUDA {c.version}" in text
 
 
 def test_no_gpu_at_all(shipped):
@@ -320,15 +399,20 @@ def test_render_text_and_json(shipped):
     assert "GPU 0: NVIDIA H100 80GB HBM3, compute capability 9.0" in text
     assert "Recommended for Python 3.13:\n  pytorch-python313-cuda13_0-sm90-avx512bf16" in text
     assert "* avx512bf16" in text
-    assert "SASS incompatible" in text and "driver too old" in text and "wrong platform" in text
+    assert "SASS incompatible" in text and "wrong platform" in text
     assert "cuda12_9-sm90-avx512bf16 (pytorch, torchvision)" in text
     data = json.loads(json.dumps(rec.as_dict(), default=str))
     assert data["recommended"][0]["name"] == "pytorch-python313-cuda13_0-sm90-avx512bf16"
     assert data["host"]["hardware"] == "NVIDIA H100 80GB HBM3 (9.0), sapphirerapids"
-    assert data["isa"] == "avx512bf16" and data["driver_cuda"] == "13.0"
-    assert "driver" in data["rejected_groups"] and "sass" in data["rejected_groups"]
+    assert data["isa"] == "avx512bf16" and data["driver_cuda"] == "13.1"
+    assert "sass" in data["rejected_groups"]
+    old = choice.recommend(shipped, host("sapphirerapids", nvml=FakeNvml([("NVIDIA H100 80GB HBM3", (9, 0))], driver="570.26")))
+    assert "driver too old" in detect.render_text(old)
+    assert "driver" in old.as_dict()["rejected_groups"]
     total = len(data["recommended"]) + len(data["alternatives"]) + len(data["rejected"])
-    assert total == len([v for v in shipped.variants if v.python.version == "3.13" and not v.line])  # the default line (and pre-releases)
+    assert total == len(
+        [v for v in shipped.variants if v.python.version == "3.13" and not v.line]
+    )  # the default line (and pre-releases)
 
 
 def test_main_json_with_a_pretend_cpu(capsys, monkeypatch):

@@ -297,6 +297,7 @@ def check(root: Path, clone: clonemod.Clone, select=None) -> tuple[list[str], li
     return failures, report
 
 
+@pytest.mark.slow  # fast tier: pytest -m "not slow" (docs/TESTING.md)
 def test_every_documented_command_succeeds_or_fails_as_documented(root, docclone, capsys):
     failures, report = check(root, docclone)
     with capsys.disabled():
@@ -317,6 +318,7 @@ def _is_edit_or_check(c: doccommands.DocCommand) -> bool:
     return text.startswith(("invoke add ", "invoke remove ", "invoke gen", "invoke docs", "invoke list", "invoke show "))
 
 
+@pytest.mark.slow  # fast tier: pytest -m "not slow" (docs/TESTING.md)
 def test_the_documented_add_once_run_leaves_the_doc_commands_green(root, tmp_path, capsys):
     """README's own edit example, run as printed with `invoke gen` and `invoke docs` after it, keeps every documented edit working.
 

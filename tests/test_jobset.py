@@ -40,6 +40,7 @@ def test_the_jobset_is_outside_the_flox_package_directory():
     assert not (ROOT / ".flox" / "pkgs" / "jobs.nix").exists()
 
 
+@pytest.mark.slow  # fast tier: pytest -m "not slow" (docs/TESTING.md)
 def test_gen_writes_the_jobset_and_check_reports_its_drift(scratch, capsys):
     assert _gen(scratch) == 0
     path = scratch / jobset.JOBS_FILE
@@ -58,6 +59,7 @@ def test_gen_writes_the_jobset_and_check_reports_its_drift(scratch, capsys):
     assert "missing" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # fast tier: pytest -m "not slow" (docs/TESTING.md)
 def test_a_hand_written_jobs_file_is_never_overwritten(scratch, capsys):
     path = scratch / jobset.JOBS_FILE
     path.write_text("{ }\n", encoding="utf-8")
@@ -67,6 +69,7 @@ def test_a_hand_written_jobs_file_is_never_overwritten(scratch, capsys):
     assert list((scratch / ".flox" / "pkgs").iterdir()) == []  # refused before any recipe was written
 
 
+@pytest.mark.slow  # fast tier: pytest -m "not slow" (docs/TESTING.md)
 def test_a_hand_written_workflow_stops_gen_before_any_recipe_or_the_jobset(scratch, capsys):
     flow = scratch / ".github" / "workflows" / "build.yml"
     flow.parent.mkdir(parents=True)
@@ -89,6 +92,7 @@ def test_the_jobset_parses_with_nix():
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.slow  # fast tier: pytest -m "not slow" (docs/TESTING.md)
 @pytest.mark.nix
 def test_the_shipped_jobset_evaluates_with_every_job_and_full_torch_sharing(shipped):
     require_tool("nix-instantiate")
@@ -126,6 +130,7 @@ def test_jobs_are_the_recipes_own_derivations(shipped):
         assert proc.stdout.strip().strip('"') == recipes.facts[v.name]["drvPath"], v.name
 
 
+@pytest.mark.slow  # fast tier: pytest -m "not slow" (docs/TESTING.md)
 @pytest.mark.nix
 def test_a_jobset_whose_torchvision_rebuilds_torch_is_caught(scratch, shipped):
     """Break sharing on purpose: a torchvision job that imports a different torch recipe."""
@@ -146,6 +151,7 @@ def test_a_jobset_whose_torchvision_rebuilds_torch_is_caught(scratch, shipped):
     assert any(tv.name in p and "is not the derivation" in p for p in report.problems)
 
 
+@pytest.mark.slow  # fast tier: pytest -m "not slow" (docs/TESTING.md)
 @pytest.mark.nix
 def test_nox_eval_reports_the_jobset_time(monkeypatch, capsys):
     """`nox -s eval` runs `python -m buildmatrix.nixeval`: with every recipe, it evaluates and times the jobset."""

@@ -110,6 +110,7 @@ def _porcelain_tmp(repo: Path) -> list[str]:
     return [line for line in _git(repo, "status", "--porcelain", "--untracked-files=all").splitlines() if ".tmp" in line]
 
 
+@pytest.mark.slow  # fast tier: pytest -m "not slow" (docs/TESTING.md)
 @pytest.mark.parametrize("command", ["gen", "docs"])
 def test_kill_9_leaves_no_torn_file_and_no_debris(repo, command):
     m = model.load(repo / "variants.toml")

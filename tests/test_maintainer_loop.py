@@ -26,7 +26,10 @@ import matrices
 import pytest
 from buildmatrix import model
 
-pytestmark = pytest.mark.skipif(bool(os.environ.get(clonemod.INNER)), reason="inside a clone run: no recursion")
+pytestmark = [
+    pytest.mark.skipif(bool(os.environ.get(clonemod.INNER)), reason="inside a clone run: no recursion"),
+    pytest.mark.slow,  # runs the suite in a clone
+]
 
 
 # What reads the files a build leaves (ledger/local.jsonl, result-* links): the docs' evidence

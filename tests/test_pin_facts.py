@@ -213,6 +213,7 @@ FAMILIES = (
 )
 
 
+@pytest.mark.slow  # fast tier: pytest -m "not slow" (docs/TESTING.md)
 def test_every_assertion_kind_of_the_matrix_has_a_firing_test(shipped_model):
     m = shipped_model
     kinds = {_family(a.key) for v in m.variants for a in _assertions(m, v)}
@@ -221,6 +222,7 @@ def test_every_assertion_kind_of_the_matrix_has_a_firing_test(shipped_model):
     assert kinds <= set(_mutations(m)), f"no variant to fire: {kinds - set(_mutations(m))}"
 
 
+@pytest.mark.slow  # fast tier: pytest -m "not slow" (docs/TESTING.md)
 @pytest.mark.parametrize("family", FAMILIES)
 def test_a_wrong_pin_fact_fails_evaluation_naming_its_key_and_both_values(tmp_path, shipped_model, family):
     require_tool("nix-instantiate")
@@ -238,6 +240,7 @@ def test_a_wrong_pin_fact_fails_evaluation_naming_its_key_and_both_values(tmp_pa
     assert f"is {actual}; correct {wanted[0].key} in variants.toml" in err, err
 
 
+@pytest.mark.slow  # fast tier: pytest -m "not slow" (docs/TESTING.md)
 def test_the_shipped_beliefs_match_the_standin(shipped_model):
     """Zero assertion failures on the stand-in: variants.toml and pins.nix agree on every asserted fact."""
     require_tool("nix-instantiate")
@@ -610,6 +613,7 @@ def test_the_representatives_cover_every_kind_and_every_used_fact(shipped_model,
         assert own == _uses(m, v), v.name
 
 
+@pytest.mark.slow  # fast tier: pytest -m "not slow" (docs/TESTING.md)
 @pytest.mark.parametrize("family", FAMILIES)
 def test_a_tree_fact_stops_exactly_the_recipes_that_use_it(tmp_path, shipped_model, representatives, family):
     """Flip one fact of every pinned tree: each kind's recipe that uses it stops naming its key and

@@ -15,7 +15,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .fit import Verdict, assess, best_isa, missing_features, newest_cuda, version_tuple
+from .fit import (
+    MINOR_VERSION_COMPAT_URL,
+    Verdict,
+    assess,
+    best_isa,
+    cuda_floor,
+    driver_at_least,
+    missing_features,
+    newest_cuda,
+    version_tuple,
+)
 from .host import Host
 
 
@@ -92,6 +102,7 @@ def _score(c: Choice, default_cuda: str, features_known: bool = True) -> tuple:
         {"exact": 3, "compatible": 2, "cpu-on-gpu-host": 1}.get(c.verdict.kind, 0),
         len(c.verdict.gpus),  # GPUs it runs on
         version_tuple(v.gpu.capability) if v.gpu else (),  # among SASS-compatible builds, the closest
+        not c.verdict.limited,  # the driver meets the CUDA release's own min_driver (no minor-version compatibility)
         bool(v.cuda and v.cuda.version == default_cuda),
         version_tuple(v.cuda.version) if v.cuda else (),
         isa_rank,
@@ -137,7 +148,24 @@ def recommend(
             newer = sorted((c for c in matrix.cudas.values() if c.v > matrix.cudas[driver_cuda].v), key=lambda c: c.v)
             text = f"driver {host.driver} runs CUDA ≤ {driver_cuda} of the model"
             if newer:
-                text += "; " + ", ".join(f"CUDA {c.version} needs ≥ {c.min_driver}" for c in newer)
+                text += "; " + ", ".join(f"CUDA {c.version} needs ≥ {cuda_floor(c)}" for c in newer)
+            limited = sorted(
+                (
+                    c
+                    for c in matrix.cudas.values()
+                    if driver_at_least(host.driver, cuda_floor(c)) and not driver_at_least(host.driver, c.min_driver)
+                ),
+                key=lambda c: c.v,
+            )
+            if limited:
+                text += (
+                    "; "
+                    + ", ".join(f"CUDA {c.version}" for c in limited)
+                    + (
+                        f" through minor-version compatibility (every feature of it needs ≥ "
+                        f"{', '.join(c.min_driver for c in limited)}; {MINOR_VERSION_COMPAT_URL})"
+                    )
+                )
             driver_notes.append(text)
         else:
             driver_notes.append(f"driver {host.driver or 'unknown'} is older than every CUDA of the model needs")

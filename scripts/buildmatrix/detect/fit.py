@@ -4,9 +4,16 @@ A variant is rejected for the wrong platform, a CPU feature its ISA needs and th
 lacks (not checked when the CPU features are unknown), no NVIDIA GPU, SASS that does not
 run on any of the host's GPUs (``Gpu.runs_on``: same major, equal or higher minor; the
 recipes carry no PTX), or a driver older than the CUDA release's or the GPU family's
-``min_driver``. A fit is ``exact``, ``compatible`` (SASS of a lower minor) or
-``cpu-on-gpu-host``. CUDA minor-version compatibility is mentioned, never counted as a
-fit. :func:`best_isa` is the highest-ranked ISA whose features the host has.
+driver floor (:func:`cuda_floor`), or older than the GPU family's ``min_driver``. A fit
+is ``exact``, ``compatible`` (SASS of a lower minor) or ``cpu-on-gpu-host``.
+
+CUDA minor-version compatibility (NVIDIA's CUDA Compatibility guide, :data:`MINOR_VERSION_COMPAT_URL`):
+from CUDA 11 on, an application built with any toolkit of one major release runs, with a
+limited feature set, on a driver at least the major release's minimum (:data:`MAJOR_MIN_DRIVER`),
+even when that driver is older than the one the toolkit release ships with (``min_driver``
+in ``variants.toml``). Such a fit is counted, with ``limited`` set and a note that features
+which need a newer driver may be unavailable; a variant whose release ``min_driver`` the
+driver meets is preferred. :func:`best_isa` is the highest-ranked ISA whose features the host has.
 """
 
 from __future__ import annotations
@@ -31,9 +38,33 @@ def driver_at_least(driver: str | None, minimum: str) -> bool:
     return have + (0,) * (width - len(have)) >= need + (0,) * (width - len(need))
 
 
+MINOR_VERSION_COMPAT_URL = "https://docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html"
+
+# The lowest Linux driver that runs an application built with any toolkit of a CUDA major
+# release (minor-version compatibility; NVIDIA's CUDA Compatibility guide, Table 1, and the
+# CUDA Toolkit release notes for the full 12.x figure). A major not listed gets no
+# compatibility: its releases need their own min_driver.
+MAJOR_MIN_DRIVER = {12: "525.60.13", 13: "580"}
+
+MINOR_VERSION_NOTE = (
+    "runs through CUDA minor-version compatibility with a limited feature set: NVIDIA says features that need "
+    "a newer driver (such as JIT-compiling PTX of a newer toolkit, or newer driver APIs) may be unavailable"
+)
+
+
+def cuda_floor(cuda: Any) -> str:
+    """The lowest driver that runs builds of CUDA release ``cuda``: its major release's
+    minor-version-compatibility minimum where NVIDIA gives one (never above the release's own
+    ``min_driver``), otherwise the release's ``min_driver``."""
+    floor = MAJOR_MIN_DRIVER.get(int(cuda.major))
+    if floor is not None and driver_at_least(cuda.min_driver, floor):
+        return floor
+    return cuda.min_driver
+
+
 def newest_cuda(matrix: Any, driver: str | None) -> str | None:
-    """The newest CUDA version of the model whose min_driver ``driver`` meets."""
-    ok = [c for c in matrix.cudas.values() if driver_at_least(driver, c.min_driver)]
+    """The newest CUDA version of the model that ``driver`` runs (minor-version compatibility counted)."""
+    ok = [c for c in matrix.cudas.values() if driver_at_least(driver, cuda_floor(c))]
     return max(ok, key=lambda c: c.v).version if ok else None
 
 
@@ -45,6 +76,7 @@ class Verdict:
     kind: str  # fits: "exact" | "compatible" | "cpu-on-gpu-host"; rejected: platform | isa | no-gpu | sass | driver | gpu-unknown
     reasons: list[str]
     gpus: list[int] = field(default_factory=list)  # indices of host GPUs it runs on
+    limited: bool = False  # runs only through CUDA minor-version compatibility (driver < the release's min_driver)
 
 
 def missing_features(isa: Any, host: Host) -> list[str]:
@@ -75,7 +107,7 @@ def assess(matrix: Any, v: Any, host: Host) -> Verdict:
                 if not ok_gpus:
                     g = known[0]
                     rejected.append(("sass", _sass_reason(v.gpu, g)))
-                if not driver_at_least(host.driver, v.cuda.min_driver):
+                if not driver_at_least(host.driver, cuda_floor(v.cuda)):
                     rejected.append(("driver", _driver_reason(matrix, v, host)))
                 elif not driver_at_least(host.driver, v.gpu.min_driver):
                     rejected.append(
@@ -113,8 +145,15 @@ def assess(matrix: Any, v: Any, host: Host) -> Verdict:
         if len(ok_gpus) < len(host.gpus):
             left = [g.index for g in host.gpus if g.index not in ok_gpus]
             reasons.append(f"runs on GPU(s) {', '.join(map(str, ok_gpus))} only, not on {', '.join(map(str, left))}")
-        reasons.append(f"driver {host.driver} ≥ {v.cuda.min_driver} (CUDA {v.cuda.version})")
-        return Verdict(True, kind, reasons, ok_gpus)
+        limited = not driver_at_least(host.driver, v.cuda.min_driver)
+        if limited:
+            reasons.append(
+                f"driver {host.driver} ≥ {cuda_floor(v.cuda)} but older than {v.cuda.min_driver} (CUDA {v.cuda.version}'s "
+                f"own driver): {MINOR_VERSION_NOTE} ({MINOR_VERSION_COMPAT_URL})"
+            )
+        else:
+            reasons.append(f"driver {host.driver} ≥ {v.cuda.min_driver} (CUDA {v.cuda.version})")
+        return Verdict(True, kind, reasons, ok_gpus, limited)
     if v.gpu is None and v.isa is not None and host.gpus:
         reasons.insert(0, "CPU-only build: runs here but does not use the GPU(s)")
         return Verdict(True, "cpu-on-gpu-host", reasons)
@@ -122,15 +161,10 @@ def assess(matrix: Any, v: Any, host: Host) -> Verdict:
 
 
 def _driver_reason(matrix: Any, v: Any, host: Host) -> str:
-    text = f"driver {host.driver or 'unknown'} is older than {v.cuda.min_driver}, which CUDA {v.cuda.version} needs"
-    same_major = [
-        c.version for c in matrix.cudas.values() if c.major == v.cuda.major and driver_at_least(host.driver, c.min_driver)
-    ]
-    if host.driver and same_major:
-        text += (
-            f" (CUDA minor-version compatibility might let it start on this CUDA {max(same_major)}-era driver, without"
-            " PTX JIT or newer-driver APIs; not counted as a fit)"
-        )
+    floor = cuda_floor(v.cuda)
+    text = f"driver {host.driver or 'unknown'} is older than {floor}, which CUDA {v.cuda.version} needs"
+    if floor != v.cuda.min_driver:
+        text += f" (the CUDA {v.cuda.major}.x minor-version-compatibility minimum; {v.cuda.min_driver} for every feature)"
     return text
 
 

@@ -20,10 +20,11 @@ GPU
     else no GPU. A CUDA variant fits a GPU when its SASS runs there
     (``Gpu.runs_on``: same major, equal or higher minor; the recipes pass one
     ``gpuTargets`` entry without ``+PTX``, so there is no PTX to JIT for newer GPUs)
-    and when the driver is at least the CUDA release's ``min_driver`` (and the GPU
-    architecture's). CUDA minor-version compatibility (a 13.1 program on a 13.0-era
-    driver, without PTX JIT and newer-driver APIs) is deliberately not counted as a
-    fit: the output mentions it for the CUDA versions it concerns.
+    and when the driver is at least the CUDA release's floor (``fit.cuda_floor``: its
+    major release's minor-version-compatibility minimum, e.g. a 13.1 build on a 580
+    driver, with a limited feature set; else its ``min_driver``) and the GPU
+    architecture's ``min_driver``. A fit through minor-version compatibility says so
+    and ranks below one whose release ``min_driver`` the driver meets.
 
 Everything that touches the machine is injectable (``detect_host(nvml=…, run=…,
 cpu=…)``) so tests can fake NVML, nvidia-smi output and archspec hosts.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ..detect.fit import MINOR_VERSION_COMPAT_URL, cuda_floor
 from ..model import Matrix, Variant
 from .context import (
     Context,
@@ -65,18 +66,30 @@ def gen_decision_tree(ctx: Context) -> str:
     out.append("\n**2. Your driver → CUDA** (`nvidia-smi` prints the driver version)\n")
     d = m.cudas[m.defaults.cuda]
     out.append(
-        f"Take CUDA {d.version} (the default) if your driver is ≥ {d.min_driver} and your architecture is built "
-        "for it; otherwise the newest CUDA your driver runs that your architecture is built for:\n"
+        f"Take CUDA {d.version} (the default) if your driver is ≥ {cuda_floor(d)} and your architecture is built "
+        "for it; otherwise the newest CUDA your driver runs that your architecture is built for. From CUDA 11 on, "
+        "a build made with any toolkit of one CUDA major release runs on a driver at least that major release's "
+        "minimum, with a limited feature set: features that need a newer driver may be unavailable "
+        f"(NVIDIA: [CUDA minor version compatibility]({MINOR_VERSION_COMPAT_URL})). The last column is the driver "
+        "each release ships with, which has every feature; `invoke detect` prefers a release whose own driver "
+        "yours meets:\n"
     )
     crow = []
     for c in reversed(sorted_cudas(m)):
         cu = m.cudas[c]
         gpus = [g.name for g in built_gpus(m) if c in cudas_of(m, g)]
         if gpus:
-            crow.append([f"≥ {cu.min_driver}", f"CUDA {c}" + (" (default)" if c == m.defaults.cuda else ""), ", ".join(gpus)])
-    out.append(table(["Driver", "Newest CUDA it runs", "Architectures built with it"], crow))
-    lowest = min(m.cudas.values(), key=lambda c: c.v)
-    out.append(f"\nA driver older than {lowest.min_driver} runs none of them: use a CPU-only variant (or update the driver).")
+            crow.append(
+                [
+                    f"≥ {cuda_floor(cu)}",
+                    f"CUDA {c}" + (" (default)" if c == m.defaults.cuda else ""),
+                    ", ".join(gpus),
+                    f"≥ {cu.min_driver}",
+                ]
+            )
+    out.append(table(["Driver", "Runs CUDA", "Architectures built with it", "Every feature of it needs"], crow))
+    lowest = min((cuda_floor(c) for c in m.cudas.values()), key=lambda d: tuple(int(x) for x in d.split(".")))
+    out.append(f"\nA driver older than {lowest} runs none of them: use a CPU-only variant (or update the driver).")
     out.append(
         "\n**3. Your CPU → ISA**: the highest row whose flags your CPU has all of (`/proc/cpuinfo`; `archspec cpu` names the microarchitecture)\n"
     )
@@ -173,7 +186,7 @@ def gen_gpu_reference(ctx: Context) -> str:
     drows = []
     for g in built_gpus(m):
         built = set(cudas_of(m, g))
-        drows.append([g.name, *((f"≥ {driver_max(m.cudas[c].min_driver, g.min_driver)}" if c in built else "—") for c in cudas)])
+        drows.append([g.name, *((f"≥ {driver_max(cuda_floor(m.cudas[c]), g.min_driver)}" if c in built else "—") for c in cudas)])
     drivers = table(["SM", *(f"CUDA {c}" for c in cudas)], drows)
     caps = [g.capability for g in sorted_gpus(m)]
     wrows = [[g.name, *("✓" if g.runs_on(c) else "—" for c in caps)] for g in built_gpus(m)]
@@ -188,15 +201,11 @@ def gen_gpu_reference(ctx: Context) -> str:
         nxt = next((c for c in caps if int(c.split(".")[0]) > example.major), None)
         rule += f": an {example.name} build runs on {', '.join(ok)} devices" + (f", not on {nxt}" if nxt else "")
     rule += "."
-    return (
-        main
-        + "\n\n**Driver needed per build** (the higher of the CUDA release's and the GPU's minimum; — = not built)\n\n"
-        + drivers
-        + "\n\n**What runs where**\n\n"
-        + rule
-        + "\n\n"
-        + where
+    heading = (
+        "\n\n**Driver needed per build** (the higher of the CUDA release's minimum under minor-version "
+        f"compatibility ([NVIDIA]({MINOR_VERSION_COMPAT_URL})) and the GPU's minimum; — = not built)\n\n"
     )
+    return main + heading + drivers + "\n\n**What runs where**\n\n" + rule + "\n\n" + where
 
 
 @generator("cpu-isa-guide")
