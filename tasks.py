@@ -155,10 +155,10 @@ def bench(c):
         "org": "Flox organisation or user to publish to",
         "stability": "flox --stability (the nixpkgs catalog revision)",
         "no_smoke_required": "publish without an ok smoke record from matching hardware",
-        "check": "only check the guards; publish nothing",
+        "check": "only check the guards: exit 1 if one fails; publish nothing",
         "torch": "the torch line of NAME (2.9): appends its token, so an anchor name works",
         "as_anchor": "publish a non-default torch line's variant under its anchor name (from a publish/<line> branch)",
-        "dry_run": "with --as-anchor: print the plan (guards, branch, files, commands); change nothing",
+        "dry_run": "print the plan (guards, and with --as-anchor branch and files; the commands); change nothing",
         "json": "with --as-anchor: print the plan as JSON; change nothing",
     }
 )

@@ -666,6 +666,22 @@ def test_publish_check_only_and_bad_input(pub, m, tmp_path, monkeypatch, capsys)
     assert publishcli.cmd_publish(pub, pub / "variants.toml", host_cpu_alias(), "") == 2
 
 
+def test_plain_publish_dry_run_prints_guards_and_commands_and_publishes_nothing(pub, m, tmp_path, monkeypatch, capsys):
+    """`--dry-run` means the same on the plain publish as with --as-anchor: the plan, exit 0, nothing changed."""
+    names = build_and_smoke(pub, m)
+    before = ledger.read(pub)
+    rc, out = run_publish(pub, tmp_path, monkeypatch, capsys, dry_run=True)
+    assert rc == 0 and flox_calls(tmp_path) == [] and ledger.read(pub) == before
+    for n in names:
+        assert f"would run: flox publish -o myorg {n}" in out
+    assert "dry run: nothing was published; all guards hold" in out
+    add_record(pub, names[0], "build", status="failed")
+    commit_ledger(pub)
+    rc, out = run_publish(pub, tmp_path, monkeypatch, capsys, dry_run=True)
+    assert rc == 0 and "FAIL" in out and "guard(s) fail now: a real run would stop there" in out and flox_calls(tmp_path) == []
+    assert publishcli.cmd_publish(pub, pub / "variants.toml", names[0], "myorg", check_only=True, dry_run=True) == 2
+
+
 def test_publish_refuses_a_foreign_platform(pub, m, tmp_path, monkeypatch, capsys):
     foreign = next(v for v in m.variants if v.platform != HOST)
     monkeypatch.setenv("PATH", fake_env(tmp_path)["PATH"])

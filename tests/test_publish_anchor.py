@@ -306,8 +306,8 @@ def test_refuses_the_default_line_a_hand_written_file_and_missing_org(repo, case
     assert rc == 2 and "is not generated" in out and "never replaced" in out
     rc, out = run(repo, v.name, capsys, org="")
     assert rc == 2 and "--org ORG is required" in out
-    rc = publishcli.cmd_publish(repo, repo / "variants.toml", v.name, "myorg", dry_run=True)
-    assert rc == 2 and "go with --as-anchor" in capsys.readouterr().err
+    rc = publishcli.cmd_publish(repo, repo / "variants.toml", v.name, "myorg", as_json=True)
+    assert rc == 2 and "--json goes with --as-anchor" in capsys.readouterr().err
 
 
 def test_pick_anchor_wants_exactly_one_name_and_one_variant_per_line(case):

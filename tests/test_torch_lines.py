@@ -224,7 +224,7 @@ def test_build_unknown_line_lists_the_lines(two_lines):
         builds.resolve_target(m, "cpu-avx2", "2.7")
     assert "no torch line '2.7'" in str(info.value) and "2.9" in str(info.value) and "2.10 (default)" in str(info.value)
     # A line that exists but lacks the alias: the usual candidates, naming the option.
-    with pytest.raises(UsageError, match=r"no build target named 'sm90-avx2 --torch 2.9'"):
+    with pytest.raises(UsageError, match=r"no build target named 'sm90-avx2' with --torch 2.9 \('sm90-avx2-torch2_9'\)"):
         builds.resolve_target(m, "sm90-avx2", "2.9")
 
 

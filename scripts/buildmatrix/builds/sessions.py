@@ -119,8 +119,7 @@ def resolve_target(m: model.Matrix, name: str, torch: str | None = None) -> list
     listing the lines. Unknown or ambiguous names raise :class:`UsageError` listing candidates.
     """
     key = m.line_alias(name.removeprefix("build-"), torch)
-    if key != name.removeprefix("build-"):
-        name = f"{name} --torch {torch}"
+    shown = repr(name) if key == name.removeprefix("build-") else f"{name!r} with --torch {torch} ({key!r})"
     try:
         found = m.resolve(key)
     except UsageError:
@@ -132,14 +131,14 @@ def resolve_target(m: model.Matrix, name: str, torch: str | None = None) -> list
         clash = {p: ns for p, ns in by_pkg.items() if len(ns) > 1}
         if clash:
             listed = "\n".join(f"  {n}" for ns in clash.values() for n in ns)
-            raise UsageError(f"{name!r} is ambiguous: it names several variants of one package; name one:\n{listed}")
+            raise UsageError(f"{shown} is ambiguous: it names several variants of one package; name one:\n{listed}")
         return found
     cands = _candidates(m, key)
     starting = [c for c in cands if c.startswith(key)]
     if len(starting) > 1:
-        lines = [f"{name!r} is ambiguous: {len(starting)} aliases start with it; name one"]
+        lines = [f"{shown} is ambiguous: {len(starting)} aliases start with it; name one"]
     else:
-        lines = [f"no build target named {name!r}"]
+        lines = [f"no build target named {shown}"]
     same_short = sorted({f"build-{v.cuda_alias}" for v in m.variants if v.cuda is not None and v.short == key})
     if same_short:
         lines.append(

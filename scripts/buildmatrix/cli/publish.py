@@ -33,8 +33,10 @@ def cmd_publish(
     """``invoke publish``: the plain publish, or with ``as_anchor`` a non-default torch line's variant under its anchor name."""
     from ..builds import sessions as builds
 
-    if not as_anchor and (dry_run or as_json):
-        raise UsageError("--dry-run and --json go with --as-anchor (the plain publish has --check)")
+    if not as_anchor and as_json:
+        raise UsageError("--json goes with --as-anchor (the plain publish prints its plan with --dry-run)")
+    if check_only and dry_run:
+        raise UsageError("--check or --dry-run, not both: --check exits 1 when a guard fails, --dry-run shows the plan")
     if not org:
         raise UsageError("--org ORG is required (your Flox user name or organisation)")
     from ..builds import trust
@@ -51,6 +53,14 @@ def cmd_publish(
 
     guards = plain.check_guards(root, m, variants, no_smoke_required=no_smoke_required)
     print(f"publish {', '.join(v.name for v in variants)} to {org}:")
+    if dry_run:
+        _guards_hold(guards, dry_run=True)
+        for v in variants:
+            print(f"would run: {' '.join(plain.publish_argv(v.name, org, stability or None))}")
+        failed = sum(not g.ok for g in guards)
+        state = f"{failed} guard(s) fail now: a real run would stop there" if failed else "all guards hold"
+        print(f"dry run: nothing was published; {state}")
+        return EXIT_OK
     if not _guards_hold(guards):
         return EXIT_FAILED
     if check_only:
