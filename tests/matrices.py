@@ -76,7 +76,8 @@ def _fits(path: Path, alias: str, **kw) -> bool:
 def _gpu_candidates(m: model.Matrix) -> Iterator[tuple[str, str]]:
     """(alias, cuda) pairs, sm70-avx2 on CUDA 12.9 first, then every GPU × ISA × CUDA the file defines."""
     yield "sm70-avx2", "12.9"
-    for g in m.gpus.values():
+    # sm70's other combinations next (CUDA 12.x only, so few are refused), then the rest: each refusal costs a trial edit.
+    for g in sorted(m.gpus.values(), key=lambda g: g.name != "sm70"):
         for i in m.isas.values():
             for c in m.cudas:
                 yield f"{g.name}-{i.name}", c
@@ -85,7 +86,15 @@ def _gpu_candidates(m: model.Matrix) -> Iterator[tuple[str, str]]:
 def absent_gpu_addition(path: Path) -> tuple[str, str]:
     """A GPU alias and CUDA version that ``invoke add`` accepts on ``path`` (a new block)."""
     m = model.load(path)
+    # What the default line builds already is refused as made: skip it without a trial edit.
+    present = {
+        (v.gpu.name, v.isa.name, v.cuda.version)
+        for v in m.variants
+        if v.gpu and v.cuda and not v.line and not v.suffix and v.python.version == m.defaults.python
+    }
     for alias, cuda in _gpu_candidates(m):
+        if tuple(alias.split("-", 1)) + (cuda,) in present:
+            continue
         if _fits(path, alias, cuda=cuda):
             return alias, cuda
     raise AssertionError(f"{path}: no GPU alias can be added (every combination is present or invalid)")

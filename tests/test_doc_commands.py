@@ -22,8 +22,8 @@ printed there. Once a maintainer has run one (then ``invoke gen``, ``invoke docs
 file holds that edit and the same line is refused ("exists already", "is produced
 twice"); only then does it run for the first other alias (or block) the same options
 accept, and the report says so (``_on_this_matrix``). A documented edit refused for any
-other reason still fails. test_the_documented_add_once_run_leaves_the_doc_commands_green
-runs README's example in a clone and checks the edits, checks and views on that tree.
+other reason still fails. tests/test_maintainer_loop.py runs README's example in a clone and
+checks the edits, checks and views on that tree with ``check`` (select: ``is_edit_or_check``).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ SKIP = {
         "creates the virtualenv these tests run in (.ci/run runs exactly this set-up); its last step, "
         "`.venv/bin/invoke gen`, runs below and must change nothing"
     ),
-    ".venv/bin/python -m pytest": "the test suite itself (would recurse); CI runs exactly this, test_maintainer_loop runs it in a clone",
+    ".venv/bin/python -m pytest": "the test suite itself (would recurse); CI runs exactly this, test_maintainer_loop runs its fast tier in an edited clone",
     "python -m pytest": "the test suite itself (the `tests` session runs it; would recurse)",
     "flox build pytorch-python313-cuda13_0-sm120-avx torchvision-python313-cuda13_0-sm120-avx": (
         "shows the flox command the session runs; tests/test_builds.py asserts this exact argv (the fake flox would prove nothing)"
@@ -312,46 +312,7 @@ def test_every_documented_command_succeeds_or_fails_as_documented(root, docclone
     assert docclone.status() == "", "the clone is not clean after a reset"
 
 
-def _is_edit_or_check(c: doccommands.DocCommand) -> bool:
+def is_edit_or_check(c: doccommands.DocCommand) -> bool:
     """The commands the edited tree is checked with: every documented edit, and the checks and views it must pass."""
     text = c.text.removeprefix(".venv/bin/")
     return text.startswith(("invoke add ", "invoke remove ", "invoke gen", "invoke docs", "invoke list", "invoke show "))
-
-
-@pytest.mark.slow  # fast tier: pytest -m "not slow" (docs/TESTING.md)
-def test_the_documented_add_once_run_leaves_the_doc_commands_green(root, tmp_path, capsys):
-    """README's own edit example, run as printed with `invoke gen` and `invoke docs` after it, keeps every documented edit working.
-
-    The edited tree is committed in a clone (what reset() goes back to) and the doc-commands
-    check runs on it for the edits (the ones that edit variants.toml) and the checks and views
-    after them; the rest of the docs' commands do not read what an edit changes differently.
-    """
-    readme_adds = [c for c in doccommands.extract(root) if c.file == "README.md" and c.text.startswith("invoke add ")]
-    assert readme_adds, "README.md prints no `invoke add` any more: which example should this test run?"
-    documented = readme_adds[0].text
-    quickstart = [c.text.removeprefix(".venv/bin/") for c in doccommands.extract(root) if c.file == "docs/QUICKSTART.md"]
-    assert documented in quickstart, f"README.md's `{documented}` is not QUICKSTART's example any more"
-
-    clone = clonemod.Clone(tmp_path)
-    if not _refused_as_made(clone.root / "variants.toml", documented.split()[2], {"cuda": documented.split()[-1]}):
-        edited = clone.run(f". .venv/bin/activate && {documented} && invoke gen && invoke docs")
-        assert edited.returncode == 0, f"`{documented} && invoke gen && invoke docs` failed:\n{edited.tail()}"
-        added = re.findall(r"\b((?:pytorch|torchvision)-\S+)", edited.output)
-        assert added, f"`{documented}` printed no variant name:\n{edited.tail()}"
-        # QUICKSTART's next steps: flox builds only git-tracked recipes, so the build asks for `git add` first.
-        untracked = clone.run(f". .venv/bin/activate && nox -s build -- {added[0]} -- --dry-run")
-        assert "untracked" in untracked.output, f"the dry run before `git add` names no untracked recipe:\n{untracked.tail()}"
-        built = clone.run(f". .venv/bin/activate && git add .flox/pkgs && nox -s build -- {added[0]}")
-        assert built.returncode == 0, f"`git add .flox/pkgs && nox -s build -- {added[0]}` failed:\n{built.tail()}"
-        clonemod._git(clone.root, "add", "-A")  # commit the edited tree (results and logs are ignored): reset() goes back to it
-        clonemod._git(clone.root, "commit", "-qm", documented)
-
-    failures, report = check(clone.root, clone, select=_is_edit_or_check)
-    with capsys.disabled():
-        if os.environ.get("BUILDMATRIX_SHOW_DOC_COMMANDS"):
-            print("\n" + "\n".join(report))
-    assert not failures, "\n\n".join(failures)
-    ran = [r for r in report if r.startswith("RUN") and "invoke add " in r]
-    assert any("edit was made" in r for r in ran), "no documented edit met the matrix it had made:\n" + "\n".join(report)
-    clone.reset()
-    assert clone.status() == "", "the clone is not clean after a reset"

@@ -22,7 +22,8 @@ from buildmatrix.nixeval import evaluate as nixeval
 from conftest import ROOT, require_tool
 
 
-@pytest.fixture(scope="module", params=matrices.KINDS)
+# The fast tier (pytest -m "not slow") proves the properties on the shipped file; the full suite on every derived one too.
+@pytest.fixture(scope="module", params=[k if k == "shipped" else pytest.param(k, marks=pytest.mark.slow) for k in matrices.KINDS])
 def derived(request, tmp_path_factory):
     """(root, matrix, how it was made): inputs derived, recipes written by a full `invoke gen`, docs synced.
 
