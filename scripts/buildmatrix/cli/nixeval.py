@@ -30,14 +30,21 @@ def cmd_eval(root: Path, file: Path, names: list[str], as_json: bool, record: bo
         raise UsageError(str(exc)) from None
     if record:
         evaluate.record(root, report, started, ledger.now())
-    walk_lines = [f"fetch walk: {len(walk.fetches)} fetch calls, {len(walk.findings)} without a trustworthy hash"]
+    from ..model import hashes
+
+    chosen = {v.name for n in names for v in matrix.resolve(n)} if names else set(matrix.by_name)
+    declared = len(set(hashes.unverified(matrix)) & chosen)  # the count `invoke gen` prints for the same variants
+    walk_lines = [
+        f"fetch walk: {len(walk.fetches)} fetch calls; {declared} variant(s) fetch a pin or source declared unverified "
+        f"(as `invoke gen` counts them); {len(walk.findings)} fetch(es) without a trustworthy hash nobody declared"
+    ]
     walk_lines += [f"FETCH {x}" for x in walk.findings] + ([f"FETCH evaluation failed: {walk.error}"] if walk.error else [])
     total_s = time.monotonic() - t0
     walk_lines.append(f"total wall time: {total_s:.1f} s (target < 30 s on 2 cores for the whole shipped matrix)")
     if as_json:
         extra = {"jobset": jobs_report.as_dict()} if jobs_report else {}
         extra["total_wall_s"] = round(total_s, 2)
-        extra["fetch_walk"] = {"fetches": len(walk.fetches), "findings": walk.findings, "error": walk.error}
+        extra["fetch_walk"] = {"fetches": len(walk.fetches), "declared_unverified_variants": declared, "findings": walk.findings, "error": walk.error}
         print(json.dumps({**report.as_dict(), **extra}, indent=2, sort_keys=True))
     else:
         print("\n".join(report.lines() + (jobs_report.lines() if jobs_report else []) + walk_lines))
