@@ -55,6 +55,7 @@ SKIP = {
         "`.venv/bin/invoke gen`, runs below and must change nothing"
     ),
     ".venv/bin/python -m pytest": "the test suite itself (would recurse); CI runs exactly this, test_maintainer_loop runs its fast tier in an edited clone",
+    '.venv/bin/python -m pytest -m "not slow"': "the fast tier of the suite (would recurse); test_maintainer_loop runs it in an edited clone",
     "python -m pytest": "the test suite itself (the `tests` session runs it; would recurse)",
     "flox build pytorch-python313-cuda13_0-sm120-avx torchvision-python313-cuda13_0-sm120-avx": (
         "shows the flox command the session runs; tests/test_builds.py asserts this exact argv (the fake flox would prove nothing)"
