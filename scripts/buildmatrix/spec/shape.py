@@ -378,6 +378,15 @@ SPECS: dict[str, Table] = {
                 "bool", "Whether the revision's torch marks CUDA 13 broken (recipes then set allowBroken).", required=True
             ),
             "carries": Key("strlist", "Patches ([patch.NAME]) this revision already applies itself.", reaches=(REF,)),
+            "observed": Key(
+                "strmap",
+                "Status `observed`: the keys `invoke observe --write` read from the unpacked tree itself (key = ISO date).",
+                pattern=r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
+                reaches=(DOCS,),
+                key_pattern=r"(torch|torchvision|torchaudio)(_patches)?|cuda|cuda_attrs|torch_cuda13_broken|carries|apple_sdk(_version)?",
+                key_reaches=(DOCS,),
+                key_doc="pin key",
+            ),
             "note": Key("str", "Where the revision comes from.", reaches=(DOCS,)),
         },
         key_pattern=KEY_RE,
