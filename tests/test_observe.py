@@ -165,3 +165,58 @@ def test_the_table_names_every_key_with_both_values(scratch, tmp_path, capsys):
     differs = [ln for ln in lines if ln.endswith("| DIFFERS")]
     assert any(ln.startswith(f"[pin.{pin.name}] torch ") and f"| {pin.torch} " in ln and f"| {flipped} " in ln for ln in differs)
     assert any(ln.startswith(f"[pin.{pin.name}] sha256 ") for ln in lines)
+
+
+# ----------------------------------------------- nox -s eval -- --pinned against the observed tree
+
+
+def _companion_version_key(m: model.Matrix, pin) -> str | None:
+    """A companion version the pin records and some recipe of it asserts (torchvision, torchaudio)."""
+    for attr in ("torchvision", "torchaudio"):
+        if pin.version_of(attr) and any(
+            v.pin is pin and v.package.attr == attr and v.requires and not v.companion_source for v in m.variants
+        ):
+            return attr
+    return None
+
+
+def test_pinned_eval_reports_every_failing_assertion_grouped_by_key(scratch, tmp_path, capsys):
+    require_tool("nix-prefetch-url")
+    from buildmatrix.cli import nixeval as nixevalcli
+
+    m = model.load(scratch / "variants.toml")
+    pin, _ = _subject(m)
+    flipped = _wrong(pin.torch)
+    mirror = _mirror(tmp_path, pin.rev, flipped)
+    status, _, err = _observe(scratch, pin.name, capsys, write=True, mirror=str(mirror))
+    assert status == 0, err
+
+    # the tree observed and recorded: every recipe of the pin evaluates against it
+    status = nixevalcli.cmd_eval_pinned(scratch, scratch / "variants.toml", [], True)
+    report = json.loads(capsys.readouterr().out)
+    assert status == 0 and pin.name in report["pins"] and not report["failing"] and not report["failed"], report
+    assert report["evaluated"] == sum(1 for v in m.variants if v.pin.name in report["pins"])
+
+    # two beliefs made wrong again: both keys reported, each with every recipe it stops
+    import tomlkit
+
+    doc = tomlkit.parse((scratch / "variants.toml").read_text(encoding="utf-8"))
+    doc["pin"][pin.name]["torch"] = pin.torch
+    companion = _companion_version_key(m, pin)
+    if companion:
+        doc["pin"][pin.name][companion] = _wrong(pin.version_of(companion))
+    (scratch / "variants.toml").write_text(tomlkit.dumps(doc), encoding="utf-8")
+    m2 = model.load(scratch / "variants.toml")
+    from buildmatrix import recipes
+
+    recipes.generate(m2, scratch)
+    status = nixevalcli.cmd_eval_pinned(scratch, scratch / "variants.toml", [], True)
+    report = json.loads(capsys.readouterr().out)
+    assert status == 1
+    expected = {f"[pin.{pin.name}] torch"} | ({f"[pin.{pin.name}] {companion}"} if companion else set())
+    assert set(report["failing"]) == expected
+    torch_rows = report["failing"][f"[pin.{pin.name}] torch"]
+    assert all(r["says"] == pin.torch and r["tree"] == flipped for r in torch_rows)
+    own = {v.name for v in m2.variants if v.pin.name == pin.name and not v.source and not v.requires}
+    assert {n for r in torch_rows for n in r["variants"]} == own
+    assert own <= set(report["failed"]), "a recipe with a failing assertion evaluated"
