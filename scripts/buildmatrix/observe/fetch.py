@@ -79,7 +79,7 @@ def mirror_dir(option: str) -> Path:
     path = Path(text)
     if not path.is_dir():
         raise UsageError(f"--mirror {option}: no such directory; give the directory holding <rev>.tar.gz files")
-    return path.resolve()
+    return path
 
 
 def mirror_file(directory: Path, target: Target) -> Path:
@@ -102,7 +102,7 @@ def prefetch(target: Target, mirror: Path | None) -> Fetched:
     if not exe:
         raise UsageError("`nix-prefetch-url` is not installed: `invoke observe` needs Nix (apt-get install nix-bin)")
     local = mirror_file(mirror, target) if mirror else None
-    url = local.as_uri() if local else target.url
+    url = local.resolve().as_uri() if local else target.url
     argv = ["nix-prefetch-url", "--unpack", "--print-path", "--type", "sha256", "--name", "source", url]
     proc = subprocess.run([exe, *argv[1:]], capture_output=True, text=True)
     lines = proc.stdout.split()

@@ -475,13 +475,11 @@ SPECS: dict[str, Table] = {
                 enum=PLATFORMS,
                 reaches=(REF, DOCS),
             ),
-            "reason": Key("str", "Why it is kept or dropped.", required=True, reaches=(COMMENT, DOCS)),
-            "source": Key(
-                "str",
-                "Where the facts about it come from (nixpkgs file@commit, facts sheet).",
-                required=True,
-                reaches=(DOCS,),
+            "keep_cuda": Key(
+                "strlist", "CUDA versions with which a source override keeps it, on any platform.", pattern=r"[0-9]+\.[0-9]+", reaches=(DOCS,)
             ),
+            "reason": Key("str", "Why it is kept or dropped.", required=True, reaches=(COMMENT, DOCS)),
+            "source": Key("str", "Where the facts about it come from (nixpkgs file@commit, facts sheet).", required=True, reaches=(DOCS,)),
         },
         key_pattern=PATCH_NAME_RE,
         name_reaches=(STRING, COMMENT, DOCS, REF),
