@@ -24,11 +24,17 @@ def _cell(value) -> str:
     return str(value)
 
 
+def _mark(row: dict) -> str:
+    if not row["agrees"]:
+        return "DIFFERS"
+    return "" if row["read"] else "UNREAD (no recipe asserts it)"
+
+
 def table(rows: list[dict]) -> list[str]:
     """The observe table, aligned, a DIFFERS mark on each disagreement."""
     head = ("key", "variants.toml says", "the tree says", "variants affected", "")
     body = [
-        (r["key"], _cell(r["says"]), _cell(r["tree"]), "-" if r["variants"] is None else str(r["variants"]), "" if r["agrees"] else "DIFFERS")
+        (r["key"], _cell(r["says"]), _cell(r["tree"]), "-" if r["variants"] is None else str(r["variants"]), _mark(r))
         for r in rows
     ]
     widths = [max(len(x[i]) for x in [head, *body]) for i in range(4)]

@@ -46,14 +46,17 @@ class Report:
                 "tree": x.sha256,
                 "variants": None,
                 "agrees": not x.changed,
+                "read": True,
             }
             for x in self.fetched
         ]
         merged: dict[tuple, dict] = {}
         for f in self.facts:
-            tree = f.tree if f.read else f"(error: {f.error})"
+            short = f.error if len(f.error) <= 60 else f.error[:59] + "…"
+            tree = f.tree if f.read else f"(unreadable: {short})"
             ident = (f.key, repr(f.value), repr(tree))
-            row = merged.setdefault(ident, {"key": f.key, "says": f.value, "tree": tree, "variants": 0, "agrees": f.agrees})
+            row = {"key": f.key, "says": f.value, "tree": tree, "variants": 0, "agrees": f.agrees, "read": f.read}
+            row = merged.setdefault(ident, row)
             row["variants"] += len(f.variants)
         return out + list(merged.values())
 

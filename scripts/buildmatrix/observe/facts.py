@@ -72,7 +72,8 @@ class Fact:
 
     @property
     def agrees(self) -> bool:
-        return self.read and _same(self.value, self.tree)
+        """Read and equal to the belief; a fact no recipe asserts that cannot be read disagrees with nothing."""
+        return _same(self.value, self.tree) if self.read else not self.variants
 
     def as_dict(self) -> dict:
         return {
@@ -144,6 +145,17 @@ def _unasserted(m, pin) -> list[Fact]:
         added = sorted(n for n in names if m.nixpkgs_patches[n].when in ("always", "linux") + (("cuda",) if cfg.cuda else ()))
         expr = f"builtins.sort builtins.lessThan (map patchName (pinned.python3Packages.{attr}.patches or [ ]))"
         out.append(Fact(pin.name, f"{key} {attr}_patches", f"the names of python3Packages.{attr}.patches", expr, added, cfg))
+    cuda13 = [c for c in pin.cuda if int(c.split(".")[0]) >= 13]  # else the alias, which may not exist here
+    attr = nix.attr_name(dict(pin.cuda_attrs).get(cuda13[0], "cudaPackages_" + cuda13[0].replace(".", "_"))) if cuda13 else "cudaPackages_13"
+    if attr:
+        expr = f'(pinned.python3Packages.torch.override {{ cudaSupport = true; cudaPackages = pinned.{attr}; }}).brokenConditions ? "Unsupported CUDA version"'
+        what = f'whether python3Packages.torch with {attr} lists "Unsupported CUDA version"'
+        out.append(Fact(pin.name, f"{key} torch_cuda13_broken", what, expr, pin.torch_cuda13_broken, Config(REFERENCE_SYSTEM, True, True)))
+    for p in m.patches.values():
+        if p.nixpkgs_name:
+            expr = f"builtins.elem {nix.string(p.nixpkgs_name)} (map patchName (pinned.{nix.attr_name(p.package)}.patches or [ ]))"
+            what = f"whether {p.package}.patches holds {p.nixpkgs_name}"
+            out.append(Fact(pin.name, f"{key} carries ({p.name})", what, expr, p.name in pin.carries, cuda))
     if pin.apple_sdk:
         sdk = nix.attr_name(pin.apple_sdk)
         darwin = Config("aarch64-darwin")
@@ -197,7 +209,7 @@ def _read(tmp: Path, tree: Path, lib: Path, facts: list[Fact], exe: str, env: di
     if len(facts) == 1:
         from ..nixeval import run as nixrun
 
-        text = " ".join(nixrun.error_text(proc.stderr).split())
+        text = " ".join(nixrun.error_text(proc.stderr).split()).removeprefix("error: ")
         facts[0].error = (text[:300] + ("…" if len(text) > 300 else "")) or f"nix-instantiate exit {proc.returncode}"
         return
     half = len(facts) // 2

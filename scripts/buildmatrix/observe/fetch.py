@@ -21,7 +21,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BuildMatrixError, UsageError
+from ..errors import BuildMatrixError, FailedError, UsageError
 from ..spec import reach
 from ..spec import shape as spec
 
@@ -112,7 +112,7 @@ def prefetch(target: Target, mirror: Path | None) -> Fetched:
         why = " ".join(tail(proc.stderr, 300).split()) or f"exit {proc.returncode}"
         if local:
             raise UsageError(f"--mirror: {local} is not a readable tarball ({why}); replace it with the archive of {target.url}")
-        raise BuildMatrixError(f"{target.table}: `{' '.join(argv)}` failed: {why} (needs network access to GitHub)")
+        raise FailedError(f"{target.table}: `{' '.join(argv)}` failed: {why} (needs network access to GitHub)")
     if not reach.full(r"/nix/store/[0-9a-z]{32}-source", lines[1]):
         raise BuildMatrixError(f"nix-prefetch-url printed {lines[1]!r}, not a store path")
     return Fetched(target, _sri(lines[0]), lines[1], " ".join(argv), str(local or ""))

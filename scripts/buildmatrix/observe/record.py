@@ -49,8 +49,13 @@ def write(path: Path, report: Report) -> tuple[list[str], list[str]]:
                 if not f.agrees:
                     manual.append(f"{f.key}: the tree says {_show(f)}; name the set of Python {f.value} there by hand")
                 continue
-            ok = f.agrees or (f.read and _fix(entry, f, m, report.date))
-            if f.read and not f.agrees:
+            if not f.read:
+                if f.variants:
+                    manual.append(f"{f.key}: could not be read from the tree ({f.error})")
+                observed[f.field] = False
+                continue
+            ok = f.agrees or _fix(entry, f, m, report.date)
+            if not f.agrees:
                 (done if ok else manual).append(_line(f, ok))
             observed[f.field] = observed.get(f.field, True) and bool(ok)
         marks = {k: report.date for k, ok in sorted(observed.items()) if ok}
