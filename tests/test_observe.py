@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 import tarfile
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -42,15 +43,20 @@ def _wrong(version: str) -> str:
     return version.rsplit(".", 1)[0] + ".99"
 
 
-def _mirror(tmp: Path, rev: str, torch: str | None) -> Path:
-    """DIR/<rev>.tar.gz: the stand-in for ``rev`` (its torch version set to ``torch``), under nixpkgs-<rev>/."""
+def _torch_is(version: str) -> str:
+    return f"pin: pin // {{ torch = pin.torch // {{ version = {nix.string(version)}; }}; }}"
+
+
+def _mirror(tmp: Path, rev: str, torch: str | None = None, flip: str = "") -> Path:
+    """DIR/<rev>.tar.gz: the stand-in for ``rev`` (its torch version set to ``torch``, or the Nix
+    function ``flip`` applied to its facts), under nixpkgs-<rev>/ as GitHub's archives are."""
     top = tmp / "build" / f"nixpkgs-{rev}"
     shutil.copytree(STANDIN, top / "standin")
-    if torch:
+    flip = _torch_is(torch) if torch else flip
+    if flip:
         (top / "standin" / "pins.nix").rename(top / "standin" / RECORDED)
         r = nix.string(rev)
-        flip = f"pins.{r} // {{ torch = pins.{r}.torch // {{ version = {nix.string(torch)}; }}; }}"
-        (top / "standin" / "pins.nix").write_text(f"let\n  pins = import ./{RECORDED};\nin\npins // {{ {r} = {flip}; }}\n")
+        (top / "standin" / "pins.nix").write_text(f"let\n  pins = import ./{RECORDED};\nin\npins // {{ {r} = ({flip}) pins.{r}; }}\n")
     (top / "default.nix").write_text(f"import ./standin {{ rev = {nix.string(rev)}; }}\n")
     mirror = tmp / "mirror"
     mirror.mkdir()
@@ -220,3 +226,29 @@ def test_pinned_eval_reports_every_failing_assertion_grouped_by_key(scratch, tmp
     own = {v.name for v in m2.variants if v.pin.name == pin.name and not v.source and not v.requires}
     assert {n for r in torch_rows for n in r["variants"]} == own
     assert own <= set(report["failed"]), "a recipe with a failing assertion evaluated"
+
+
+def test_a_python_set_that_is_another_minor_is_reported_and_left_to_a_person(scratch, tmp_path, capsys):
+    """Which attribute is the set of a Python minor needs a choice: --write records the hash, not a guess, and exits 1."""
+    require_tool("nix-prefetch-url")
+    m = model.load(scratch / "variants.toml")
+    pin, v = _subject(m)
+    attr = v.python.attr.removesuffix("Packages")
+    others = sorted(p for p in m.pythons if p != v.python.version)
+    if not others:
+        pytest.skip("one Python minor only: no other minor to pretend")
+    flip = f"pin: pin // {{ python = pin.python // {{ versionOf = {{ {attr} = {nix.string(others[0])}; }}; }}; }}"
+    mirror = _mirror(tmp_path, pin.rev, flip=flip)
+    status, out, err = _observe(scratch, pin.name, capsys, mirror=str(mirror))
+    assert status == 1, err
+    key = f'[python."{v.python.version}"] (attribute {v.python.attr})'
+    rows = _rows(json.loads(out), key)
+    assert rows and all(r["tree"] == others[0] and not r["agrees"] for r in rows)
+    python_before = tomllib.loads((scratch / "variants.toml").read_text(encoding="utf-8")).get("python")
+    status, out, err = _observe(scratch, pin.name, capsys, write=True, mirror=str(mirror))
+    assert status == 1
+    report = json.loads(out)
+    assert any(line.startswith(key) for line in report["needs_a_person"]), report["needs_a_person"]
+    after = tomllib.loads((scratch / "variants.toml").read_text(encoding="utf-8"))
+    assert after.get("python") == python_before
+    assert model.load(scratch / "variants.toml").pins[pin.name].sha256 == report["fetched"][0]["observed"]
