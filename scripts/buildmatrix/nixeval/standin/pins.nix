@@ -169,7 +169,7 @@ let
     "torch.supportedCudaMajors" = "nixpkgs torch/source/default.nix @6b516b42 brokenConditions (docs/pins.md#torch-cuda-majors)";
     "torch.supportedCapabilities" = "nixpkgs torch/source/default.nix @6b516b42 supportedTorchCudaCapabilities";
     "torch.patches" = "nixpkgs torch/source/default.nix @6b516b42 patches (docs/pins.md#nixpkgs-torch-patches)";
-    torchvision = "docs/pins.md#0182a36-torchvision (0.24.x SINGLE-SOURCE; 0.24.0 vs 0.24.1 CONFLICTING); nixpkgs torchvision/default.nix 0.24.1 (stored id 986423962: hash, no patches)";
+    torchvision = "docs/pins.md#0182a36-torchvision (0.24.1 INFERRED, strong: #484881 lists 0.24.1 as current on 2026-01-28; the 0.24.0 of a README is prose); nixpkgs torchvision/default.nix 0.24.1 (stored id 986423962: hash, no patches)";
     torchaudio = "issue-15-research.md §2 (2.9.1 at 0182a36 'most likely', PF:59-60, not verified; 6a030d5 / 2017d6d inferred from torch 2.9.1); nixpkgs torchaudio/default.nix 2.9.1 (stored id 111861165: hash SINGLE-SOURCE, PF:165-168; patches)";
     python = "docs/pins.md#0182a36-python (bv PYTORCH-PIN-ALIGNMENT.md: python3 = 3.13); python311/312Packages used at these pins by bv/bp recipes";
     "cuda.defaults" = "docs/pins.md#cuda-defaults (defaults computed from _cuda/db/bootstrap/cuda.nix @55d5788)";
