@@ -25,6 +25,7 @@ from buildmatrix.cli import (  # noqa: E402
     matrix,
 )
 from buildmatrix.cli import magma as magmacli  # noqa: E402
+from buildmatrix.cli import observe as observecli  # noqa: E402
 from buildmatrix.cli import plan as plancli  # noqa: E402
 from buildmatrix.cli import publish as publishcli  # noqa: E402
 from buildmatrix.cli import push as pushcli  # noqa: E402
@@ -126,6 +127,19 @@ def remove(c, names=""):
 def pin_(c, name, rev="", source=False, hash=""):
     """Fill or bump a pin's sha256 (nix-prefetch-url --unpack) or a source's hash. Needs network unless --hash."""
     _done(edits.cmd_pin(FILE, name, rev, source, hash))
+
+
+@task(
+    help={
+        "names": "pins or sources to observe ([pin.NAME] / [source.NAME] names); default: all",
+        "write": "record the hashes and what the trees say in variants.toml (status observed), then `invoke gen`",
+        "json": "print the report as JSON",
+        "mirror": "fetch from this directory (or file:// URL) of tarballs named <rev>.tar.gz instead of GitHub",
+    }
+)
+def observe(c, names="", write=False, json=False, mirror=""):
+    """Fetch each pin as the recipes do, read every fact they rest on from the tree itself, compare. Exit 1 on a disagreement."""
+    _done(observecli.cmd_observe(FILE, str(ROOT), names, write, json, mirror))
 
 
 @task(
@@ -260,6 +274,6 @@ def plan(c, names="", builders="", json=False):
 
 # Keep this last (it needs every task above). Bare words after these tasks go to the named option (invoke alone takes one word per positional).
 invokeargs.install(
-    {"gen": "names", "remove": "names", "add": "alias", "push": "names", "plan": "names"},
+    {"gen": "names", "remove": "names", "add": "alias", "push": "names", "plan": "names", "observe": "names"},
     {t.name: t for t in list(globals().values()) if isinstance(t, Task)},
 )

@@ -68,6 +68,11 @@ SKIP = {
 SKIP_PATTERNS = [  # whole families of commands, by the start of their text
     (r"^invoke pin ", f"{NETWORK}: nix-prefetch-url / nix-prefetch-git download the pinned source"),
     (
+        r"^invoke observe(?!.*--mirror)",
+        f"{NETWORK}: nix-prefetch-url downloads each pinned nixpkgs from GitHub; tests/test_observe.py runs it "
+        "(and --write) against a tarball mirror",
+    ),
+    (
         r"^invoke publish (?!.*--dry-run)",  # a --dry-run changes nothing and needs no upstream: it runs
         f"runs the real `flox publish` ({NETWORK}, a Flox account, a pushed upstream); tests/test_builds.py and "
         "tests/test_publish_anchor.py run every guard and a publish against the fake flox and a local bare remote",
@@ -89,6 +94,8 @@ EXPECTED_FAILURES = {  # BUILDING.md "Names that do not exist" says each of thes
     "nox -s build -- sm120-avx3": ["no build target named 'sm120-avx3'", "candidates"],
     "nox -s build -- sm120": ["ambiguous", "build-sm120-avx"],
     "nox -s build -- sm61-avx": ["build-cuda12_8-sm61-avx", "build-cuda12_9-sm61-avx"],
+    # BUILDING.md "First build on a networked machine": a pin missing from the mirror is refused (exit 2)
+    "mkdir -p mirror && invoke observe nixpkgs-0182a36 --mirror mirror": ["--mirror mirror: no ", ".tar.gz for [pin.nixpkgs-0182a36]"],
 }
 EXIT_SKIPPED = {  # "exit status 77: nothing here matches this host" (BUILDING.md, Smoke tests)
     "python -m buildmatrix.smoke --record": "no result-<name> in a fresh clone: nothing to test",
@@ -97,7 +104,7 @@ PLATFORM_ONLY = {  # the docs' comment names the one platform where the command 
     "grep -m1 '^flags' /proc/cpuinfo": "x86_64",
     "grep -m1 '^Features' /proc/cpuinfo": "aarch64",
 }
-NEEDS_TOOL = {"nox -s eval": "nix-instantiate"}
+NEEDS_TOOL = {"nox -s eval": "nix-instantiate", "nox -s eval -- --pinned": "nix-instantiate"}
 NOISE = ("Traceback (most recent call last)", "uv binary not found", "BrokenPipeError")  # never in any command's output
 
 

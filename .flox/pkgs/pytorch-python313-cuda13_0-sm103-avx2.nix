@@ -70,9 +70,9 @@ let
               # - fix-cmake-cuda-toolkit.patch: dropped; written for 2.9.1's CMake
               #   files (the anchor's 2.10.0 builds stopped with "can't find file
               #   to patch"); the recipes write a FindCUDAToolkit stub instead
-              # - nvtx3-hpp-path-fix.patch: dropped; dropped as the anchor's reported-working 2.10.0
-              #   recipes drop it (patches = []); nixpkgs still carries it at 2.13, so what dropping
-              #   it changes on 2.10.0 is unverified
+              # - nvtx3-hpp-path-fix.patch: dropped; kept with CUDA 12.8, whose toolkit has no
+              #   nvtx3/nvtx3.hpp (docs/pins.md#nvtx3-on-cuda-128); dropped from 12.9 on, which ship
+              #   it, as the anchor's reported-working 2.10.0 CUDA 13 recipes drop it (patches = [])
               # - pytorch-pr-108847.patch: dropped; propagates CUPTI to Kineto
               #   (pytorch/pytorch#108847), written for 2.9.1; dropped as the anchor's
               #   reported-working 2.10.0 recipes drop it

@@ -549,3 +549,10 @@ def pin_source(path: Path, name: str, rev: str = "", hash: str = "") -> EditResu
     result = _save(path, doc, m)
     result.message = f"source {name}: rev {rev}, hash {sri}"
     return result
+
+
+# What other edits of variants.toml (``invoke observe --write``) reuse: read for tomlkit, record a
+# hash with its provenance, validate and write atomically.
+document = _document
+record_provenance = _record_provenance
+save = _save

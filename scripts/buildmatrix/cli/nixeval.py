@@ -1,7 +1,8 @@
-"""``nox -s eval`` / ``python -m buildmatrix.nixeval [--json] [--record] [NAMES]``: the Nix proof (:mod:`buildmatrix.nixeval`).
+"""``nox -s eval`` / ``python -m buildmatrix.nixeval [--json] [--record] [--pinned] [NAMES]``: the Nix proof (:mod:`buildmatrix.nixeval`).
 
 Exit 0 every recipe, the jobset and the fetch walk check out, 1 something does not, 2 bad
-input (the model, a name, no ``nix-instantiate``).
+input (the model, a name, no ``nix-instantiate``). ``--pinned`` evaluates against the real pinned
+trees in the store instead (:mod:`buildmatrix.nixeval.pinned`): 77 when none is there.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import EXIT_FAILED, EXIT_OK, UsageError
+from ..errors import EXIT_FAILED, EXIT_OK, EXIT_SKIPPED, UsageError
 from . import common as cli
 
 
@@ -52,6 +53,23 @@ def cmd_eval(root: Path, file: Path, names: list[str], as_json: bool, record: bo
     return EXIT_OK if ok else EXIT_FAILED
 
 
+@cli.guarded
+def cmd_eval_pinned(root: Path, file: Path, names: list[str], as_json: bool) -> int:
+    """``--pinned``: every recipe against the pinned trees in the store; every failing assertion, grouped by key."""
+    from ..nixeval import pinned
+
+    matrix = cli.load(file, quiet=True)
+    report = pinned.evaluate_pinned(matrix, root, names or None)
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
+    else:
+        print("\n".join(report.lines()))
+    if not report.pins:
+        cli._err("skipped: --pinned: no pinned tree is in the store; run `invoke observe` (or fetch a pin once) first")
+        return EXIT_SKIPPED
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m buildmatrix.nixeval [--json] [--record] [NAMES]``: print the figures and every mismatch."""
     from ..nixeval import evaluate
@@ -65,8 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--record", action="store_true", help="append one `eval` ledger record per variant")
     parser.add_argument("--jobs", type=int, default=None, help="parallel nix-instantiate processes")
     parser.add_argument("--no-instantiate", action="store_true", help="evaluate only; write no .drv files")
+    parser.add_argument("--pinned", action="store_true", help="evaluate against the pinned trees in the store (after `invoke observe`)")
     args = parser.parse_args(argv)
     root = Path(args.root) if args.root else (Path.cwd() if (Path.cwd() / "variants.toml").exists() else nixrun.REPO)
     file = Path(args.file) if args.file else root / "variants.toml"
     instantiate = False if args.no_instantiate else None
+    if args.pinned:
+        return cmd_eval_pinned(root, file, args.names, args.json)
     return cmd_eval(root, file, args.names, args.json, args.record, args.jobs, instantiate)

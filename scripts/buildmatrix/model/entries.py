@@ -258,14 +258,18 @@ class NixpkgsPatch:
     keep_on: tuple[str, ...]
     reason: str
     source: str
+    keep_cuda: tuple[str, ...] = ()
 
     def added_for(self, v: Built) -> bool:
         """Whether nixpkgs adds it to this variant's package (the condition in its expression)."""
         return nixpkgs_adds(self.when, v)
 
     def kept_for(self, v: Built) -> bool:
-        return v.platform in self.keep_on
+        return v.platform in self.keep_on or (v.cuda is not None and v.cuda.version in self.keep_cuda)
 
 
 def load_nixpkgs_patches(raw: dict) -> dict[str, NixpkgsPatch]:
-    return {n: NixpkgsPatch(n, e["package"], e["when"], tuple(e["keep_on"]), e["reason"], e["source"]) for n, e in raw.items()}
+    return {
+        n: NixpkgsPatch(n, e["package"], e["when"], tuple(e["keep_on"]), e["reason"], e["source"], tuple(e.get("keep_cuda", ())))
+        for n, e in raw.items()
+    }

@@ -378,6 +378,15 @@ SPECS: dict[str, Table] = {
                 "bool", "Whether the revision's torch marks CUDA 13 broken (recipes then set allowBroken).", required=True
             ),
             "carries": Key("strlist", "Patches ([patch.NAME]) this revision already applies itself.", reaches=(REF,)),
+            "observed": Key(
+                "strmap",
+                "Status `observed`: the keys `invoke observe --write` read from the unpacked tree itself (key = ISO date).",
+                pattern=r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
+                reaches=(DOCS,),
+                key_pattern=r"(torch|torchvision|torchaudio)(_patches)?|cuda|cuda_attrs|torch_cuda13_broken|carries|apple_sdk(_version)?",
+                key_reaches=(DOCS,),
+                key_doc="pin key",
+            ),
             "note": Key("str", "Where the revision comes from.", reaches=(DOCS,)),
         },
         key_pattern=KEY_RE,
@@ -466,13 +475,11 @@ SPECS: dict[str, Table] = {
                 enum=PLATFORMS,
                 reaches=(REF, DOCS),
             ),
-            "reason": Key("str", "Why it is kept or dropped.", required=True, reaches=(COMMENT, DOCS)),
-            "source": Key(
-                "str",
-                "Where the facts about it come from (nixpkgs file@commit, facts sheet).",
-                required=True,
-                reaches=(DOCS,),
+            "keep_cuda": Key(
+                "strlist", "CUDA versions with which a source override keeps it, on any platform.", pattern=r"[0-9]+\.[0-9]+", reaches=(DOCS,)
             ),
+            "reason": Key("str", "Why it is kept or dropped.", required=True, reaches=(COMMENT, DOCS)),
+            "source": Key("str", "Where the facts about it come from (nixpkgs file@commit, facts sheet).", required=True, reaches=(DOCS,)),
         },
         key_pattern=PATCH_NAME_RE,
         name_reaches=(STRING, COMMENT, DOCS, REF),

@@ -169,7 +169,7 @@ let
     "torch.supportedCudaMajors" = "nixpkgs torch/source/default.nix @6b516b42 brokenConditions (docs/pins.md#torch-cuda-majors)";
     "torch.supportedCapabilities" = "nixpkgs torch/source/default.nix @6b516b42 supportedTorchCudaCapabilities";
     "torch.patches" = "nixpkgs torch/source/default.nix @6b516b42 patches (docs/pins.md#nixpkgs-torch-patches)";
-    torchvision = "docs/pins.md#0182a36-torchvision (0.24.x SINGLE-SOURCE; 0.24.0 vs 0.24.1 CONFLICTING); nixpkgs torchvision/default.nix 0.24.1 (stored id 986423962: hash, no patches)";
+    torchvision = "docs/pins.md#0182a36-torchvision (0.24.1 INFERRED, strong: #484881 lists 0.24.1 as current on 2026-01-28; the 0.24.0 of a README is prose); nixpkgs torchvision/default.nix 0.24.1 (stored id 986423962: hash, no patches)";
     torchaudio = "issue-15-research.md §2 (2.9.1 at 0182a36 'most likely', PF:59-60, not verified; 6a030d5 / 2017d6d inferred from torch 2.9.1); nixpkgs torchaudio/default.nix 2.9.1 (stored id 111861165: hash SINGLE-SOURCE, PF:165-168; patches)";
     python = "docs/pins.md#0182a36-python (bv PYTORCH-PIN-ALIGNMENT.md: python3 = 3.13); python311/312Packages used at these pins by bv/bp recipes";
     "cuda.defaults" = "docs/pins.md#cuda-defaults (defaults computed from _cuda/db/bootstrap/cuda.nix @55d5788)";
@@ -206,11 +206,11 @@ in
         "12.9"
         "13.0"
       ];
-      # Aliases: attribute -> CUDA version; null = not known at this rev. The 12.9 default is
-      # inferred (6a030d5, older, already defaults to 12.9).
+      # Aliases: attribute -> CUDA version; null = not known at this rev. The 12.8 default is
+      # inferred: "cudaPackages[_12]: 12.8 -> 12.9" (#498861) came after every pin (docs/pins.md#cuda-defaults).
       aliases = {
-        cudaPackages = "12.9";
-        cudaPackages_12 = "12.9";
+        cudaPackages = "12.8";
+        cudaPackages_12 = "12.8";
         cudaPackages_13 = null;
       };
     };
@@ -225,7 +225,7 @@ in
     cite = citeTorch291 // {
       short = "the rev itself";
       "cuda.sets" = "docs/pins.md#0182a36-cuda (12.8/12.9 bv/bp overlays; 13.0 bp c9e35a0); 12.6 inferred (docs/pins.md#cuda-defaults)";
-      "cuda.aliases" = "docs/pins.md#0182a36-cuda (default NOT FOUND; 12.9 inferred from 6a030d5, bp 022313e; cudaPackages_13 NOT FOUND: 13.0 at the older 6a030d5, and cudaPackages_13_1 (PR #486717, 2026-02-03) may be here, so left unknown; the CUDA 13.0 recipes name cudaPackages_13_0, as bp c9e35a0 does)";
+      "cuda.aliases" = "docs/pins.md#0182a36-cuda (default 12.8 INFERRED, docs/pins.md#cuda-defaults: #498861 12.8 -> 12.9 opened 2026-03-11, after every pin; cudaPackages_13 NOT FOUND: 13.0 at the older 6a030d5, and cudaPackages_13_1 (PR #486717, 2026-02-03) may be here, so left unknown; the CUDA 13.0 recipes name cudaPackages_13_0, as bp c9e35a0 does)";
       "magma.carriesCuda13ClockRateFix" = "docs/pins.md#0182a36-magma (PROBABLY PRESENT, not verified: PR #487064 opened 2026-02-04, merged, in 2017d6d; bp c9e35a0 builds CUDA 13.0 on this pin 'with no magma patches'); ASSUMED true, as variants.toml [pin.nixpkgs-0182a36] carries";
     };
   };
@@ -287,8 +287,8 @@ in
       ];
       # The 12.9 default is inferred, as for 0182a36 (6a030d5, older, already defaults to 12.9).
       aliases = {
-        cudaPackages = "12.9";
-        cudaPackages_12 = "12.9";
+        cudaPackages = "12.8";
+        cudaPackages_12 = "12.8";
         cudaPackages_13 = null;
       };
     };
@@ -303,7 +303,7 @@ in
       torchvision = "NOT FOUND at this rev (docs/pins.md#46336d4-versions); 0.24.1 inferred as for 0182a36 (§1.3)";
       python = "docs/pins.md#46336d4-versions (python311Packages / python312Packages used, ids 52491276552, 53148647953)";
       "cuda.sets" = "docs/pins.md#46336d4-cuda (cuDNN/NCCL for cudaPackages_12_8 and _12_9, bp 975e456); 12.6 inferred";
-      "cuda.aliases" = "default NOT FOUND; 12.9 inferred (a rev after 6a030d5, which defaults to 12.9: bp 022313e)";
+      "cuda.aliases" = "docs/pins.md#cuda-defaults (default 12.8 INFERRED: #498861 12.8 -> 12.9 opened 2026-03-11, after every pin)";
       "magma.carriesCuda13ClockRateFix" = "NOT FOUND (only matters with CUDA 13, which this pin does not build)";
     };
   };
@@ -326,8 +326,8 @@ in
         "13.0"
       ];
       aliases = {
-        cudaPackages = "12.9";
-        cudaPackages_12 = "12.9";
+        cudaPackages = "12.8";
+        cudaPackages_12 = "12.8";
         cudaPackages_13 = "13.0";
       };
     };
@@ -339,7 +339,7 @@ in
     cite = citeTorch291 // {
       short = "the rev itself";
       "cuda.sets" = "docs/pins.md#6a030d5-cuda (12.9 default bp 022313e; cudaPackages_13 recipes ids 5738456904, 5653889207); 12.6/12.8/13_0 names inferred";
-      "cuda.aliases" = "docs/pins.md#6a030d5-cuda (bp 022313e: CUDA 12.9 by default; cudaPackages_13 = 13.0 per the anchor's cuda13_0 recipes)";
+      "cuda.aliases" = "docs/pins.md#6a030d5-cuda (default 12.8 INFERRED, docs/pins.md#cuda-defaults: bp 022313e's 12.9 was reverted in 19a5b84; cudaPackages_13 = 13.0 per the anchor's cuda13_0 recipes)";
       "magma.carriesCuda13ClockRateFix" = "docs/pins.md#6a030d5-magma (anchor recipes add 235aefb and build; pin predates PR #487064)";
     };
   };
@@ -365,8 +365,8 @@ in
       ];
       # The 12.9 default is inferred, as for 0182a36.
       aliases = {
-        cudaPackages = "12.9";
-        cudaPackages_12 = "12.9";
+        cudaPackages = "12.8";
+        cudaPackages_12 = "12.8";
         # 13.0 or 13.1 at this rev: not known.
         cudaPackages_13 = null;
       };
@@ -380,7 +380,7 @@ in
       short = "the rev itself";
       torch = "docs/pins.md#2017d6d-torch (recipes override 2.9.1 -> 2.10.0, id 59095126227; SINGLE-SOURCE)";
       "cuda.sets" = "docs/pins.md#2017d6d-cuda (cudaPackages_13_1: PR #486717 + 60 bp / 52 btv recipes, VERIFIED); others inferred";
-      "cuda.aliases" = "docs/pins.md#2017d6d-cuda (default NOT FOUND; 12.9 inferred)";
+      "cuda.aliases" = "docs/pins.md#2017d6d-cuda (default 12.8 INFERRED, docs/pins.md#cuda-defaults)";
       "magma.carriesCuda13ClockRateFix" = "docs/pins.md#2017d6d-magma (bp d395449 'already applied' build failure + PR #487064, VERIFIED)";
     };
   };
