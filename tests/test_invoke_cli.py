@@ -174,7 +174,7 @@ def test_queries_say_nothing_about_unverified_fetches(args):
 def _one_unverified_line(proc) -> str:
     lines = [x for x in proc.stderr.splitlines() if "unverified" in x]
     assert len(lines) == 1 and lines[0].startswith("warning: "), proc.stdout + proc.stderr
-    assert "invoke pin" in lines[0] and "docs/BUILD_MATRIX.md#unverified-fetches" in lines[0] and len(lines[0]) < 250
+    assert ("invoke observe" in lines[0] or "invoke pin --source" in lines[0]) and "docs/BUILD_MATRIX.md#unverified-fetches" in lines[0] and len(lines[0]) < 250
     assert "unverified" not in proc.stdout, proc.stdout
     return lines[0]
 
