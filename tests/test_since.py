@@ -99,7 +99,7 @@ def test_a_description_reaches_the_recipes_but_no_derivation(repo):
 
 
 def test_a_companion_source_hash_rebuilds_only_its_companions(repo):
-    m = _edit(repo, r'(\[source\."vision-v0\.25\.0"\].*?hash = )"sha256-[^"]*"', r'\1"sha256-' + "A" * 43 + '="')
+    m = _edit(repo, r'(\[source\."vision-v0\.25\.0"\].*?hash = )"sha256-[^"]*"', r'\1"sha256-' + "Q" * 42 + 'A="')
     users = sorted(v.name for v in m.variants if v.companion_source and v.companion_source.name == "vision-v0.25.0")
     d = _since(repo)
     assert users and d["variants"]["changed"] == users and d["variants"]["added"] == d["variants"]["removed"] == []
@@ -209,3 +209,18 @@ def test_an_output_in_a_file_cache_filled_by_invoke_push_is_not_built(committed,
         if link.is_symlink():
             link.unlink()
         subprocess.run(["nix-store", "--delete", out_path], capture_output=True)
+
+
+def test_a_pin_bump_under_the_stand_in_counts_everything_its_variants_build(repo):
+    """The stand-in cannot see a new nixpkgs: the report assumes what a real bump does (everything but fetches)."""
+    m = _edit(repo, r'(\[pin\.nixpkgs-6a030d5\]\nrev = "[0-9a-f]{40}"\n)sha256 = ""\n(.*?)unverified = "[^"]*"\n',
+              r'\1sha256 = "' + "0" * 52 + r'"\nhash_source = "test: a bumped hash"\n\2')  # fmt: skip
+    on_pin = [v.name for v in m.variants if v.pin.name == "nixpkgs-6a030d5"]
+    d = _since(repo)
+    assert d["pins"]["assumed"] and d["pins"]["changed"] == {"nixpkgs-6a030d5": len(on_pin)}
+    drvs, _ = predict.instantiate(m, repo, m.variants)  # the committed recipes: the same drvPaths under the stand-in
+    graph = predict.load_graph(drvs.values())
+    everything = since.forced(graph, [drvs[n] for n in on_pin])
+    assert d["changed"] == d["to_build"] == len(everything) and d["assumed_changed"] == len(everything)
+    assert d["variants"]["changed"] == sorted(on_pin) and d["variants"]["unchanged"] == len(m.variants) - len(on_pin)
+    assert all(not graph[b["drv"]].fixed_output for b in d["derivations"]["build"])

@@ -19,6 +19,12 @@
    (:mod:`buildmatrix.plan.cache`); a fixed-output fetch whose output REV already had (same
    hash, another URL) is not fetched again. Core-hours and the makespan are
    :func:`buildmatrix.plan.predict.compute`'s, over what remains.
+5. **A pin bump under the stand-in.** The stand-in models nixpkgs' interfaces, not its
+   contents: a new rev or hash of a pin reaches no stand-in derivation, while a real nixpkgs
+   bump rebuilds nearly everything (stdenv changes). So when the stand-in evaluates and a
+   variant's pin (rev or sha256) differs from REV's, every derivation the variant's closure
+   builds (fixed-output fetches aside) counts as changed, and the report says it was assumed
+   (``pins``). The pinned evaluation needs no assumption: its drvPaths differ by themselves.
 
 Counted per derivation class (:func:`~buildmatrix.plan.predict.classify`) and per platform (the
 derivation's ``system``). Nothing here writes outside its temporary directories (and the Nix
@@ -125,23 +131,46 @@ def _tally(keys: Sequence[str]) -> dict[str, dict]:
     return {k: {"changed": 0, "to_build": 0, "removed": 0, "core_hours": 0.0} for k in keys}
 
 
+def pin_changes(new: Sequence[model.Variant], old: Sequence[model.Variant]) -> dict[str, list[str]]:
+    """Pin name -> the variants (of both sides, by name) whose pin has another rev or sha256 at REV."""
+    before = {v.name: v.pin for v in old}
+    out: dict[str, list[str]] = {}
+    for v in new:
+        was = before.get(v.name)
+        if was is not None and (was.rev, was.sha256) != (v.pin.rev, v.pin.sha256):
+            out.setdefault(v.pin.name, []).append(v.name)
+    return out
+
+
+def forced(graph: Mapping[str, predict.Drv], roots: Sequence[str]) -> set[str]:
+    """What the roots' closure builds, fixed-output fetches aside: what a new nixpkgs rebuilds for them."""
+    return {p for p in predict.to_build(graph, roots, set()) if not graph[p].fixed_output}
+
+
 def delta(
     new: Side,
     old: Side,
     where: Mapping[str, str],
     plan_args: dict,
     rev_label: str,
+    assume: set[str] = frozenset(),
 ) -> dict:
-    """The since report (pure over the two graphs and what is available: the tests give their own)."""
-    changed = set(new.graph) - set(old.graph)
+    """The since report (pure over the two graphs and what is available: the tests give their own).
+
+    ``assume``: derivations of the working tree's graph counted as changed whatever their drvPath
+    (:func:`forced`, for a pin bump the stand-in cannot see)."""
+    changed = (set(new.graph) - set(old.graph)) | set(assume)
     removed = set(old.graph) - set(new.graph)
     avail = {o: f"unchanged since {rev_label}" for d in old.graph.values() for o in d.outputs}
+    for p in assume:
+        for o in new.graph[p].outputs:
+            avail.pop(o, None)
     avail.update({o: where[o] for p in changed for o in new.graph[p].outputs if o in where})
     plan = predict.compute(new.graph, new.roots.values(), avail, **plan_args)
     entries = {e["drv"]: e for e in plan.derivations}
     systems = sorted({d.system for d in (*new.graph.values(), *old.graph.values())})
     classes, platforms = _tally(CLASSES), _tally(systems)
-    for label, paths, graph in (("changed", changed, new.graph), ("removed", removed, old.graph)):
+    for label, paths, graph in (("changed", changed, new.graph), ("removed", removed - set(assume), old.graph)):
         for p in paths:
             c = predict.classify(graph[p])
             classes[c][label] += 1
@@ -163,17 +192,18 @@ def delta(
         classes[c] = {"label": predict.LABELS[c], **classes[c]}
     both = set(new.roots) & set(old.roots)
     gone = [{"drv": p, "name": old.graph[p].name, "class": predict.classify(old.graph[p]), "platform": old.graph[p].system}
-            for p in sorted(removed, key=lambda p: (old.graph[p].name, p))]  # fmt: skip
+            for p in sorted(removed - set(assume), key=lambda p: (old.graph[p].name, p))]  # fmt: skip
     return {
         "to_build": len(build),
         "changed": len(changed),
-        "removed": len(removed),
+        "assumed_changed": len(set(assume) & set(old.graph)),
+        "removed": len(removed - set(assume)),
         "core_hours": round(sum(b["core_hours"] for b in build), 2),
         "variants": {
-            "changed": sorted(n for n in both if new.roots[n] != old.roots[n]),
+            "changed": sorted(n for n in both if new.roots[n] != old.roots[n] or new.roots[n] in assume),
             "added": sorted(set(new.roots) - both),
             "removed": sorted(set(old.roots) - both),
-            "unchanged": sum(1 for n in both if new.roots[n] == old.roots[n]),
+            "unchanged": sum(1 for n in both if new.roots[n] == old.roots[n] and new.roots[n] not in assume),
         },
         "classes": classes,
         "platforms": platforms,
@@ -214,7 +244,9 @@ def make_since_plan(
         pinned = all(path for path, _ in predict.pinned_trees([*new_vs, *old_vs]).values())
         new, source = _evaluate(m, root, new_vs, new_tree, standin, pinned)
         old, _ = _evaluate(old_m, root, old_vs, old_tree, standin, pinned)
-    changed = {p: new.graph[p] for p in set(new.graph) - set(old.graph)}
+    bumped = {} if pinned else pin_changes(new_vs, old_vs)
+    assume = forced(new.graph, [new.roots[n] for names_ in bumped.values() for n in names_])
+    changed = {p: new.graph[p] for p in (set(new.graph) - set(old.graph)) | assume}
     where, note = cache.known(changed, root, env, pinned, caches)
     plan_args = {
         "table": load_costs(root / COSTS_FILE),
@@ -223,7 +255,7 @@ def make_since_plan(
         "variants": [v.name for v in new_vs],
         "evaluated_with": source,
     }
-    report = delta(new, old, where, plan_args, commit[:12])
+    report = delta(new, old, where, plan_args, commit[:12], assume)
     head = {
         "since": {"rev": rev, "commit": commit},
         "selection": list(names or []),
@@ -231,6 +263,12 @@ def make_since_plan(
         "nixpkgs": "pinned" if pinned else "stand-in",
         "availability": note,
         "rev_variants_without_recipe": no_recipe,
+        "pins": {
+            "changed": {n: len(vs) for n, vs in sorted(bumped.items())},
+            "assumed": bool(bumped),
+            "note": ("the stand-in cannot see a pin bump: everything these variants build (fetches aside) is counted"
+                     if bumped else ""),
+        },
     }
     return {**head, **report}
 
@@ -258,6 +296,9 @@ def render(d: dict) -> str:
         lines.append("")
     if d["available_in"]:
         lines.append("changed but available in: " + ", ".join(f"{k} {n}" for k, n in d["available_in"].items()))
+    if d["pins"]["assumed"]:
+        pins = ", ".join(f"{n} ({k} variant(s))" for n, k in d["pins"]["changed"].items())
+        lines.append(f"pins changed: {pins}; {d['pins']['note']} ({d['assumed_changed']} derivation(s) assumed changed)")
     for key in ("changed", "added", "removed"):
         names = v[key]
         more = f" ... and {len(names) - SHOWN} more (--json lists all)" if len(names) > SHOWN else ""
