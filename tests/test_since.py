@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 from buildmatrix import model, recipes
+from buildmatrix.ci import delta as cidelta
+from buildmatrix.ci import workflow
+from buildmatrix.cli import ci as cicli
 from buildmatrix.cli import plan as plancli
 from buildmatrix.errors import UsageError
 from buildmatrix.plan import cache, predict, since
@@ -83,7 +86,7 @@ def test_an_untouched_tree_builds_nothing_and_rev_is_never_checked_out(committed
     status = _git(repo, "status", "--porcelain")
     d = _since(repo)
     assert (d["to_build"], d["changed"], d["removed"], d["core_hours"]) == (0, 0, 0, 0)
-    assert d["variants"] == {"changed": [], "added": [], "removed": [], "unchanged": len(m.variants)}
+    assert d["variants"] == {"changed": [], "added": [], "removed": [], "to_build": [], "unchanged": len(m.variants)}
     assert d["since"]["commit"] == _git(repo, "rev-parse", "HEAD").strip()
     assert _git(repo, "status", "--porcelain") == status  # the edit is still there; nothing checked out
     assert all(t["changed"] == 0 for t in d["platforms"].values()) and set(d["platforms"]) == {v.platform for v in m.variants}
@@ -224,3 +227,86 @@ def test_a_pin_bump_under_the_stand_in_counts_everything_its_variants_build(repo
     assert d["changed"] == d["to_build"] == len(everything) and d["assumed_changed"] == len(everything)
     assert d["variants"]["changed"] == sorted(on_pin) and d["variants"]["unchanged"] == len(m.variants) - len(on_pin)
     assert all(not graph[b["drv"]].fixed_output for b in d["derivations"]["build"])
+
+
+CI_TABLE = """
+[ci]
+plan_runner = ["ubuntu-24.04"]
+max_parallel = 2
+build_timeout_minutes = 60
+
+[ci.runners]
+x86_64-linux = ["self-hosted", "linux", "x64"]
+
+[ci.cache]
+push = "s3://fixture-cache?region=eu-central-1"
+substituter = "https://fixture-cache.example.org"
+public_key = "fixture-cache-1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+signing_key_secret = "NIX_SIGNING_KEY"
+"""
+
+
+def _fake_cache(directory: Path, outputs) -> str:
+    """A file:// cache whose narinfo files claim ``outputs`` (what nix path-info reads; no NAR is fetched)."""
+    directory.mkdir()
+    (directory / "nix-cache-info").write_text("StoreDir: /nix/store\n")
+    for o in outputs:
+        name = Path(o).name
+        (directory / f"{name.split('-')[0]}.narinfo").write_text(
+            f"StorePath: {o}\nURL: nar/{name}.nar\nCompression: none\nNarHash: sha256:{'0' * 52}\nNarSize: 1\nReferences: \n"
+        )
+    return f"file://{directory}"
+
+
+def _selected(out: Path) -> list[str]:
+    pairs = dict(line.split("=", 1) for line in out.read_text().splitlines())
+    return sorted(e["alias"] for k, v in pairs.items() if k.startswith("build_") for e in json.loads(v)["include"])
+
+
+def test_the_ci_plan_step_builds_the_delta_missing_from_the_cache(tmp_path):
+    """REV lacks sm120; the working tree adds it and edits the torchvision hash: by default the plan step keeps
+    the configurations with a new derivation the cache lacks, `--build all` everything, no base everything."""
+    text = FIXTURE.read_text() + CI_TABLE
+    reduced = text.replace('gpu = ["sm90", "sm120"]', 'gpu = ["sm90"]', 1)
+    root = _repo(tmp_path / "repo", reduced)
+    (root / "variants.toml").write_text(text)
+    m = model.load(root / "variants.toml")
+    jobs = workflow.build_jobs(m)
+    new_job = next(j for j in jobs if any("sm120" in n for n in j.variants))
+    out, summary = tmp_path / "out", tmp_path / "summary.md"
+    argv = ["plan", "--file", str(root / "variants.toml"), "--github-output", str(out), "--summary", str(summary)]
+    assert cicli.main([*argv, "--build", "changed", "--base", "HEAD"]) == 0
+    assert _selected(out) == [new_job.alias]  # only the added GPU's configuration
+    said = summary.read_text()
+    assert "**Rebuild since HEAD**" in said and "per platform: x86_64-linux" in said
+    d = _since(root)
+    assert f"{d['to_build']} derivation(s) to build" in said
+
+    # the companion hash edited too: every configuration changed; one's torchvision is in the cache already
+    text = re.sub(r'(\[source\."vision-v0\.25\.0"\].*?hash = )"sha256-[^"]*"', r'\1"sha256-' + "Q" * 42 + 'A="', text,
+                  count=1, flags=re.S)  # fmt: skip
+    (root / "variants.toml").write_text(text)
+    d = _since(root)
+    assert sorted(d["variants"]["to_build"]) == sorted(n for j in jobs for n in j.variants if m.by_name[n].requires or "sm120" in n)
+    cached_job = next(j for j in jobs if j is not new_job)
+    companion = next(n for n in cached_job.variants if m.by_name[n].requires)
+    (drv,) = [b["drv"] for b in d["derivations"]["build"] if b["class"] == "torchvision" and companion in b["name"]]
+    url = _fake_cache(tmp_path / "cache", predict.load_graph([drv])[drv].outputs)
+    out.write_text("")
+    assert cicli.main([*argv, "--base", "HEAD", "--build", "changed", "--cache", url]) == 0
+    assert _selected(out) == sorted(j.alias for j in jobs if j is not cached_job)
+
+    out.write_text("")
+    assert cicli.main([*argv, "--build", "all"]) == 0 and _selected(out) == sorted(j.alias for j in jobs)
+    runs = tmp_path / "runs.json"
+    runs.write_text(json.dumps({"workflow_runs": []}))
+    out.write_text("")
+    summary.write_text("")
+    assert cicli.main([*argv, "--build", "changed", "--runs-json", str(runs)]) == 0 and _selected(out) == sorted(j.alias for j in jobs)
+    assert "no successful run of this workflow" in summary.read_text()
+    head = _git(root, "rev-parse", "HEAD").strip()
+    runs.write_text(json.dumps({"workflow_runs": [{"head_sha": head}]}))
+    assert cidelta.last_success(runs) == head
+    runs.write_text(json.dumps({"workflow_runs": [{"head_sha": "HEAD; rm -rf /"}]}))
+    assert cidelta.last_success(runs) == ""  # only 40 hex digits are a base
+    assert cicli.main([*argv, "--build", "changed", "--base", "no-such-rev"]) == 2

@@ -40,24 +40,31 @@ class Lookup:
     unreadable: dict[str, str] = field(default_factory=dict)
 
 
+def _missing_file_cache(url: str) -> Path | None:
+    """The directory of a ``file://`` URL that holds no binary cache (None: not file://, or a cache)."""
+    parts = urlsplit(url)
+    directory = Path(unquote(parts.path))
+    return directory if parts.scheme == "file" and not (directory / "nix-cache-info").is_file() else None
+
+
 def cache_url(value: str, option: str = "--cache") -> str:
     """A binary cache URL the user names: a conservative store URL (:func:`trust.store_url`), and for
     ``file://`` an existing binary cache directory. UsageError naming ``option`` and the fix otherwise."""
     trust.store_url(value, option)
-    parts = urlsplit(value)
-    if parts.scheme == "file":
-        directory = Path(unquote(parts.path))
-        if not (directory / "nix-cache-info").is_file():
-            raise UsageError(
-                f"{option} {value}: {directory} is no binary cache (it has no nix-cache-info); "
-                "fill one with `invoke push --to file:///DIR`, or name an existing cache"
-            )
+    directory = _missing_file_cache(value)
+    if directory is not None:
+        raise UsageError(
+            f"{option} {value}: {directory} is no binary cache (it has no nix-cache-info); "
+            "fill one with `invoke push --to file:///DIR`, or name an existing cache"
+        )
     return value
 
 
 def _ask(url: str, paths: Sequence[str]) -> tuple[set[str], str]:
     """(the paths ``url`` holds, why it could not be read: empty when it could)."""
     held: set[str] = set()
+    if _missing_file_cache(url) is not None:  # nix path-info would create the directory
+        return held, "no nix-cache-info there"
     for i in range(0, len(paths), CHUNK):
         argv = ["nix", *NIX_COMMAND, "path-info", "--store", url, "--json", *paths[i : i + CHUNK]]
         proc = subprocess.run(argv, capture_output=True, text=True, env=nixrun.nix_env())
@@ -109,7 +116,12 @@ def require_readable(found: Lookup, asked: Iterable[str], option: str = "--cache
 
 
 def known(
-    graph: Mapping[str, object], root: Path, env: Mapping[str, str], pinned: bool, caches: Sequence[str] = ()
+    graph: Mapping[str, object],
+    root: Path,
+    env: Mapping[str, str],
+    pinned: bool,
+    caches: Sequence[str] = (),
+    strict: bool = True,
 ) -> tuple[dict[str, str], str]:
     """(output path -> where it already is, the sentence saying where was looked).
 
@@ -120,7 +132,8 @@ def known(
     cfg = builders.load(root, env)
     subs = [s.url for s in cfg.substituters] if pinned else []
     found = lookup((o for d in graph.values() for o in d.outputs), [*caches, *(u for u in subs if u not in caches)])
-    require_readable(found, caches)
+    if strict:
+        require_readable(found, caches)
     note = LOCAL + (f" and {len(subs)} substituter(s) of {cfg.source}" if subs else "")
     if caches:
         note += f" and {len(caches)} --cache URL(s)"
@@ -128,7 +141,7 @@ def known(
         note += f" ({'builders-file ' if caches else ''}substituters not asked: stand-in derivations are in no cache)"
     elif not cfg.substituters:
         note += " (no substituters in a builders file)"
-    down = [u for u in subs if u in found.unreadable]
+    down = [u for u in ([] if strict else list(caches)) + subs if u in found.unreadable]
     if down:
         note += "; could not read " + ", ".join(trust.redact(u) for u in down)
     return found.where, note

@@ -203,6 +203,7 @@ def delta(
             "changed": sorted(n for n in both if new.roots[n] != old.roots[n] or new.roots[n] in assume),
             "added": sorted(set(new.roots) - both),
             "removed": sorted(set(old.roots) - both),
+            "to_build": sorted(n for n, p in new.roots.items() if p in entries and entries[p]["status"] == "build"),
             "unchanged": sum(1 for n in both if new.roots[n] == old.roots[n] and new.roots[n] not in assume),
         },
         "classes": classes,
@@ -221,8 +222,9 @@ def make_since_plan(
     fleets: Sequence[tuple[int, int]],
     env: Mapping[str, str] | None = None,
     caches: Sequence[str] = (),
+    strict: bool = True,
 ) -> dict:
-    """``invoke plan --since REV [NAMES]`` as a dict (what ``--json`` prints)."""
+    """``invoke plan --since REV [NAMES]`` as a dict (what ``--json`` prints); ``strict``: see :func:`cache.known`."""
     root = Path(root)
     env = os.environ if env is None else env
     commit = resolve(root, rev)
@@ -247,7 +249,7 @@ def make_since_plan(
     bumped = {} if pinned else pin_changes(new_vs, old_vs)
     assume = forced(new.graph, [new.roots[n] for names_ in bumped.values() for n in names_])
     changed = {p: new.graph[p] for p in (set(new.graph) - set(old.graph)) | assume}
-    where, note = cache.known(changed, root, env, pinned, caches)
+    where, note = cache.known(changed, root, env, pinned, caches, strict)
     plan_args = {
         "table": load_costs(root / COSTS_FILE),
         "measured": measured_costs(ledger.read(root), m),
