@@ -242,7 +242,7 @@ def make_since_plan(
             raise UsageError(f"--since {rev}: its variants.toml does not load with this checkout ({first}); "
                              "give a later commit") from None  # fmt: skip
         old_vs, no_recipe = _rev_selection(old_m, names, {v.name for v in new_vs}, old_tree)
-        new_tree = render_tree(m, root, names, tmp / "work")
+        new_tree = render_tree(m, root, [v.name for v in new_vs] if names else None, tmp / "work")
         pinned = all(path for path, _ in predict.pinned_trees([*new_vs, *old_vs]).values())
         new, source = _evaluate(m, root, new_vs, new_tree, standin, pinned)
         old, _ = _evaluate(old_m, root, old_vs, old_tree, standin, pinned)
