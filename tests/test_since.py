@@ -310,3 +310,25 @@ def test_the_ci_plan_step_builds_the_delta_missing_from_the_cache(tmp_path):
     runs.write_text(json.dumps({"workflow_runs": [{"head_sha": "HEAD; rm -rf /"}]}))
     assert cidelta.last_success(runs) == ""  # only 40 hex digits are a base
     assert cicli.main([*argv, "--build", "changed", "--base", "no-such-rev"]) == 2
+
+
+def test_plain_plan_asks_a_cache_url_too(committed, tmp_path, capsys):
+    """`invoke plan --cache URL` (no --since): the cache is asked even on the stand-in, and what it holds is not built."""
+    root, full = committed
+    torch = next(e for e in full.derivations if e["class"] == "torch")
+    graph = predict.load_graph([torch["drv"]])
+    url = _fake_cache(tmp_path / "cache", graph[torch["drv"]].outputs)
+    assert plancli.cmd_plan(root, root / "variants.toml", "", "1x4", True, "", url) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["available_in"] == {url: 1} and "1 --cache URL(s)" in data["availability"]
+    assert data["classes"]["torch"]["to_build"] == full.classes["torch"]["to_build"] - 1
+
+
+def test_without_nix_the_ci_delta_builds_the_whole_selection(committed, monkeypatch):
+    root = committed[0]
+    monkeypatch.setattr(cidelta.shutil, "which", lambda _name: None)
+    r = cidelta.rebuild(root, model.load(root / "variants.toml"), "changed", "HEAD", "", [])
+    assert r.variants is None and "nix-instantiate is not on PATH" in r.why_all
+    assert "Building the whole selection" in cidelta.summary_lines(r)[0]
+    with pytest.raises(UsageError, match="--build 'some'"):
+        cidelta.rebuild(root, model.load(root / "variants.toml"), "some", "", "", [])

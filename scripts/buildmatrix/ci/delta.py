@@ -7,7 +7,9 @@ by :func:`last_success`). A build job is kept when one of its variants' derivati
 drvPath and is not in the cache the builds push to (``[ci.cache] substituter``; asked, but a
 cache that cannot be read is a note, not a failure). With no base (the first run, or a base
 that history lacks), the whole selection builds and the summary says why. ``build: all``
-(the input) keeps today's selection: everything the tags and keyword choose.
+(the input) keeps today's selection: everything the tags and keyword choose. A successful run
+narrowed by tags or keyword is still the next run's base for every configuration: after one,
+give ``base`` (or ``build: all``) to catch up the rest; the cache check (pinned) catches it too.
 
 Under the stand-in (pins without a sha256 in the plan job's store) the cache holds none of the
 evaluated derivations, so only the delta narrows the selection; with the pinned trees both do.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +69,8 @@ def rebuild(root: Path, m: model.Matrix, mode: str, base: str, runs_json: str, c
         raise UsageError(f"--build {mode!r}: use one of {', '.join(BUILD_MODES)}")
     if mode == "all":
         return Rebuild(why_all="build: all (the input) selects everything the tags and keyword choose")
+    if shutil.which("nix-instantiate") is None:
+        return Rebuild(base=base, why_all="nix-instantiate is not on PATH, so no derivation could be compared")
     rev = base or (last_success(runs_json) if runs_json else "")
     if not rev:
         return Rebuild(why_all="no base: no successful run of this workflow on this branch yet, and no base input")
