@@ -332,3 +332,31 @@ def test_without_nix_the_ci_delta_builds_the_whole_selection(committed, monkeypa
     assert "Building the whole selection" in cidelta.summary_lines(r)[0]
     with pytest.raises(UsageError, match="--build 'some'"):
         cidelta.rebuild(root, model.load(root / "variants.toml"), "some", "", "", [])
+
+
+def test_both_sides_are_evaluated_pinned_when_every_pin_is_in_the_store(tmp_path):
+    """The pinned branch for real (a 'nixpkgs' tree forwarding to the stand-in, added to the store as its
+    sha256 names): REV and the working tree both evaluate against it, and a companion edit still reaches
+    only the companions."""
+    require_tool("nix-store")
+    rev = re.search(r'\[pin\.nixpkgs-6a030d5\]\nrev = "([0-9a-f]{40})"', FIXTURE.read_text()).group(1)
+    tree = tmp_path / "source"
+    tree.mkdir()
+    standin = predict.nixrun.standin_dir(ROOT)
+    (tree / "default.nix").write_text(f'import {standin} {{ rev = "{rev}"; system = "x86_64-linux"; }}\n')  # the fixture's one
+    sha = subprocess.run(["nix-hash", "--type", "sha256", "--base32", str(tree)], capture_output=True, text=True,
+                         check=True).stdout.strip()  # fmt: skip
+    store_path = subprocess.run(["nix-store", "--add-fixed", "--recursive", "sha256", str(tree)], capture_output=True,
+                                text=True, check=True).stdout.strip()  # fmt: skip
+    text = re.sub(r"(?m)^unverified = .*\n", "", FIXTURE.read_text(), count=1)
+    text = text.replace('sha256 = ""', f'sha256 = "{sha}"\nhash_source = "test: a tree forwarding to the stand-in"', 1)
+    try:
+        root = _repo(tmp_path / "repo", text)
+        m = _edit(root, r'(\[source\."vision-v0\.25\.0"\].*?hash = )"sha256-[^"]*"', r'\1"sha256-' + "Q" * 42 + 'A="')
+        d = _since(root)
+        assert d["nixpkgs"] == "pinned" and d["evaluated_with"].startswith("the pinned nixpkgs") and not d["pins"]["assumed"]
+        users = sorted(n for n in m.by_name if m.by_name[n].requires)
+        assert d["variants"]["changed"] == users and d["classes"]["torch"]["changed"] == 0
+        assert d["classes"]["torchvision"]["to_build"] == len(users)
+    finally:
+        subprocess.run(["nix-store", "--delete", store_path], capture_output=True)
