@@ -263,7 +263,7 @@ def _selected(out: Path) -> list[str]:
     return sorted(e["alias"] for k, v in pairs.items() if k.startswith("build_") for e in json.loads(v)["include"])
 
 
-def test_the_ci_plan_step_builds_the_delta_missing_from_the_cache(tmp_path):
+def test_the_ci_plan_step_builds_the_delta_missing_from_the_cache(tmp_path, capsys):
     """REV lacks sm120; the working tree adds it and edits the torchvision hash: by default the plan step keeps
     the configurations with a new derivation the cache lacks, `--build all` everything, no base everything."""
     text = FIXTURE.read_text() + CI_TABLE
@@ -310,6 +310,7 @@ def test_the_ci_plan_step_builds_the_delta_missing_from_the_cache(tmp_path):
     runs.write_text(json.dumps({"workflow_runs": [{"head_sha": "HEAD; rm -rf /"}]}))
     assert cidelta.last_success(runs) == ""  # only 40 hex digits are a base
     assert cicli.main([*argv, "--build", "changed", "--base", "no-such-rev"]) == 2
+    assert "--base 'no-such-rev': not a commit here" in capsys.readouterr().err
 
 
 def test_plain_plan_asks_a_cache_url_too(committed, tmp_path, capsys):

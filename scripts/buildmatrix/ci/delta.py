@@ -79,7 +79,7 @@ def rebuild(root: Path, m: model.Matrix, mode: str, base: str, runs_json: str, c
             since.resolve(root, rev)
         except UsageError:
             return Rebuild(base=rev, why_all=f"the last successful run's commit {rev[:12]} is not in this history")
-    report = since.make_since_plan(root, m, rev, None, [(1, 1)], caches=caches, strict=False)
+    report = since.make_since_plan(root, m, rev, None, [(1, 1)], caches=caches, strict=False, option="--base")
     return Rebuild(
         base=rev,
         commit=report["since"]["commit"],

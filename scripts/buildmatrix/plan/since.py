@@ -62,16 +62,16 @@ def _git(root: Path, *args: str, data: bool = False) -> subprocess.CompletedProc
     return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=not data, env=env)
 
 
-def resolve(root: Path, rev: str) -> str:
-    """The commit ``rev`` names in ``root``'s repository (full hash), else UsageError naming --since."""
-    fix = "give a commit, branch or tag of this repository, e.g. --since main or --since HEAD~1"
+def resolve(root: Path, rev: str, option: str = "--since") -> str:
+    """The commit ``rev`` names in ``root``'s repository (full hash), else UsageError naming ``option``."""
+    fix = f"give a commit, branch or tag of this repository, e.g. {option} main or {option} HEAD~1"
     if not REV_RE.fullmatch(rev or "") or ".." in rev:
-        raise UsageError(f"--since {rev[:60]!r} is not a revision; {fix}")
+        raise UsageError(f"{option} {rev[:60]!r} is not a revision; {fix}")
     proc = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
     commit = proc.stdout.strip() if proc.returncode == 0 else ""
     if not COMMIT_RE.fullmatch(commit):
         where = "no git repository here" if _git(root, "rev-parse", "--git-dir").returncode else "not a commit here"
-        raise UsageError(f"--since {rev!r}: {where}; {fix}")
+        raise UsageError(f"{option} {rev!r}: {where}; {fix}")
     return commit
 
 
@@ -223,11 +223,12 @@ def make_since_plan(
     env: Mapping[str, str] | None = None,
     caches: Sequence[str] = (),
     strict: bool = True,
+    option: str = "--since",
 ) -> dict:
     """``invoke plan --since REV [NAMES]`` as a dict (what ``--json`` prints); ``strict``: see :func:`cache.known`."""
     root = Path(root)
     env = os.environ if env is None else env
-    commit = resolve(root, rev)
+    commit = resolve(root, rev, option)
     new_vs = m.with_dependencies(names or None)
     if not new_vs:
         raise UsageError("the names select no variant")
