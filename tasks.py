@@ -265,11 +265,13 @@ def push(c, names="", to="", dry_run=False):
         "names": "variant names or aliases (sm120-avx), separated by commas or spaces; default: all",
         "builders": "fleets to predict the makespan for: N×CORES (4x32), several comma-separated (1x32,4x32,16x32); default: 1 x this machine's CPUs",
         "json": "print JSON",
+        "since": "only what changed since this commit (main, HEAD~1, a hash): derivations whose drvPath differs, by class and platform",
+        "cache": "binary cache URL(s) to ask which outputs exist already (file:///srv/nix-cache, s3://…), comma-separated",
     }
 )
-def plan(c, names="", builders="", json=False):
+def plan(c, names="", builders="", json=False, since="", cache=""):
     """What building a selection costs: derivations by class, what is already available, core-hours, makespan on N builders."""
-    _done(plancli.cmd_plan(str(ROOT), FILE, names, builders, json))
+    _done(plancli.cmd_plan(str(ROOT), FILE, names, builders, json, since, cache))
 
 
 # Keep this last (it needs every task above). Bare words after these tasks go to the named option (invoke alone takes one word per positional).

@@ -100,7 +100,7 @@ def test_a_hand_written_workflow_is_never_overwritten(tmp_path, capsys):
 
 
 EXPR = re.compile(r"\$\{\{(.*?)\}\}")
-CONTEXTS = ("inputs.", "needs.", "steps.", "matrix.", "secrets.", "fromJSON(", "!cancelled()")
+CONTEXTS = ("inputs.", "needs.", "steps.", "matrix.", "secrets.", "fromJSON(", "!cancelled()", "github.token")
 
 
 def _strings(node):
@@ -121,7 +121,14 @@ def test_the_workflow_parses_and_its_structure_holds(doc, m, config):
     platforms = sorted({g.platform for g in groups if g.kind == "build"})
     assert set(jobs) == {"plan", "records", *(g.job_id for g in groups), *(f"push-{p}" for p in platforms)}
     assert list(doc["on"]) == ["workflow_dispatch"]
-    assert set(doc["on"]["workflow_dispatch"]["inputs"]) == {"tags", "keyword", "smoke"}
+    inputs = doc["on"]["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"tags", "keyword", "smoke", "build", "base"}
+    assert inputs["build"]["default"] == "changed" and inputs["build"]["options"] == ["changed", "all"]  # the delta by default
+    plan_run = " ".join(s.get("run", "") for s in jobs["plan"]["steps"])
+    assert '--build "$BUILD" --base "$BASE"' in plan_run and "fetch-depth" in str(jobs["plan"]["steps"][0])
+    assert jobs["plan"]["permissions"] == {"contents": "read", "actions": "read"}
+    token = [(j, st) for j, job in jobs.items() for st in job["steps"] if "github.token" in str(st)]
+    assert [j for j, _ in token] == ["plan"] and not REPO_CODE.search(token[0][1]["run"])  # only curl sees it
     assert doc["permissions"] == {}
     plan_outputs = jobs["plan"]["outputs"]
     assert set(plan_outputs) == set(workflow.plan(m, config)["outputs"])  # what the plan step writes

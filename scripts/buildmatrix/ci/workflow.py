@@ -6,7 +6,10 @@ What the workflow runs (``templates/build.yml.j2`` holds the layout, this module
   (``python -m buildmatrix.ci plan``, the same :func:`plan` ``invoke ci-plan`` prints)
   from the ``workflow_dispatch`` inputs: ``tags`` (any of, like ``nox -t``) and ``keyword``
   (an expression of words, ``and``, ``or``, ``not``, parentheses, each word matching a
-  substring of a session name, variant name or tag, like ``nox -k``);
+  substring of a session name, variant name or tag, like ``nox -k``); by default (``build:
+  changed``) only the configurations whose derivations changed since ``base`` (else the last
+  successful run) and are missing from the cache (:mod:`buildmatrix.ci.delta`), ``build: all``
+  everything the tags and keyword select; the summary shows the rebuild counts per platform;
 * one **build** job per torch configuration (a pytorch variant and the torchvision variants
   built on its torch), running ``nox -s build-<alias>``: one ``flox build`` call, torch built
   once. One matrix per platform (split in chunks of at most 256, GitHub's limit per matrix),
@@ -219,14 +222,20 @@ def groups(m: model.Matrix, config: CiConfig) -> list[Group]:
     return out
 
 
-def plan(m: model.Matrix, config: CiConfig, tags: str = "", keyword: str = "", smoke: bool = True) -> dict:
+def plan(
+    m: model.Matrix, config: CiConfig, tags: str = "", keyword: str = "", smoke: bool = True, only: frozenset[str] | None = None
+) -> dict:
     """The selection as the workflow's plan job outputs it: per group, its matrix and whether it has entries.
+
+    ``only``: keep the jobs building one of these variants (the delta, :mod:`buildmatrix.ci.delta`); None: all.
 
     An entry always lands in the same chunk (its position in the full matrix decides), so a
     selection never moves a job to another matrix.
     """
     every = build_jobs(m)
     chosen = select(every, tags, keyword)
+    if only is not None:
+        chosen = [j for j in chosen if only.intersection(j.variants)]
     smoke_chosen, untested = smoke_jobs(m, config, chosen)
     if not smoke:
         untested, smoke_chosen = [n for j in chosen for n in j.variants], []
@@ -241,10 +250,10 @@ def plan(m: model.Matrix, config: CiConfig, tags: str = "", keyword: str = "", s
     return {"builds": chosen, "smoke": smoke_chosen, "untested": untested, "outputs": outputs}
 
 
-def summary(result: dict) -> str:
-    """Markdown for the run's summary page (and `invoke ci-plan`)."""
+def summary(result: dict, head: list[str] | None = None) -> str:
+    """Markdown for the run's summary page (and `invoke ci-plan`); ``head``: lines before it (the delta)."""
     b, s, u = result["builds"], result["smoke"], result["untested"]
-    lines = [f"**{len(b)} build job(s)**, {sum(len(j.variants) for j in b)} variant(s); **{len(s)} smoke job(s)**", ""]
+    lines = [*(head or []), f"**{len(b)} build job(s)**, {sum(len(j.variants) for j in b)} variant(s); **{len(s)} smoke job(s)**", ""]
     lines += [f"- `nox -s {j.session}` ({j.platform})" for j in b]
     lines += ["", f"**Smoke jobs** ({len(s)}: `nox -s smoke` after the variant's build job):", ""]
     lines += [f"- {j.variant} (build job {j.alias}; runs-on: {', '.join(j.runner)})" for j in s] or ["- none"]

@@ -52,17 +52,34 @@ def cmd_import(root: str, path: str, file: str | None = None) -> int:
 
 
 @cli.guarded
-def cmd_plan_step(file: str, tags: str, keyword: str, smoke: bool, github_output: str | None, summary: str | None) -> int:
+def cmd_plan_step(
+    file: str,
+    tags: str,
+    keyword: str,
+    smoke: bool,
+    github_output: str | None,
+    summary: str | None,
+    build: str = "all",
+    base: str = "",
+    runs_json: str = "",
+    cache: str = "",
+) -> int:
     """The workflow's plan step: the summary (appended to ``summary``) and the matrices as GitHub outputs.
 
-    Exit 1 when the inputs select no torch configuration (after writing the outputs)."""
+    ``build``: ``changed`` keeps the configurations whose derivations changed since ``base`` (else the
+    commit of the last successful run in ``runs_json``) and miss from ``cache``; ``all`` everything
+    selected. Exit 1 when the inputs select no torch configuration (after writing the outputs); a delta
+    with nothing to build is no failure."""
     from ..builds import trust
-    from ..ci import workflow
+    from ..ci import delta, workflow
 
     trust.selection(tags, keyword)  # workflow_dispatch inputs: anyone who may run the workflow writes them
+    caches = [trust.store_url(u, "--cache") for u in cache.split()]
     m = cli.load(file, quiet=True)
-    result = workflow.plan(m, m.ci, tags, keyword, smoke=smoke)
-    text = workflow.summary(result)
+    root = Path(file).resolve().parent
+    rebuild = delta.rebuild(root, m, build, base, runs_json, caches)
+    result = workflow.plan(m, m.ci, tags, keyword, smoke=smoke, only=rebuild.variants)
+    text = workflow.summary(result, delta.summary_lines(rebuild))
     if summary:
         with open(summary, "a", encoding="utf-8") as fh:
             fh.write("## buildmatrix plan\n\n" + text)
@@ -73,7 +90,7 @@ def cmd_plan_step(file: str, tags: str, keyword: str, smoke: bool, github_output
             fh.write(lines)
     else:
         print(lines, end="")
-    if not result["builds"]:
+    if not result["builds"] and rebuild.variants is None:
         raise FailedError(f"tags {tags!r} and keyword {keyword!r} select no torch configuration")
     return EXIT_OK
 
@@ -87,7 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tags", default="")
     p.add_argument("--keyword", default="")
     p.add_argument("--smoke", default="true", choices=["true", "false"])
+    p.add_argument("--build", default="all", choices=["changed", "all"],
+                   help="changed: only configurations whose derivations changed since the base and miss from the cache")
+    p.add_argument("--base", default="", help="the commit to compare with (default: the last successful run's, --runs-json)")
+    p.add_argument("--runs-json", default="", help="GitHub's list of this workflow's successful runs, newest first (a file)")
+    p.add_argument("--cache", default="", help="binary cache URL(s) to ask which outputs exist (space-separated)")
     p.add_argument("--github-output", help="append name=value lines here ($GITHUB_OUTPUT)")
     p.add_argument("--summary", help="append the Markdown summary here ($GITHUB_STEP_SUMMARY)")
     args = parser.parse_args(argv)
-    return cmd_plan_step(args.file, args.tags, args.keyword, args.smoke == "true", args.github_output, args.summary)
+    return cmd_plan_step(args.file, args.tags, args.keyword, args.smoke == "true", args.github_output, args.summary,
+                         args.build, args.base, args.runs_json, args.cache)  # fmt: skip

@@ -35,10 +35,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import ledger, model
-from ..builds import builders
 from ..errors import UsageError
 from ..nixeval import run as nixrun
 from ..recipes import PKGS_DIR, file_name
+from . import cache
+from .cache import availability  # noqa: F401  (plan.availability: its callers predate plan.cache)
 from .cost import CLASSES, COSTS_FILE, Cost, CostTable, load_costs, measured_costs
 from .schedule import critical_path, makespan, topological
 
@@ -65,6 +66,7 @@ class Drv:
     fixed_output: bool
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+    system: str = ""
 
 
 def _strip(path: str) -> str:
@@ -84,6 +86,7 @@ def graph_from_show_derivation(data: Mapping[str, dict]) -> dict[str, Drv]:
             fixed_output=any("hash" in o for o in outs.values()),
             inputs=tuple(sorted(d.get("inputDrvs", {}))),
             outputs=tuple(sorted(o["path"] for o in outs.values() if o.get("path"))),
+            system=str(d.get("system", "")),
         )
     return out
 
@@ -154,25 +157,43 @@ def _run(argv: list[str], what: str) -> str:
     return proc.stdout
 
 
-def instantiate(m: model.Matrix, root: Path, variants: Sequence[model.Variant]) -> tuple[dict[str, str], str]:
-    """(variant name -> .drv path, what it was evaluated against)."""
+def pinned_trees(variants: Iterable[model.Variant]) -> dict[str, tuple[str | None, str]]:
+    """Pin name -> (its unpacked tree in the local store, why not): the pins ``variants`` use."""
+    pins = {v.pin.name: v.pin for v in variants}
+    return {n: pin_store_path(p) for n, p in sorted(pins.items())}
+
+
+def instantiate(
+    m: model.Matrix,
+    root: Path,
+    variants: Sequence[model.Variant],
+    *,
+    recipes: Path | None = None,
+    standin: Path | None = None,
+    pinned: bool | None = None,
+) -> tuple[dict[str, str], str]:
+    """(variant name -> .drv path, what it was evaluated against).
+
+    ``recipes``: the tree whose ``.flox/pkgs`` holds the recipes (default ``root``); ``standin``: the
+    stand-in package set (default ``root``'s); ``pinned``: False forces the stand-in even where every pin
+    is in the store (``plan --since`` evaluates both sides with one evaluator)."""
     if shutil.which("nix-instantiate") is None:
         raise UsageError("nix-instantiate is not on PATH: `invoke plan` needs Nix (apt-get install nix-bin)")
-    pins = {v.pin.name: v.pin for v in variants}
-    found = {n: pin_store_path(p) for n, p in sorted(pins.items())}
-    pinned = all(path for path, _ in found.values())
+    pins = {v.pin.name for v in variants}
+    found = pinned_trees(variants)
+    pinned = all(path for path, _ in found.values()) if pinned is None else pinned
     with tempfile.TemporaryDirectory(prefix="buildmatrix-plan-") as tmpdir:
         tmp = Path(tmpdir)
         if pinned:
             args = {v.name: f"{{ buildmatrixNixpkgs = {nixrun.nix_path(Path(found[v.pin.name][0]))}; }}" for v in variants}
             source = "the pinned nixpkgs (" + ", ".join(sorted(pins)) + ", from the local store)"
         else:
-            standin = nixrun.standin_dir(root)
+            standin = standin or nixrun.standin_dir(root)
             dirs = nixrun.write_standins(variants, standin, tmp)
             args = {v.name: f"{{ buildmatrixNixpkgs = {nixrun.nix_path(dirs[(v.pin.rev, v.platform)])}; }}" for v in variants}
-            why = "; ".join(reason for _, reason in found.values() if reason)
+            why = "; ".join(reason for _, reason in found.values() if reason) or "not asked for"
             source = f"the stand-in nixpkgs ({nixrun.STANDIN}: the pinned nixpkgs is not available: {why})"
-        items = "\n".join(f"  (import {nixrun.nix_path(root / PKGS_DIR / file_name(v))} {args[v.name]})" for v in variants)
+        items = "\n".join(f"  (import {nixrun.nix_path((recipes or root) / PKGS_DIR / file_name(v))} {args[v.name]})" for v in variants)
         (tmp / "plan.nix").write_text(f"[\n{items}\n]\n", encoding="utf-8")
         paths = _run(["nix-instantiate", str(tmp / "plan.nix")], "nix-instantiate").split()
     if len(paths) != len(variants):
@@ -183,28 +204,6 @@ def instantiate(m: model.Matrix, root: Path, variants: Sequence[model.Variant]) 
 def load_graph(drvs: Iterable[str]) -> dict[str, Drv]:
     out = _run(["nix", *NIX_COMMAND, "show-derivation", "-r", *sorted(set(drvs))], "nix show-derivation")
     return graph_from_show_derivation(json.loads(out))
-
-
-def availability(graph: Mapping[str, Drv], substituters: Sequence[str], env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Output path -> where it already is (``local store`` or a substituter URL)."""
-    outs = sorted({o for d in graph.values() for o in d.outputs})
-    where: dict[str, str] = {}
-    if not outs:
-        return where
-    invalid = set(_run(["nix-store", "--check-validity", "--print-invalid", *outs], "nix-store --check-validity").split())
-    where.update({o: "local store" for o in outs if o not in invalid})
-    for url in substituters:
-        missing = [o for o in outs if o not in where]
-        if not missing:
-            break
-        proc = subprocess.run(
-            ["nix", *NIX_COMMAND, "path-info", "--store", url, "--json", *missing], capture_output=True, text=True
-        )
-        if proc.returncode == 0:
-            for info in json.loads(proc.stdout or "[]"):
-                if info.get("valid", True):
-                    where[info["path"]] = url
-    return where
 
 
 # ---------------------------------------------------------------------- plan
@@ -311,22 +310,22 @@ def compute(
     return plan
 
 
-def make_plan(root: Path, m: model.Matrix, names: Sequence[str] | None, fleets: Sequence[tuple[int, int]], env=None) -> Plan:
+def make_plan(
+    root: Path,
+    m: model.Matrix,
+    names: Sequence[str] | None,
+    fleets: Sequence[tuple[int, int]],
+    env=None,
+    caches: Sequence[str] = (),
+) -> Plan:
+    """The plan of ``names`` (all when empty); ``caches``: binary cache URLs asked besides the builders file's."""
     env = os.environ if env is None else env
     variants = m.with_dependencies(names or None)
     if not variants:
         raise UsageError("the names select no variant")
     drvs, source = instantiate(m, root, variants)
     graph = load_graph(drvs.values())
-    cfg = builders.load(root, env)
-    pinned = source.startswith("the pinned")
-    subs = [s.url for s in cfg.substituters] if pinned else []
-    where = availability(graph, subs)  # output path -> location
-    note = "local store" + (f" and {len(subs)} substituter(s) of {cfg.source}" if subs else "")
-    if not pinned:
-        note += " (substituters not asked: stand-in derivations are in no cache)"
-    elif not cfg.substituters:
-        note += " (no substituters in a builders file)"
+    where, note = cache.known(graph, root, env, source.startswith("the pinned"), caches)
     table = load_costs(Path(root) / COSTS_FILE)
     measured = measured_costs(ledger.read(Path(root)), m)
     return compute(
