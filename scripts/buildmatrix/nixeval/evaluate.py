@@ -158,7 +158,7 @@ def evaluate_all(
     separate nix-instantiate runs: they run while the recipes are evaluated."""
     side = ThreadPoolExecutor(max_workers=2)
     try:
-        jobs_f = None if names or not (root / jobset.JOBS_FILE).exists() else side.submit(jobset.evaluate, matrix, root)
+        jobs_f = None if names or not (root / jobset.JOBS_FILE).exists() else side.submit(jobset.evaluate, matrix, root, None, nixrun.nix_env())
         walk_f = side.submit(fetchwalk.walk, matrix, root, names or None)
         report = evaluate(matrix, root, names or None, jobs=jobs, instantiate=instantiate)
         return report, (jobs_f.result() if jobs_f else None), walk_f.result()
