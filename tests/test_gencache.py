@@ -122,3 +122,9 @@ def test_a_digest_only_output_is_never_written(tree):
 
 def _key(root: Path) -> str:
     return generate.memo_key(root, str(root / "variants.toml"))
+
+
+def test_gen_names_the_workflow_where_its_generator_writes_it():
+    from buildmatrix.ci import workflow
+
+    assert str(generate.WORKFLOW_FILE) == str(workflow.WORKFLOW_FILE)

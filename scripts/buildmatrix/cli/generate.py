@@ -47,9 +47,12 @@ def _full_outputs(m: model.Matrix, with_workflow: bool) -> list[generated.Output
     return [*recipes.outputs(m), jobset.output(m), *([workflow.output(m)] if with_workflow else [])]
 
 
-def _with_workflow(root: Path) -> bool:
-    from ..ci.workflow import WORKFLOW_FILE
+# buildmatrix.ci.workflow.WORKFLOW_FILE (tests/test_gencache.py holds them equal), named here so that
+# a check from the memo does not import the workflow's generator (Jinja2, the build sessions).
+WORKFLOW_FILE = PurePosixPath(".github") / "workflows" / "build.yml"
 
+
+def _with_workflow(root: Path) -> bool:
     return (root / WORKFLOW_FILE).parent.is_dir()
 
 
@@ -90,10 +93,9 @@ def _label(path: str) -> str:
 
 def _gen_check_says(report: generated.Report, count: int, as_json: bool, say) -> int:
     from .. import recipes
-    from ..ci import workflow
     from ..recipes import jobset
 
-    jobs, flow, lib = str(jobset.JOBS_FILE), str(workflow.WORKFLOW_FILE), str(recipes.LIB_FILE)
+    jobs, flow, lib = str(jobset.JOBS_FILE), str(WORKFLOW_FILE), str(recipes.LIB_FILE)
     about = {jobs: "  (the jobset)", flow: "  (the GitHub Actions workflow, `invoke ci`)"}
     lines = report.lines(_label, lambda field, path: about.get(path, ""))
     if as_json:
