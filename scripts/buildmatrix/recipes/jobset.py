@@ -125,9 +125,10 @@ def output(matrix: Matrix) -> generated.Output:
 
 # -------------------------------------------------------------------- evaluation
 
-# Each job is read from a fresh application of the jobset (`jobsOf`): a job forced inside the one
-# attribute set the listing comes from would stay alive, with its whole package set, until the end
-# (1.4 GB for the shipped matrix); read this way it is garbage once its facts are taken.
+# Jobs are read in groups of 50 (names in order), each group from a fresh application of the jobset
+# (`jobsOf`): a job forced inside the one attribute set the listing comes from would stay alive,
+# with its whole package set, until the end (1.4 GB for the shipped matrix); read this way a group
+# is garbage once its facts are taken. (One application per job would cost jobs² attributes.)
 _EVAL = """
 let
   jobsOf = _: import {jobs} {{ nixpkgsSource = pin: import {standin} {{ inherit (pin) rev; }}; }};
@@ -146,8 +147,24 @@ let
     inherit (d) drvPath system;
     torchDrvPaths = torchesOf d;
   }};
+  size = 50;
+  groupsOf =
+    names:
+    let
+      n = builtins.length names;
+      width = g: if n - g * size < size then n - g * size else size;
+    in
+    builtins.genList (g: builtins.genList (j: builtins.elemAt names (g * size + j)) (width g)) ((n + size - 1) / size);
+  factsOf =
+    system: names:
+    let
+      js = (jobsOf names).${{system}};
+    in
+    map (name: {{ inherit name; value = facts js.${{name}}; }}) names;
 in
-builtins.mapAttrs (system: builtins.mapAttrs (name: _: facts (jobsOf name).${{system}}.${{name}})) (jobsOf null)
+builtins.mapAttrs (
+  system: jobs: builtins.listToAttrs (builtins.concatMap (factsOf system) (groupsOf (builtins.attrNames jobs)))
+) (jobsOf null)
 """
 
 
