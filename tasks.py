@@ -159,7 +159,7 @@ def patch_magma(c, source="", pin="", patch="magma-cuda13-clockrate", json=False
 
 @task
 def bench(c):
-    """Print timing figures: `invoke gen --check`, `nox -l`, `nox -s eval`; load, gen, `invoke list` on the shipped matrix; gen at 2,500 / 5,000 / 10,000 / 20,000 variants (those above the shipped size)."""
+    """Print timing figures: `invoke gen --check` and `nox -s eval` (wall, CPU, peak RSS) on the shipped matrix and on a synthetic tree of the first size below; load, gen, `invoke list` on the shipped matrix; gen at about 5,000 / 10,000 / 20,000 variants (whole copies of the shipped blocks)."""
     _done(benchcli.cmd_bench(ROOT))
 
 

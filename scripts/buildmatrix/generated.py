@@ -7,6 +7,8 @@ documents and pages):
   a file this tool owns is told from a hand-written one: ``marker`` (its first line starts with
   it), or ``None`` when the caller vouches for the path (the schema's fixed path; a document whose
   BEGIN/END regions the caller has parsed: the text is the document with its regions filled).
+  An output may carry only the SHA-256 ``digest`` of its text (``text`` None; the check's memo,
+  ``buildmatrix.gencache``): it is planned and checked like any other, but never written.
 - An :class:`Owned` directory lets the plan find *stale* files: files directly in it, with its
   suffix and its marker on their first line, that no output produces any more.
 - :func:`plan` reads, writes nothing, and gives each output its state (``unchanged``,
@@ -25,6 +27,7 @@ documents and pages):
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -40,12 +43,28 @@ class Output:
     """One file this tool generates: where (relative to the root), what it holds, how it is owned.
 
     ``what`` names it in the refusal when a hand-written file holds its place ("the jobset").
+    ``digest`` (with ``text`` None): the SHA-256 hex digest of the UTF-8 text, for a check only.
     """
 
     path: PurePosixPath
-    text: str
+    text: str | None
     marker: str | None
     what: str = "a generated file"
+    digest: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.text is None) == (self.digest is None):
+            raise ValueError(f"{self.path}: an output has its text or its digest, exactly one")
+
+    def sha256(self) -> str:
+        """The SHA-256 hex digest of the file this output must be."""
+        return self.digest if self.text is None else hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    def matches(self, data: bytes) -> bool:
+        """Whether ``data`` (a file's bytes) is exactly this output's text."""
+        if self.text is not None:
+            return data == self.text.encode("utf-8")
+        return hashlib.sha256(data).hexdigest() == self.digest
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,7 +156,7 @@ def plan(root: Path, outputs: Iterable[Output], *, owned: Iterable[Owned] = ()) 
         data = where.read_bytes()
         if out.marker is not None and not _first_line(data).startswith(out.marker):
             problems.append(refusal(out))
-        entries.append(Planned(output=out, state=UNCHANGED if data == out.text.encode("utf-8") else DIFFERENT))
+        entries.append(Planned(output=out, state=UNCHANGED if out.matches(data) else DIFFERENT))
     owned = tuple(owned)
     produced = set(paths)
     stale = []
@@ -231,6 +250,9 @@ def write(planned: Plan, *, prune: bool = True) -> Report:
 
     Raises :class:`Refused`, writing nothing, on any problem of the plan."""
     _refuse(planned)
+    unwritable = [str(e.output.path) for e in planned.entries if e.state != UNCHANGED and e.output.text is None]
+    if unwritable:
+        raise ValueError(f"outputs known only by their digest cannot be written: {', '.join(unwritable[:5])}")
     root = planned.root
     directories = {(root / e.output.path).parent for e in planned.entries} | {root / o.directory for o in planned.owned}
     for directory in sorted(directories):

@@ -13,5 +13,6 @@ def cmd_bench(root: str | Path) -> int:
     """Print the figures; exit 0 (a benchmark has nothing to fail but its own errors)."""
     from .. import bench
 
-    bench.run(Path(root))
+    for line in bench.run(Path(root)):
+        print(line, flush=True)
     return EXIT_OK

@@ -39,20 +39,49 @@ def _single(root: str, output: generated.Output, check: bool) -> str:
 # ----------------------------------------------------------------------- gen
 
 
-def _gen_plan(m: model.Matrix, root: Path, chosen: list[str] | None) -> generated.Plan:
-    """The recipes; with every variant also the jobset and, where .github/workflows exists, the workflow
-    (they list every variant), and the stale recipes. One plan: one refusal stops all three."""
+def _full_outputs(m: model.Matrix, with_workflow: bool) -> list[generated.Output]:
     from .. import recipes
     from ..ci import workflow
     from ..recipes import jobset
 
-    outputs = recipes.outputs(m, chosen)
+    return [*recipes.outputs(m), jobset.output(m), *([workflow.output(m)] if with_workflow else [])]
+
+
+# buildmatrix.ci.workflow.WORKFLOW_FILE (tests/test_gencache.py holds them equal), named here so that
+# a check from the memo does not import the workflow's generator (Jinja2, the build sessions).
+WORKFLOW_FILE = PurePosixPath(".github") / "workflows" / "build.yml"
+
+
+def _with_workflow(root: Path) -> bool:
+    return (root / WORKFLOW_FILE).parent.is_dir()
+
+
+def memo_key(root: Path, file: str) -> str:
+    """The key of a full run's memo: variants.toml's bytes, the code, and whether the workflow is an output."""
+    from .. import gencache
+
+    return gencache.key(Path(file).read_bytes(), [f"workflow={_with_workflow(Path(root))}"])
+
+
+def _gen_plan(m: model.Matrix, root: Path, chosen: list[str] | None, file: str, check: bool) -> generated.Plan:
+    """The recipes; with every variant also the jobset and, where .github/workflows exists, the workflow
+    (they list every variant), and the stale recipes. One plan: one refusal stops all three.
+
+    A full run remembers what it rendered (``buildmatrix.gencache``); a full ``--check`` whose inputs
+    are unchanged checks the files against those digests instead of rendering again."""
+    from .. import gencache
+    from ..recipes import OWNED, outputs
+
     if chosen is not None:
-        return generated.plan(root, outputs)
-    outputs.append(jobset.output(m))
-    if (root / workflow.WORKFLOW_FILE).parent.is_dir():
-        outputs.append(workflow.output(m))
-    return generated.plan(root, outputs, owned=[recipes.OWNED])
+        return generated.plan(root, outputs(m, chosen))
+    with_workflow = _with_workflow(root)
+    key = memo_key(root, file)
+    if check:
+        full = gencache.outputs(root, key, lambda: _full_outputs(m, with_workflow))
+    else:
+        full = _full_outputs(m, with_workflow)
+        gencache.store(root, key, full)
+    return generated.plan(root, full, owned=[OWNED])
 
 
 def _label(path: str) -> str:
@@ -64,10 +93,9 @@ def _label(path: str) -> str:
 
 def _gen_check_says(report: generated.Report, count: int, as_json: bool, say) -> int:
     from .. import recipes
-    from ..ci import workflow
     from ..recipes import jobset
 
-    jobs, flow, lib = str(jobset.JOBS_FILE), str(workflow.WORKFLOW_FILE), str(recipes.LIB_FILE)
+    jobs, flow, lib = str(jobset.JOBS_FILE), str(WORKFLOW_FILE), str(recipes.LIB_FILE)
     about = {jobs: "  (the jobset)", flow: "  (the GitHub Actions workflow, `invoke ci`)"}
     lines = report.lines(_label, lambda field, path: about.get(path, ""))
     if as_json:
@@ -128,7 +156,7 @@ def cmd_gen(
     if chosen is not None and not chosen:
         _err("error: the names and filters select no variant")
         return EXIT_BAD_INPUT
-    planned = _gen_plan(m, Path(root), chosen)
+    planned = _gen_plan(m, Path(root), chosen, file, check)
     say = (lambda *_: None) if quiet or as_json else print
     if check:
         count = len(chosen) if chosen is not None else len(m.variants)

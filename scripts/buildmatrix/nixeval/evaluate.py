@@ -39,6 +39,7 @@ from . import fetchwalk
 from . import run as nixrun
 
 HARDWARE = "nix-instantiate (stand-in nixpkgs)"
+CHUNK = 900  # recipes one nix-instantiate evaluates at most (the shipped matrix: 2 processes on 2 cores)
 
 
 def evaluate(
@@ -67,11 +68,12 @@ def evaluate(
         tmp = Path(tmpdir)
         dirs = nixrun.write_standins(variants, standin, tmp)
         entries = [nixrun.Entry(v, root / PKGS_DIR / file_name(v), dirs[(v.pin.rev, v.platform)]) for v in variants]
-        chunks = [entries[i::jobs] for i in range(jobs) if entries[i::jobs]]
+        n = max(jobs, -(-len(entries) // CHUNK))  # at most CHUNK recipes a process: its cost stays linear
+        chunks = [entries[i::n] for i in range(n) if entries[i::n]]
         facts: dict[str, dict] = {}
         errors: dict[str, str] = {}
         pins: dict = {}
-        with ThreadPoolExecutor(max_workers=len(chunks) or 1) as pool:
+        with ThreadPoolExecutor(max_workers=min(jobs, len(chunks)) or 1) as pool:
             results = list(
                 pool.map(lambda ic: nixrun.evaluate_chunk(ic[1], standin, tmp, str(ic[0]), instantiate), enumerate(chunks))
             )
@@ -158,7 +160,7 @@ def evaluate_all(
     separate nix-instantiate runs: they run while the recipes are evaluated."""
     side = ThreadPoolExecutor(max_workers=2)
     try:
-        jobs_f = None if names or not (root / jobset.JOBS_FILE).exists() else side.submit(jobset.evaluate, matrix, root)
+        jobs_f = None if names or not (root / jobset.JOBS_FILE).exists() else side.submit(jobset.evaluate, matrix, root, None, nixrun.nix_env())
         walk_f = side.submit(fetchwalk.walk, matrix, root, names or None)
         report = evaluate(matrix, root, names or None, jobs=jobs, instantiate=instantiate)
         return report, (jobs_f.result() if jobs_f else None), walk_f.result()

@@ -211,10 +211,18 @@ def driver(entries: Sequence[Entry], standin: Path) -> str:
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+# Nix starts its garbage collector's heap at a quarter of RAM, up to 384 MiB, "so that in most
+# cases we don't need to garbage collect at all": every evaluation here would then reach that
+# size before its first collection. A small start collects early, and the evaluations keep only
+# their facts alive: each stays near 100 MB, and takes less time (fewer fresh pages to touch).
+GC_INITIAL_HEAP = str(32 * 1024 * 1024)
+
+
 def nix_env() -> dict[str, str]:
-    """The environment for nix-instantiate: no user nixpkgs config leaks into the stand-in."""
+    """The environment for nix-instantiate: no user nixpkgs config leaks into the stand-in; a small first GC heap."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NIXPKGS_")}
     env.setdefault("HOME", tempfile.gettempdir())
+    env.setdefault("GC_INITIAL_HEAP_SIZE", GC_INITIAL_HEAP)
     return env
 
 

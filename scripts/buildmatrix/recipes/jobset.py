@@ -125,9 +125,13 @@ def output(matrix: Matrix) -> generated.Output:
 
 # -------------------------------------------------------------------- evaluation
 
+# Jobs are read in groups of 50 (names in order), each group from a fresh application of the jobset
+# (`jobsOf`): a job forced inside the one attribute set the listing comes from would stay alive,
+# with its whole package set, until the end (1.4 GB for the shipped matrix); read this way a group
+# is garbage once its facts are taken. (One application per job would cost jobs² attributes.)
 _EVAL = """
 let
-  jobs = import {jobs} {{ nixpkgsSource = pin: import {standin} {{ inherit (pin) rev; }}; }};
+  jobsOf = _: import {jobs} {{ nixpkgsSource = pin: import {standin} {{ inherit (pin) rev; }}; }};
   unique = builtins.foldl' (acc: x: if builtins.elem x acc then acc else acc ++ [ x ]) [ ];
   isTorch = x: builtins.isAttrs x && x ? unroll-src;
   torchesOf =
@@ -143,8 +147,24 @@ let
     inherit (d) drvPath system;
     torchDrvPaths = torchesOf d;
   }};
+  size = 50;
+  groupsOf =
+    names:
+    let
+      n = builtins.length names;
+      width = g: if n - g * size < size then n - g * size else size;
+    in
+    builtins.genList (g: builtins.genList (j: builtins.elemAt names (g * size + j)) (width g)) ((n + size - 1) / size);
+  factsOf =
+    system: names:
+    let
+      js = (jobsOf names).${{system}};
+    in
+    map (name: {{ inherit name; value = facts js.${{name}}; }}) names;
 in
-builtins.mapAttrs (system: builtins.mapAttrs (name: facts)) jobs
+builtins.mapAttrs (
+  system: jobs: builtins.listToAttrs (builtins.concatMap (factsOf system) (groupsOf (builtins.attrNames jobs)))
+) (jobsOf null)
 """
 
 
@@ -194,8 +214,9 @@ def _nix_path(path: Path) -> str:
     return f"(/. + {nix.string(str(path.resolve()))})"
 
 
-def evaluate(matrix: Matrix, root: Path, standin: Path | None = None) -> JobsetReport:
-    """Evaluate ``root``/.flox/jobs.nix against the stand-in and check it against ``matrix``."""
+def evaluate(matrix: Matrix, root: Path, standin: Path | None = None, env: dict[str, str] | None = None) -> JobsetReport:
+    """Evaluate ``root``/.flox/jobs.nix against the stand-in and check it against ``matrix``
+    (``env``: nix-instantiate's environment, nixeval's ``nix_env``; default this process's)."""
     root = Path(root)
     standin = standin or (root / STANDIN if (root / STANDIN / "default.nix").is_file() else Path(__file__).parents[3] / STANDIN)
     exe = shutil.which("nix-instantiate")
@@ -210,6 +231,7 @@ def evaluate(matrix: Matrix, root: Path, standin: Path | None = None) -> JobsetR
         capture_output=True,
         text=True,
         cwd=root,
+        env=env,
     )
     report.wall_s = time.monotonic() - start
     if proc.returncode:
