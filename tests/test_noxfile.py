@@ -110,7 +110,7 @@ def test_build_alias_calls_flox_once_with_both_packages(tree, tmp_path):
     said = [line for line in (proc.stdout + proc.stderr).splitlines() if "unverified" in line]
     m = model.load(tree / "variants.toml")
     if any(n in hashes.unverified(m) for n in names):
-        assert len(said) == 1 and "invoke pin" in said[0] and "#unverified-fetches" in said[0], said
+        assert len(said) == 1 and "invoke observe" in said[0] and "#unverified-fetches" in said[0], said
     else:
         assert said == []
     assert [(r.variant, r.action, r.status) for r in ledger.read(tree)] == [(n, "build", "ok") for n in names]
