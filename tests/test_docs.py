@@ -375,6 +375,7 @@ PROSE = st.lists(PROSE_LINE, max_size=5).map(lambda lines: "".join(line + "\n" f
 NAMES = st.lists(st.sampled_from(["counts", "summary", "gpu-picker", "matrix-blocks"]), unique=True, max_size=4)
 
 
+@pytest.mark.slow  # a property search (150 examples); the fast tier keeps the example-based region tests
 @settings(max_examples=150, deadline=None)
 @given(NAMES, st.data(), st.booleans(), st.booleans())
 def test_prose_outside_markers_is_untouched(shipped_matrix, names, data, crlf, no_final_newline):

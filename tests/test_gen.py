@@ -42,6 +42,7 @@ def test_generate_is_idempotent_and_leaves_unchanged_files_alone(scratch):
     assert recipes.check(m, scratch).clean
 
 
+@pytest.mark.slow  # a full gen of the shipped matrix; the fast tier has the same rules on small outputs (test_generated.py, test_gencache.py)
 def test_check_lists_missing_different_and_stale(scratch):
     m = model.load(scratch / "variants.toml")
     recipes.generate(m, scratch)
@@ -58,6 +59,7 @@ def test_check_lists_missing_different_and_stale(scratch):
     assert generate.cmd_gen(str(scratch / "variants.toml"), str(scratch), None, True, False, {}) == 1
 
 
+@pytest.mark.slow  # a full gen of the shipped matrix; the fast tier has the same rules on small outputs (test_generated.py, test_gencache.py)
 def test_stale_files_are_removed_only_with_prune(scratch):
     m = model.load(scratch / "variants.toml")
     recipes.generate(m, scratch)
@@ -69,6 +71,7 @@ def test_stale_files_are_removed_only_with_prune(scratch):
     assert report.deleted == (str(PKGS / stale.name),) and not stale.exists()
 
 
+@pytest.mark.slow  # a full gen of the shipped matrix; the fast tier has the same rules on small outputs (test_generated.py, test_gencache.py)
 def test_hand_written_files_are_never_touched(scratch):
     m = model.load(scratch / "variants.toml")
     mine = scratch / PKGS / "my-tool.nix"
