@@ -605,14 +605,20 @@ def test_newest_record_at_this_source_must_be_ok(pub, m, tmp_path, monkeypatch, 
     assert rc == 1 and "the newest build at this source is failed" in out
 
 
-def test_smoke_of_another_store_path_does_not_count(pub, m, tmp_path, monkeypatch, capsys):
-    names = [v.name for v in m.resolve(host_cpu_alias())]
-    head = git(pub, "rev-parse", "HEAD")
+def _built_in_store(repo: Path, names: list[str]) -> list[str]:
+    """An ok build record at HEAD for each name, whose output is /nix/store/aaa-<name>; the names."""
+    head = git(repo, "rev-parse", "HEAD")
     for n in names:
         ledger.append(
-            pub,
+            repo,
             ledger.Record(n, "build", "ok", ledger.now(), ledger.now(), head, "h", extra={"store_path": f"/nix/store/aaa-{n}"}),
         )
+    return names
+
+
+def test_smoke_of_another_store_path_does_not_count(pub, m, tmp_path, monkeypatch, capsys):
+    names = [v.name for v in m.resolve(host_cpu_alias())]
+    for n in _built_in_store(pub, names):
         add_record(pub, n, "smoke", result=f"/nix/store/bbb-{n}")
     commit_ledger(pub)
     rc, out = run_publish(pub, tmp_path, monkeypatch, capsys)
@@ -622,12 +628,7 @@ def test_smoke_of_another_store_path_does_not_count(pub, m, tmp_path, monkeypatc
 def test_a_smoke_record_without_the_builds_store_path_does_not_count(pub, m, tmp_path, monkeypatch, capsys):
     """A forged smoke record (no result path, or one the build did not make) proves nothing about the build."""
     names = [v.name for v in m.resolve(host_cpu_alias())]
-    head = git(pub, "rev-parse", "HEAD")
-    for n in names:
-        ledger.append(
-            pub,
-            ledger.Record(n, "build", "ok", ledger.now(), ledger.now(), head, "h", extra={"store_path": f"/nix/store/aaa-{n}"}),
-        )
+    for n in _built_in_store(pub, names):
         add_record(pub, n, "smoke")  # no result at all
     commit_ledger(pub)
     rc, out = run_publish(pub, tmp_path, monkeypatch, capsys)

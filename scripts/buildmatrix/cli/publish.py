@@ -57,9 +57,7 @@ def cmd_publish(
         _guards_hold(guards, dry_run=True)
         for v in variants:
             print(f"would run: {' '.join(plain.publish_argv(v.name, org, stability or None))}")
-        failed = sum(not g.ok for g in guards)
-        state = f"{failed} guard(s) fail now: a real run would stop there" if failed else "all guards hold"
-        print(f"dry run: nothing was published; {state}")
+        print(f"dry run: nothing was published; {_dry_run_state(guards)}")
         return EXIT_OK
     if not _guards_hold(guards):
         return EXIT_FAILED
@@ -81,6 +79,12 @@ def _guards_hold(guards, *, then: str = "", dry_run: bool = False) -> bool:
     if failed and not dry_run:
         print(f"{len(failed)} guard(s) failed; nothing was published.")
     return not failed
+
+
+def _dry_run_state(guards) -> str:
+    """What a dry run says of the guards: whether a real run would stop at them."""
+    failed = sum(not g.ok for g in guards)
+    return f"{failed} guard(s) fail now: a real run would stop there" if failed else "all guards hold"
 
 
 def _as_anchor(
@@ -105,9 +109,7 @@ def _as_anchor(
     print(f"publish {anchors} to {org} (torch {plan.line}, branch {plan.branch}):")
     held = _guards_hold(guards, then=plan.render(), dry_run=dry_run)
     if dry_run:
-        failed = sum(not g.ok for g in guards)
-        state = f"{failed} guard(s) fail now: a real run would stop there" if failed else "all guards hold"
-        print(f"dry run: nothing was committed, pushed, cloned or published; {state}")
+        print(f"dry run: nothing was committed, pushed, cloned or published; {_dry_run_state(guards)}")
         return EXIT_OK
     if not held:
         return EXIT_FAILED

@@ -140,19 +140,22 @@ def unverified_line(m: Matrix, names: Iterable[str] | None = None) -> str:
     things = sorted({w for why in affected.values() for w in why})
     what = "unverified " + " and ".join(things) if len(things) <= 2 else f"an unverified pin or source ({len(things)} in all)"
     return (
-        f"{len(affected)} variant(s) fetch {what}: record the hash first with `{first_contact_command(things)}` "
+        f"{len(affected)} variant(s) fetch {what}: record the hash first with "
+        f"{' / '.join(f'`{c}`' for c in first_contact_commands(things))} "
         f"(else the first build stops at that fetch; see {UNVERIFIED_DOCS})"
     )
 
 
-def first_contact_command(things: Iterable[str]) -> str:
-    """The command that records the hashes of ``things`` ("pin NAME", "source NAME"): `invoke observe` fetches
+def first_contact_commands(things: Iterable[str]) -> list[str]:
+    """The commands that record the hashes of ``things`` ("pin NAME", "source NAME"): `invoke observe` fetches
     pins as the recipes do and checks their facts; a source (a checkout with submodules) is `invoke pin --source`."""
     things = sorted(set(things))
     pins = [w.split(" ", 1)[1] for w in things if w.startswith("pin ")]
     if len(pins) == len(things):
-        return "invoke observe --write" if len(pins) > 2 else f"invoke observe {' '.join(pins)} --write"
-    return fill_command(things[0]) if len(things) == 1 else "invoke observe --write` / `invoke pin --source NAME"
+        return ["invoke observe --write" if len(pins) > 2 else f"invoke observe {' '.join(pins)} --write"]
+    if len(things) == 1:
+        return [fill_command(things[0])]
+    return ["invoke observe --write", "invoke pin --source NAME"]
 
 
 def unverified_report(m: Matrix, limit: int | None = 3) -> list[str]:
