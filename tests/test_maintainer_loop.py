@@ -51,9 +51,10 @@ def _ok(c: clonemod.Clone, command: str, timeout: float = 600) -> str:
 
 def readme_add() -> tuple[str, str]:
     """README's `invoke add ALIAS --cuda X` example, which QUICKSTART must print too: (alias, cuda)."""
-    adds = [c.text for c in doccommands.extract(ROOT) if c.file == "README.md" and c.text.startswith("invoke add ")]
+    printed = doccommands.extract(ROOT)
+    adds = [c.text for c in printed if c.file == "README.md" and c.text.startswith("invoke add ")]
     assert adds, "README.md prints no `invoke add` any more: which example should this test run?"
-    quickstart = [c.text.removeprefix(".venv/bin/") for c in doccommands.extract(ROOT) if c.file == "docs/QUICKSTART.md"]
+    quickstart = [c.text.removeprefix(".venv/bin/") for c in printed if c.file == "docs/QUICKSTART.md"]
     assert adds[0] in quickstart, f"README.md's `{adds[0]}` is not QUICKSTART's example any more"
     found = re.fullmatch(r"invoke add (\S+) --cuda (\S+)", adds[0])
     assert found, f"README's example `{adds[0]}` is not of the form `invoke add ALIAS --cuda X`: update this test"
